@@ -1,0 +1,64 @@
+# Two commands on a fresh machine: `make run` (set up everything and serve) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: help install run migrate seed test lint pytest format serve bench clean-data
+
+help:
+	@echo "make run    - set up (venv, install, database, migrate, demo data) and serve on http://$(HOST):$(PORT)"
+	@echo "make test   - lint (ruff) and the whole test suite"
+	@echo "make serve  - production server (gunicorn); needs SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL"
+	@echo "make bench  - seed a large dataset and print the benchmark table"
+	@echo "make format - apply ruff's formatting and safe fixes"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@touch $@
+
+install: $(STAMP)
+
+# `make run` is the developer's server: DEBUG on unless DJANGO_DEBUG says otherwise.
+run migrate seed: export DJANGO_DEBUG := $(or $(DJANGO_DEBUG),1)
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+run: seed
+	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+pytest: install
+	$(VENV)/bin/pytest
+
+test: lint pytest
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+serve: install
+	$(PY) manage.py collectstatic --noinput
+	$(PY) manage.py migrate --noinput
+	$(VENV)/bin/gunicorn whmcs_manual.wsgi:application --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY:-3} --access-logfile -
+
+bench: install
+	$(PY) benchmarks/run.py
+
+clean-data:
+	@echo "Stopping and removing the embedded PostgreSQL under .data/"
+	-$(VENV)/bin/python -c "import pgserver; pgserver.get_server('.data/pg', cleanup_mode='delete')"
+	rm -rf .data

@@ -1,0 +1,135 @@
+"""The Django admin, audited: every change form, delete and bulk action carries a reason.
+
+``AuditedModelAdmin`` is the base for every ModelAdmin of the project. The reason goes into the
+request's audit context before anything is written, so the events of the save, its inlines and
+its related rows all carry it. Deletes and bulk actions refuse to run without one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+
+import audit.context
+from audit.models import StaffSession
+
+REASON_FIELD = "audit_reason"
+REASON_HELP = "Recorded in the audit trail with this change."
+
+
+class AuditReasonFormMixin(forms.Form):
+    audit_reason = forms.CharField(
+        label="Reason for this change", required=False, max_length=500, help_text=REASON_HELP
+    )
+
+
+class AuditActionForm(ActionForm):
+    audit_reason = forms.CharField(
+        label="Reason (required)",
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(attrs={"size": 40, "placeholder": "Why this bulk change?"}),
+    )
+
+
+def with_reason(form_class: type[forms.BaseForm]) -> type[forms.BaseForm]:
+    if issubclass(form_class, AuditReasonFormMixin):
+        return form_class
+    return type(f"Audited{form_class.__name__}", (AuditReasonFormMixin, form_class), {})
+
+
+class AuditedModelAdmin(admin.ModelAdmin):
+    action_form = AuditActionForm
+    delete_confirmation_template = "admin/audit/delete_confirmation.html"
+    delete_selected_confirmation_template = "admin/audit/delete_selected_confirmation.html"
+
+    # Forms -----------------------------------------------------------------------------
+
+    def get_form(self, request: HttpRequest, obj: Model | None = None, **kwargs: Any) -> Any:
+        base = kwargs.pop("form", None)
+        if base is None:
+            add_form = getattr(self, "add_form", None)
+            base = add_form if obj is None and add_form is not None else self.form
+        kwargs["form"] = with_reason(base)
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Model | None = None) -> Any:
+        fieldsets = list(super().get_fieldsets(request, obj))
+        names = [n for _, opts in fieldsets for n in opts.get("fields", ())]
+        if REASON_FIELD not in names:
+            fieldsets.append(("Audit", {"fields": (REASON_FIELD,)}))
+        return fieldsets
+
+    def save_model(self, request: HttpRequest, obj: Model, form: Any, change: bool) -> None:
+        reason = form.cleaned_data.get(REASON_FIELD, "")
+        verb = "change" if change else "add"
+        with audit.context.context(action=f"admin.{verb}_{obj._meta.model_name}", reason=reason):
+            super().save_model(request, obj, form, change)
+
+    # Deletes and bulk actions ------------------------------------------------------------
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict | None = None
+    ) -> HttpResponse:
+        if request.method == "POST":
+            reason = request.POST.get(REASON_FIELD, "").strip()
+            if not reason:
+                self.message_user(
+                    request,
+                    "Give a reason: deletions are recorded in the audit trail.",
+                    messages.ERROR,
+                )
+                return HttpResponseRedirect(request.get_full_path())
+            with audit.context.context(
+                action=f"admin.delete_{self.opts.model_name}", reason=reason
+            ):
+                return super().delete_view(request, object_id, extra_context)
+        return super().delete_view(request, object_id, extra_context)
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet) -> Any:
+        reason = request.POST.get(REASON_FIELD, "").strip()
+        action = request.POST.get("action", "")
+        if not reason:
+            if action == "delete_selected" and "post" not in request.POST:
+                # The confirmation page asks for the reason.
+                return super().response_action(request, queryset)
+            self.message_user(
+                request,
+                "Give a reason: bulk actions are recorded in the audit trail.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.get_full_path())
+        with audit.context.context(action=f"admin.{action}", reason=reason):
+            return super().response_action(request, queryset)
+
+
+class AuditedUserAdmin(AuditedModelAdmin, UserAdmin):
+    list_filter = ("is_active", "is_superuser", "groups")
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), AuditedUserAdmin)
+
+
+@admin.register(StaffSession)
+class StaffSessionAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "kind", "username", "ip", "user_agent")
+    list_filter = ("kind",)
+    search_fields = ("username", "ip")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

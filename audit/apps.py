@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.db.models.signals import class_prepared
+
+from audit.tracking import on_class_prepared
+
+# Connected when the app registry imports this module, i.e. before any app's models module is
+# imported, so every business model is tracked as its class is created.
+class_prepared.connect(on_class_prepared, dispatch_uid="audit.track_business_models")
+
+
+class AuditConfig(AppConfig):
+    name = "audit"
+    verbose_name = "Audit trail"
+
+    def ready(self) -> None:
+        from audit import signals  # noqa: F401  (login/logout receivers)

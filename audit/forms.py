@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from audit.context import CHANNELS
+from audit.feed import ACTION_LABELS, FeedFilters
+from audit.tracking import tracked_models
+
+
+def _model_choices() -> list[tuple[str, str]]:
+    return [("", "Any record type")] + [
+        (m._meta.label_lower, str(m._meta.verbose_name).capitalize()) for m in tracked_models()
+    ]
+
+
+class FeedFilterForm(forms.Form):
+    since = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    actor = forms.ModelChoiceField(
+        label="Staff member",
+        queryset=get_user_model().objects.order_by("username"),
+        required=False,
+        empty_label="Anyone",
+    )
+    model = forms.ChoiceField(label="Record type", required=False, choices=_model_choices)
+    action = forms.ChoiceField(
+        label="Action",
+        required=False,
+        choices=[("", "Any action"), *ACTION_LABELS.items()],
+    )
+    object_id = forms.IntegerField(label="Record ID", required=False, min_value=1)
+    ip = forms.GenericIPAddressField(label="IP address", required=False)
+    channel = forms.ChoiceField(
+        label="Channel",
+        required=False,
+        choices=[("", "Any channel"), *((c, c.capitalize()) for c in CHANNELS)],
+    )
+    request_id = forms.CharField(label="Request ID", required=False, max_length=64)
+    reason = forms.CharField(label="Reason contains", required=False, max_length=200)
+    unattributed = forms.BooleanField(label="Unattributed only", required=False)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", forms.ValidationError("Ends before it starts.", code="range"))
+        return cleaned
+
+    def to_filters(self) -> FeedFilters:
+        data = self.cleaned_data
+        actor = data.get("actor")
+        return FeedFilters(
+            since=data.get("since"),
+            until=data.get("until"),
+            actor_id=actor.pk if actor else None,
+            model=data.get("model") or "",
+            action=data.get("action") or "",
+            object_id=data.get("object_id"),
+            ip=data.get("ip") or "",
+            channel=data.get("channel") or "",
+            request_id=(data.get("request_id") or "").strip(),
+            reason=(data.get("reason") or "").strip(),
+            unattributed=bool(data.get("unattributed")),
+        )

@@ -1,0 +1,106 @@
+"""Attach who/where/which-request to every write made while handling a request."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+from collections.abc import Iterable
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from pghistory.middleware import HistoryMiddleware
+
+from audit.context import ADMIN, WEB
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# An incoming id is reused only when it is short and plain; anything else could smuggle
+# markup or log-injection into the trail, so a fresh one is generated instead.
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,63}$")
+USER_AGENT_MAX = 400
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@cache
+def _trusted_networks(proxies: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in proxies if p.strip())
+
+
+def _is_trusted(address: str, networks: Iterable[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
+def client_ip(request: HttpRequest, trusted_proxies: Iterable[str] | None = None) -> str:
+    """The address of the client, as far as we can trust it.
+
+    ``REMOTE_ADDR`` is the peer. Only when that peer is one of our trusted proxies do we read
+    ``X-Forwarded-For``, walking it from the right (the hops our own proxies appended) and
+    stopping at the first address that is not a trusted proxy. The left-most hop is whatever the
+    client chose to send and is never believed.
+    """
+    remote = request.META.get("REMOTE_ADDR", "") or ""
+    proxies = tuple(settings.AUDIT_TRUSTED_PROXIES if trusted_proxies is None else trusted_proxies)
+    networks = _trusted_networks(proxies)
+    if not networks or not _is_trusted(remote, networks):
+        return remote
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    nearest = remote
+    for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return nearest  # garbage past our proxies: keep the last address we could vouch for
+        if not _is_trusted(hop, networks):
+            return hop
+        nearest = hop
+    return nearest
+
+
+def request_id_for(request: HttpRequest) -> str:
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    return incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+
+
+@cache
+def _admin_prefix() -> str:
+    return reverse("admin:index")
+
+
+def channel_for(request: HttpRequest) -> str:
+    return ADMIN if request.path.startswith(_admin_prefix()) else WEB
+
+
+class AuditMiddleware(HistoryMiddleware):
+    """pghistory's middleware, with the full request context and a request id.
+
+    Every write made while handling the request (form saves, admin actions, bulk updates) lands
+    in one pghistory context row carrying this metadata. The request id is echoed back so a
+    support conversation can point at the exact entry.
+    """
+
+    def get_context(self, request: HttpRequest) -> dict[str, Any]:
+        context = super().get_context(request)
+        user = getattr(request, "user", None)
+        return {
+            **context,
+            "username": user.get_username() if user is not None and user.is_authenticated else "",
+            "ip": client_ip(request),
+            "user_agent": request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
+            "request_id": request.request_id,
+            "method": request.method,
+            "channel": channel_for(request),
+        }
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.request_id = request_id_for(request)
+        response = super().__call__(request)
+        response[REQUEST_ID_HEADER] = request.request_id
+        return response

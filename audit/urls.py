@@ -1,0 +1,13 @@
+from django.urls import path
+
+from audit import views
+
+app_name = "audit"
+
+urlpatterns = [
+    path("", views.FeedView.as_view(), name="feed"),
+    path("export.csv", views.ExportView.as_view(), name="export"),
+    path("entries/<uuid:context_id>/", views.EntryView.as_view(), name="entry"),
+    path("events/<str:model>/<int:pgh_id>/", views.EventView.as_view(), name="event"),
+    path("staff-sessions/", views.StaffSessionListView.as_view(), name="staff-sessions"),
+]

@@ -1,0 +1,201 @@
+from __future__ import annotations
+
+import csv
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.utils import timezone
+from django.views.generic import ListView, TemplateView
+
+from audit.feed import Feed, FeedFilters, FeedRow, hydrate, model_label
+from audit.forms import FeedFilterForm
+from audit.models import StaffSession
+from audit.tracking import event_model_for, event_models
+from core.views import StaffPermissionRequiredMixin
+
+REVIEW = "audit.review_audit"
+FEED_PAGE_SIZE = 50
+
+
+class FeedView(StaffPermissionRequiredMixin, TemplateView):
+    permission_required = REVIEW
+    template_name = "audit/feed.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        form = FeedFilterForm(self.request.GET or None)
+        page = None
+        if not form.is_bound or form.is_valid():
+            filters = form.to_filters() if form.is_bound else FeedFilters()
+            page = Feed(filters).page(cursor=self.request.GET.get("after"), per_page=FEED_PAGE_SIZE)
+        context.update(form=form, page=page)
+        return context
+
+
+class EntryView(StaffPermissionRequiredMixin, TemplateView):
+    """Everything one request or command changed, grouped by record."""
+
+    permission_required = REVIEW
+    template_name = "audit/entry.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        from pghistory.models import Context
+
+        context = super().get_context_data(**kwargs)
+        entry = Context.objects.filter(pk=kwargs["context_id"]).first()
+        if entry is None:
+            raise Http404("No such entry.")
+        page = Feed(FeedFilters(context_id=entry.pk)).page(
+            cursor=self.request.GET.get("after"), per_page=500
+        )
+        groups: dict[tuple[str, Any], list[FeedRow]] = {}
+        for row in reversed(page.rows):  # oldest first reads like the story of the request
+            groups.setdefault((row.model_label, row.object_id), []).append(row)
+        context.update(entry=entry, metadata=entry.metadata, page=page, groups=groups)
+        return context
+
+
+class EventView(StaffPermissionRequiredMixin, TemplateView):
+    """One event on its own: the way to look at an unattributed write."""
+
+    permission_required = REVIEW
+    template_name = "audit/event.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        by_label = {model_label(m): m for m in event_models()}
+        if kwargs["model"] not in by_label:
+            raise Http404("No such record type.")
+        rows = hydrate([(kwargs["model"], kwargs["pgh_id"])], by_label)
+        if not rows:
+            raise Http404("No such event.")
+        context["row"] = rows[0]
+        return context
+
+
+# Cells a spreadsheet would run as a formula. Prefixing a quote makes them plain text.
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+EXPORT_HEADER = [
+    "time (UTC)",
+    "actor",
+    "channel",
+    "action",
+    "record type",
+    "record id",
+    "record",
+    "changes",
+    "reason",
+    "ip",
+    "request id",
+    "entry id",
+]
+
+
+def export_rows(feed: Feed) -> Iterator[list[str]]:
+    yield EXPORT_HEADER
+    for row in feed.iterate():
+        changes = "; ".join(f"{c.label}: {c.old} → {c.new}" for c in row.changes)
+        yield [
+            spreadsheet_safe(v)
+            for v in (
+                row.created_at.astimezone(timezone.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                row.actor,
+                row.channel,
+                row.action,
+                row.model_label,
+                row.object_id,
+                row.object_repr,
+                changes,
+                row.reason,
+                row.metadata.get("ip", ""),
+                row.metadata.get("request_id", ""),
+                row.context.pk if row.context else "",
+            )
+        ]
+
+
+class ExportView(StaffPermissionRequiredMixin, TemplateView):
+    permission_required = REVIEW
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        form = FeedFilterForm(request.GET or None)
+        if form.is_bound and not form.is_valid():
+            return HttpResponse(
+                "Invalid filters: "
+                + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
+                status=400,
+                content_type="text/plain",
+            )
+        filters = form.to_filters() if form.is_bound else FeedFilters()
+        writer = csv.writer(_Echo())
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        return StreamingHttpResponse(
+            (writer.writerow(r) for r in export_rows(Feed(filters))),
+            content_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'},
+        )
+
+
+class StaffSessionListView(StaffPermissionRequiredMixin, ListView):
+    permission_required = REVIEW
+    template_name = "audit/staff_sessions.html"
+    paginate_by = 50
+    context_object_name = "sessions"
+
+    def get_queryset(self) -> Any:
+        queryset = StaffSession.objects.select_related("user").newest_first()
+        kind = self.request.GET.get("kind", "")
+        if kind in StaffSession.Kind.values:
+            queryset = queryset.filter(kind=kind)
+        return queryset
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["kinds"] = StaffSession.Kind.choices
+        context["kind"] = self.request.GET.get("kind", "")
+        return context
+
+
+class RecordHistoryMixin:
+    """Adds a History tab (the record's own timeline) to a detail view. Admins only."""
+
+    history_page_size = 25
+    request: HttpRequest
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)  # type: ignore[misc]
+        obj = context["object"]
+        context["can_review_audit"] = self.request.user.has_perm(REVIEW)
+        context["tab"] = "history" if self.request.GET.get("tab") == "history" else "overview"
+        if context["tab"] == "history":
+            if not context["can_review_audit"]:
+                raise PermissionDenied("Only Admins can read the audit trail.")
+            event_model = event_model_for(type(obj))
+            if event_model is None:
+                raise Http404("This record has no history.")
+            context["history"] = Feed(FeedFilters(object_id=obj.pk), models=[event_model]).page(
+                cursor=self.request.GET.get("after"), per_page=self.history_page_size
+            )
+        return context
+
+
+def parse_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None

@@ -1,0 +1,32 @@
+#!/usr/bin/env python
+"""Django's command-line utility, with every command's writes attributed in the audit trail."""
+
+import os
+import sys
+
+# Commands that serve requests or run tests open their own contexts (or none) per request.
+UNWRAPPED = {"runserver", "test", "help", "check", "makemigrations", "collectstatic", "version"}
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whmcs_manual.settings")
+    from django.core.management import execute_from_command_line
+
+    command = sys.argv[1] if len(sys.argv) > 1 else "help"
+    if command in UNWRAPPED or command.startswith("-"):
+        execute_from_command_line(sys.argv)
+        return
+
+    import django
+
+    django.setup()
+    from audit.context import command_context
+
+    # Writes from the shell, migrate, loaddata, createsuperuser... are recorded with channel
+    # "command", the command name and the operating-system user.
+    with command_context(command):
+        execute_from_command_line(sys.argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+admin.site.site_header = "WHMCS Manual — administration"
+admin.site.site_title = "WHMCS Manual admin"
+
+urlpatterns = [
+    path("", include("core.urls")),
+    path("clients/", include("clients.urls")),
+    path("audit/", include("audit.urls")),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+]
