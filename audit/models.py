@@ -38,7 +38,8 @@ class StaffMembership(User.groups.through):
         verbose_name = "staff role membership"
 
     def __str__(self) -> str:
-        return f"{self.user} in {self.group}"
+        # Ids, not names: the trail builds this from snapshots and must not query per row.
+        return f"user #{self.user_id} in role #{self.group_id}"
 
 
 class StaffSessionQuerySet(models.QuerySet):

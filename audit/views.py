@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -113,7 +114,7 @@ def export_rows(feed: Feed) -> Iterator[list[str]]:
         yield [
             spreadsheet_safe(v)
             for v in (
-                row.created_at.astimezone(timezone.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                row.created_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
                 row.actor,
                 row.channel,
                 row.action,

@@ -5,6 +5,7 @@ from typing import Any
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
+from django_countries import countries
 
 from clients.models import Client
 from clients.services import EDITABLE_FIELDS, validate_status_change
@@ -62,6 +63,7 @@ SORTS = {
 class ClientFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_search", label="Search")
     status = django_filters.ChoiceFilter(choices=Client.Status.choices, empty_label="Any status")
+    country = django_filters.ChoiceFilter(choices=list(countries), empty_label="Any country")
     sort = django_filters.ChoiceFilter(
         label="Sort by",
         choices=[(key, label) for key, (label, _) in SORTS.items()],
@@ -77,7 +79,6 @@ class ClientFilter(django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         for name in ("status", "country", "sort"):
             self.form.fields[name].widget.attrs["class"] = "form-select"
-        self.form.fields["country"].empty_label = "Any country"
 
     def filter_sort(self, queryset: Any, name: str, value: str) -> Any:
         return queryset.order_by(*SORTS.get(value, SORTS["newest"])[1])

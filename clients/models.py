@@ -24,9 +24,11 @@ class ClientQuerySet(models.QuerySet):
         Backed by a GIN index on a stored ``tsvector``; an email prefix and an exact id also
         match, each through its own index.
         """
+        if not text.strip():
+            return self
         terms = [t for t in _TERM_RE.split(text.strip()) if t]
         if not terms:
-            return self
+            return self.none()  # only punctuation: nothing can match
         tsquery = " & ".join("'" + t.replace("'", "''").replace("\\", "") + "':*" for t in terms)
         condition = Q(search_document=SearchQuery(tsquery, search_type="raw", config="simple"))
         condition |= Q(email__istartswith=text.strip())

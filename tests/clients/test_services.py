@@ -1,0 +1,108 @@
+import pytest
+from django.core.exceptions import ValidationError
+
+from clients.models import Client, ClientEvent
+from clients.services import create_client, delete_client, update_client
+from tests.factories.clients import ClientFactory
+
+pytestmark = pytest.mark.django_db
+
+DATA = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "country": "GB"}
+
+
+def test_create_client_records_the_action_and_reason(staff_admin):
+    customer = create_client(data=DATA, actor=staff_admin, reason="phone sign-up")
+    event = ClientEvent.objects.get(pgh_obj_id=customer.pk)
+    assert event.pgh_context.metadata["action"] == "clients.create_client"
+    assert event.pgh_context.metadata["reason"] == "phone sign-up"
+    assert event.pgh_context.metadata["username"] == staff_admin.username
+
+
+def test_create_client_rejects_an_email_used_in_another_case(staff_admin):
+    ClientFactory(email="Ada@Example.com")
+    with pytest.raises(ValidationError) as exc:
+        create_client(data=DATA, actor=staff_admin)
+    assert exc.value.error_dict["email"][0].code == "duplicate_email"
+    assert Client.objects.count() == 1
+
+
+def test_create_client_rejects_an_invalid_phone(staff_admin):
+    with pytest.raises(ValidationError) as exc:
+        create_client(data={**DATA, "phone": "12"}, actor=staff_admin)
+    assert "phone" in exc.value.error_dict
+
+
+def test_create_client_rejects_unknown_fields(staff_admin):
+    with pytest.raises(ValidationError) as exc:
+        create_client(data={**DATA, "is_vip": True}, actor=staff_admin)
+    assert exc.value.code == "unknown_field"
+
+
+def test_status_change_needs_a_reason(staff_admin):
+    customer = ClientFactory()
+    with pytest.raises(ValidationError) as exc:
+        update_client(client=customer, data={"status": "closed"}, actor=staff_admin)
+    assert exc.value.code == "reason_required"
+    customer.refresh_from_db()
+    assert customer.status == "active"
+
+
+def test_status_change_follows_the_transition_map(staff_admin):
+    customer = ClientFactory(closed=True)
+    with pytest.raises(ValidationError) as exc:
+        update_client(client=customer, data={"status": "inactive"}, actor=staff_admin, reason="x")
+    assert exc.value.code == "invalid_transition"
+    update_client(client=customer, data={"status": "active"}, actor=staff_admin, reason="reopen")
+    customer.refresh_from_db()
+    assert customer.status == "active"
+
+
+def test_update_without_changes_writes_nothing(staff_admin):
+    customer = ClientFactory()
+    update_client(client=customer, data={"city": customer.city}, actor=staff_admin)
+    assert ClientEvent.objects.filter(pgh_label="update").count() == 0
+
+
+def test_delete_client_needs_a_reason_and_keeps_the_history(staff_admin):
+    customer = ClientFactory()
+    with pytest.raises(ValidationError):
+        delete_client(client=customer, actor=staff_admin, reason=" ")
+    delete_client(client=customer, actor=staff_admin, reason="created twice")
+    assert not Client.objects.exists()
+    assert ClientEvent.objects.filter(pgh_obj_id=customer.pk, pgh_label="delete").exists()
+
+
+def test_database_refuses_an_invalid_status_even_from_bulk_updates():
+    from django.db import IntegrityError
+
+    customer = ClientFactory()
+    with pytest.raises(IntegrityError):
+        Client.objects.filter(pk=customer.pk).update(status="deleted")
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("love", True),
+        ("ADA LOVE", True),
+        ("analytical", True),
+        ("ada@exa", True),
+        ("babbage", False),
+        ("'; DROP TABLE x; --", False),
+        ("&|!:*()", False),
+    ],
+)
+def test_search_matches_word_prefixes(query, found):
+    ClientFactory(
+        first_name="Ada",
+        last_name="Lovelace",
+        company_name="Analytical Engines",
+        email="ada@example.com",
+    )
+    ClientFactory(first_name="Charles", last_name="Dickens", email="cd@example.org")
+    assert Client.objects.search(query).filter(last_name="Lovelace").exists() is found
+
+
+def test_search_by_client_number():
+    customer = ClientFactory()
+    assert list(Client.objects.search(str(customer.pk))) == [customer]

@@ -1,0 +1,57 @@
+"""Key pages run a constant number of queries whatever the row count."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from clients.services import update_client
+from tests.factories.clients import ClientFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _count(http, url):
+    with CaptureQueriesContext(connection) as ctx:
+        response = http.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_client_list_queries_do_not_grow_with_rows(staff_client, django_assert_max_num_queries):
+    ClientFactory.create_batch(5)
+    url = reverse("clients:client-list")
+    few = _count(staff_client, url)
+    ClientFactory.create_batch(45)
+    assert _count(staff_client, url) == few
+    with django_assert_max_num_queries(12):
+        staff_client.get(url + "?q=a&status=active&sort=name")
+
+
+def test_client_detail_and_history_queries_do_not_grow(
+    staff_client, staff_admin, django_assert_max_num_queries
+):
+    customer = ClientFactory()
+    url = reverse("clients:client-detail", args=[customer.pk])
+    for i in range(5):
+        update_client(client=customer, data={"city": f"City {i}"}, actor=staff_admin)
+    few_detail, few_history = _count(staff_client, url), _count(staff_client, url + "?tab=history")
+    for i in range(45):
+        update_client(client=customer, data={"city": f"Town {i}"}, actor=staff_admin)
+    assert _count(staff_client, url) == few_detail
+    assert _count(staff_client, url + "?tab=history") == few_history
+    with django_assert_max_num_queries(14):
+        staff_client.get(url + "?tab=history")
+
+
+def test_audit_feed_queries_do_not_grow(staff_client, staff_admin, django_assert_max_num_queries):
+    # Hydration costs a few queries per record type on the page, never per row.
+    for customer in ClientFactory.create_batch(5):
+        update_client(client=customer, data={"city": "X"}, actor=staff_admin)
+    url = reverse("audit:feed") + "?model=clients.client"
+    few = _count(staff_client, url)
+    for customer in ClientFactory.create_batch(60):
+        update_client(client=customer, data={"city": "X"}, actor=staff_admin)
+    assert _count(staff_client, url) == few
+    with django_assert_max_num_queries(16):
+        staff_client.get(reverse("audit:feed"))
