@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -193,10 +192,3 @@ class RecordHistoryMixin:
                 cursor=self.request.GET.get("after"), per_page=self.history_page_size
             )
         return context
-
-
-def parse_uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
