@@ -470,6 +470,17 @@ def _mask(value: Any) -> str:
     return EMPTY if value in (None, "") else "set"
 
 
+_CHOICE_LABELS: dict[models.Field, dict[Any, str]] = {}
+
+
+def _choice_labels(f: models.Field) -> dict[Any, str]:
+    # Computing flatchoices is costly (250 countries); model fields live as long as the process.
+    labels = _CHOICE_LABELS.get(f)
+    if labels is None:
+        labels = _CHOICE_LABELS[f] = {k: str(v) for k, v in f.flatchoices}
+    return labels
+
+
 def display_value(f: models.Field | None, value: Any, names: dict | None = None) -> str:
     if value is None or value == "":
         return EMPTY
@@ -478,7 +489,7 @@ def display_value(f: models.Field | None, value: Any, names: dict | None = None)
             related = (names or {}).get(f.related_model, {})
             return related.get(value, f"#{value} (deleted)")
         if f.choices:
-            return str(dict(f.flatchoices).get(value, value))
+            return str(_choice_labels(f).get(value, value))
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, dt.datetime):

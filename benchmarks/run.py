@@ -1,0 +1,322 @@
+#!/usr/bin/env python
+"""Benchmark: seed a large dataset fast, then time the key pages against baselines.
+
+    make bench            # or: .venv/bin/python benchmarks/run.py [--iterations 30]
+
+Uses its own database (``<name>_bench``) on the embedded server, or on ``DATABASE_URL``'s
+server, so demo data is never touched. Seeding runs once (100,000 clients and 1,000,000 audit
+events); later runs reuse it. Requests go through Django's test client in-process, so the
+numbers are the application's own time (middleware, queries, templates), not the network's.
+
+Baselines, measured in the same run on the same data:
+- lists: the default Django admin changelist of the same model;
+- writes: the same form with the audit triggers switched off (here, and only here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whmcs_manual.settings")
+os.environ.setdefault("DJANGO_DEBUG", "1")  # a local run; DEBUG's query log is disabled below
+
+N_CLIENTS = 100_000
+N_EVENTS = 1_000_000
+N_STAFF = 20
+N_CONTEXTS = 50_000
+LAST_NAMES = [
+    "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Robinson",
+    "Wright", "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall", "Wood",
+    "Jackson", "Clarke", "Martin", "Garcia", "Muller", "Rossi", "Dubois", "Tanaka", "Kowalski",
+]
+FIRST_NAMES = ["Ada", "Alan", "Grace", "Linus", "Tim", "Sophie", "Guido", "Anne", "Priya", "Carlos"]
+
+
+def configure_database() -> None:
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    bench_name = f"{db['NAME']}_bench"
+    import psycopg
+
+    params = {
+        "dbname": db["NAME"],
+        "user": db.get("USER") or None,
+        "password": db.get("PASSWORD") or None,
+        "host": db.get("HOST") or None,
+        "port": db.get("PORT") or None,
+    }
+    with psycopg.connect(**{k: v for k, v in params.items() if v}, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [bench_name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{bench_name}"')
+    db["NAME"] = bench_name
+
+
+def setup_django() -> None:
+    import django
+
+    configure_database()
+    django.setup()
+    from django.conf import settings
+
+    settings.DEBUG = False  # no query log growing across thousands of requests
+    settings.ALLOWED_HOSTS = ["testserver"]
+
+    # The baseline for the audit feed: a plain admin changelist of the client event table.
+    from django.contrib import admin
+
+    from clients.models import ClientEvent
+
+    if not admin.site.is_registered(ClientEvent):
+        admin.site.register(
+            ClientEvent,
+            list_display=("pgh_created_at", "pgh_label", "pgh_obj", "email", "status"),
+            list_filter=("pgh_label",),
+        )
+
+
+def seed() -> None:
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    from clients.models import Client, ClientEvent
+
+    call_command("migrate", verbosity=0)
+    if Client.objects.count() >= N_CLIENTS and ClientEvent.objects.count() >= N_EVENTS:
+        print("Seed: reusing the existing benchmark data.")
+        return
+    started = time.perf_counter()
+    user_model = get_user_model()
+    admin_group = Group.objects.get(name="Admin")
+    staff = []
+    for i in range(N_STAFF):
+        user, _ = user_model.objects.get_or_create(
+            username=f"bench-staff-{i}", defaults={"is_staff": True, "is_superuser": i == 0}
+        )
+        user.groups.add(admin_group)
+        staff.append(user.pk)
+
+    with transaction.atomic(), connection.cursor() as cur:
+        # Attribute the seed to a context, as a management command would be.
+        cur.execute(
+            "SELECT set_config('pghistory.context_id', %s, true),"
+            " set_config('pghistory.context_metadata', %s, true)",
+            [str(uuid.uuid4()), json.dumps({"channel": "command", "command": "bench-seed"})],
+        )
+        missing = N_CLIENTS - Client.objects.count()
+        cur.execute(
+            """
+            INSERT INTO clients_client (first_name, last_name, company_name, email, phone,
+                address1, address2, city, state, postcode, country, status, source,
+                created_at, updated_at)
+            SELECT (%(first)s::text[])[1 + g %% array_length(%(first)s::text[], 1)],
+                   (%(last)s::text[])[1 + (g / 7) %% array_length(%(last)s::text[], 1)],
+                   CASE WHEN g %% 3 = 0 THEN 'Company ' || g ELSE '' END,
+                   'bench' || g || '-' || md5(random()::text) || '@example.com',
+                   '+4420' || lpad((g %% 100000000)::text, 8, '0'),
+                   g || ' High Street', '', 'City ' || (g %% 500), '', 'PC' || (g %% 9999),
+                   (ARRAY['GB','US','DE','FR','NL','ES','JP','IN'])[1 + g %% 8],
+                   (ARRAY['active','active','active','inactive','closed'])[1 + g %% 5],
+                   'migration',
+                   now() - (g || ' minutes')::interval, now()
+            FROM generate_series(1, %(n)s) AS g
+            """,
+            {"first": FIRST_NAMES, "last": LAST_NAMES, "n": missing},
+        )
+    print(f"Seed: {N_CLIENTS:,} clients in {time.perf_counter() - started:.1f}s")
+
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cur:
+        # Contexts: as if 20 staff made 50,000 entries over the last year.
+        cur.execute(
+            """
+            INSERT INTO pghistory_context (id, created_at, updated_at, metadata)
+            SELECT gen_random_uuid(), ts, ts, jsonb_build_object(
+                'user', (%(staff)s::int[])[1 + g %% %(n_staff)s],
+                'username', 'bench-staff-' || (g %% %(n_staff)s),
+                'ip', '198.51.100.' || (g %% 250),
+                'channel', (ARRAY['web','web','web','admin','command'])[1 + g %% 5],
+                'request_id', md5(g::text),
+                'reason', CASE WHEN g %% 4 = 0 THEN 'phone request #' || g ELSE '' END,
+                'action', 'clients.update_client')
+            FROM (SELECT g, now() - (g * interval '10 minutes') AS ts
+                  FROM generate_series(1, %(n)s) AS g) s
+            """,
+            {"staff": staff, "n_staff": N_STAFF, "n": N_CONTEXTS},
+        )
+        # Events: past updates of random clients, each inside one of those contexts.
+        existing = ClientEvent.objects.count()
+        cur.execute(
+            """
+            WITH ctx AS (
+                SELECT id, created_at, row_number() OVER (ORDER BY created_at) AS n
+                FROM pghistory_context WHERE metadata->>'action' = 'clients.update_client'
+            ), picks AS (
+                SELECT g, 1 + (g::bigint * 7919) %% %(n_ctx)s AS ctx_n,
+                       1 + (g::bigint * 104729) %% %(n_clients)s AS client_n
+                FROM generate_series(1, %(n)s) AS g
+            ), clients AS (
+                SELECT c.*, row_number() OVER (ORDER BY id) AS n FROM clients_client c
+            )
+            INSERT INTO clients_clientevent (pgh_created_at, pgh_label, pgh_obj_id, pgh_context_id,
+                id, created_at, updated_at, first_name, last_name, company_name, email, phone,
+                address1, address2, city, state, postcode, country, status, source)
+            SELECT ctx.created_at + (p.g %% 600) * interval '1 second', 'update', c.id, ctx.id,
+                   c.id, c.created_at, ctx.created_at, c.first_name, c.last_name, c.company_name,
+                   c.email, c.phone, c.address1, c.address2, 'Town ' || (p.g %% 997), c.state,
+                   c.postcode, c.country, c.status, c.source
+            FROM picks p JOIN ctx ON ctx.n = p.ctx_n JOIN clients c ON c.n = p.client_n
+            """,
+            {"n_ctx": N_CONTEXTS, "n_clients": N_CLIENTS, "n": N_EVENTS - existing},
+        )
+    print(f"Seed: {N_EVENTS:,} audit events in {time.perf_counter() - started:.1f}s")
+    connection.cursor().execute("VACUUM ANALYZE")
+
+
+def measure(label: str, call: Callable[[int], object], iterations: int) -> dict[str, float]:
+    for i in range(3):  # warm-up: connections, template caches
+        call(-1 - i)
+    samples = []
+    for i in range(iterations):
+        started = time.perf_counter()
+        call(i)
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
+    return {"label": label, "median": statistics.median(samples), "p95": p95}
+
+
+def run(iterations: int) -> list[dict]:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client as HttpClient
+
+    user = get_user_model().objects.get(username="bench-staff-0")
+    actor = get_user_model().objects.get(username="bench-staff-3")
+    http = HttpClient()
+    http.force_login(user)
+
+    def get(url: str) -> Callable[[int], object]:
+        def call(_: int) -> None:
+            response = http.get(url)
+            assert response.status_code == 200, (url, response.status_code)
+
+        return call
+
+    run_id = uuid.uuid4().hex[:8]
+
+    def create(prefix: str) -> Callable[[int], object]:
+        def call(i: int) -> None:
+            response = http.post(
+                "/clients/new/",
+                {
+                    "first_name": "Bench",
+                    "last_name": "Writer",
+                    "email": f"{prefix}-{run_id}-{i}@bench.example",
+                    "phone": "+442079460000",
+                    "country": "GB",
+                    "source": "phone",
+                },
+            )
+            assert response.status_code == 302, response.status_code
+
+        return call
+
+    def triggers(enabled: bool) -> None:
+        with connection.cursor() as cur:
+            cur.execute(f"ALTER TABLE clients_client {'ENABLE' if enabled else 'DISABLE'} TRIGGER USER")
+
+    rows = []
+
+    def pair(name: str, ours: dict, base: dict | None, note: str = "") -> None:
+        rows.append({**ours, "name": name, "baseline": base, "note": note})
+
+    page1 = measure("client list, page 1", get("/clients/"), iterations)
+    page1000 = measure("client list, page 1,000", get("/clients/?page=1000"), iterations)
+    admin1 = measure("admin changelist, page 1", get("/admin/clients/client/"), iterations)
+    admin1000 = measure("admin changelist, page 1,000", get("/admin/clients/client/?p=1000"), iterations)
+    search = measure("client search 'smi'", get("/clients/?q=smi"), iterations)
+    admin_search = measure("admin search 'smi'", get("/admin/clients/client/?q=smi"), iterations)
+    feed = measure("audit feed, first page", get("/audit/"), iterations)
+    feed_actor = measure("audit feed, by actor", get(f"/audit/?actor={actor.pk}"), iterations)
+    admin_events = measure("admin events changelist", get("/admin/clients/clientevent/"), iterations)
+    admin_events_f = measure(
+        "admin events, filtered", get("/admin/clients/clientevent/?pgh_label__exact=update"),
+        iterations,
+    )
+    save = measure("create client (form), audited", create("on"), iterations)
+    triggers(False)
+    try:
+        save_off = measure("create client (form), triggers off", create("off"), iterations)
+    finally:
+        triggers(True)
+
+    pair("Client list, page 1", page1, admin1)
+    pair("Client list, page 1,000", page1000, admin1000, f"{page1000['median'] / page1['median']:.2f}x page 1")
+    pair("Client search", search, admin_search)
+    pair("Audit feed, first page", feed, admin_events)
+    pair("Audit feed, by actor", feed_actor, admin_events_f)
+    pair("Create client via form", save, save_off, "baseline: audit triggers off")
+    return rows
+
+
+def report(rows: list[dict]) -> str:
+    lines = [
+        f"{'page':<28} {'median ms':>10} {'p95 ms':>8} {'baseline median':>16} {'ratio':>6}  note",
+        "-" * 90,
+    ]
+    for r in rows:
+        base = r["baseline"]
+        ratio = r["median"] / base["median"] if base else float("nan")
+        lines.append(
+            f"{r['name']:<28} {r['median']:>10.1f} {r['p95']:>8.1f} "
+            f"{base['median'] if base else float('nan'):>16.1f} {ratio:>6.2f}  {r['note']}"
+        )
+    by_name = {r["name"]: r for r in rows}
+    deep = by_name["Client list, page 1,000"]["median"] / by_name["Client list, page 1"]["median"]
+    save = by_name["Create client via form"]
+    overhead = save["median"] / save["baseline"]["median"] - 1
+    feed = by_name["Audit feed, first page"]["median"]
+    lines += [
+        "",
+        f"Targets: audit overhead on a form save {overhead:+.1%} (<= 15%): "
+        f"{'OK' if overhead <= 0.15 else 'MISSED'}; deep page {deep:.2f}x page 1 (<= 1.3x): "
+        f"{'OK' if deep <= 1.3 else 'MISSED'}; feed first page {feed:.1f} ms (< 50 ms): "
+        f"{'OK' if feed < 50 else 'MISSED'}",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=30)
+    args = parser.parse_args()
+    setup_django()
+    seed()
+    from clients.models import Client, ClientEvent
+
+    print(f"Data: {Client.objects.count():,} clients, {ClientEvent.objects.count():,} client events")
+    rows = run(args.iterations)
+    table = report(rows)
+    print()
+    print(table)
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.txt").write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main()
