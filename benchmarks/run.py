@@ -35,9 +35,33 @@ N_EVENTS = 1_000_000
 N_STAFF = 20
 N_CONTEXTS = 50_000
 LAST_NAMES = [
-    "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Robinson",
-    "Wright", "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall", "Wood",
-    "Jackson", "Clarke", "Martin", "Garcia", "Muller", "Rossi", "Dubois", "Tanaka", "Kowalski",
+    "Smith",
+    "Jones",
+    "Taylor",
+    "Brown",
+    "Williams",
+    "Wilson",
+    "Johnson",
+    "Davies",
+    "Robinson",
+    "Wright",
+    "Thompson",
+    "Evans",
+    "Walker",
+    "White",
+    "Roberts",
+    "Green",
+    "Hall",
+    "Wood",
+    "Jackson",
+    "Clarke",
+    "Martin",
+    "Garcia",
+    "Muller",
+    "Rossi",
+    "Dubois",
+    "Tanaka",
+    "Kowalski",
 ]
 FIRST_NAMES = ["Ada", "Alan", "Grace", "Linus", "Tim", "Sophie", "Guido", "Anne", "Priya", "Carlos"]
 
@@ -57,7 +81,9 @@ def configure_database() -> None:
         "port": db.get("PORT") or None,
     }
     with psycopg.connect(**{k: v for k, v in params.items() if v}, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [bench_name]).fetchone()
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [bench_name]
+        ).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{bench_name}"')
     db["NAME"] = bench_name
@@ -212,7 +238,8 @@ def run(iterations: int) -> list[dict]:
     def get(url: str) -> Callable[[int], object]:
         def call(_: int) -> None:
             response = http.get(url)
-            assert response.status_code == 200, (url, response.status_code)
+            if response.status_code != 200:
+                raise RuntimeError(f"{url} answered {response.status_code}")
 
         return call
 
@@ -231,13 +258,16 @@ def run(iterations: int) -> list[dict]:
                     "source": "phone",
                 },
             )
-            assert response.status_code == 302, response.status_code
+            if response.status_code != 302:
+                raise RuntimeError(f"the client form answered {response.status_code}")
 
         return call
 
     def triggers(enabled: bool) -> None:
         with connection.cursor() as cur:
-            cur.execute(f"ALTER TABLE clients_client {'ENABLE' if enabled else 'DISABLE'} TRIGGER USER")
+            cur.execute(
+                f"ALTER TABLE clients_client {'ENABLE' if enabled else 'DISABLE'} TRIGGER USER"
+            )
 
     rows = []
 
@@ -247,14 +277,19 @@ def run(iterations: int) -> list[dict]:
     page1 = measure("client list, page 1", get("/clients/"), iterations)
     page1000 = measure("client list, page 1,000", get("/clients/?page=1000"), iterations)
     admin1 = measure("admin changelist, page 1", get("/admin/clients/client/"), iterations)
-    admin1000 = measure("admin changelist, page 1,000", get("/admin/clients/client/?p=1000"), iterations)
+    admin1000 = measure(
+        "admin changelist, page 1,000", get("/admin/clients/client/?p=1000"), iterations
+    )
     search = measure("client search 'smi'", get("/clients/?q=smi"), iterations)
     admin_search = measure("admin search 'smi'", get("/admin/clients/client/?q=smi"), iterations)
     feed = measure("audit feed, first page", get("/audit/"), iterations)
     feed_actor = measure("audit feed, by actor", get(f"/audit/?actor={actor.pk}"), iterations)
-    admin_events = measure("admin events changelist", get("/admin/clients/clientevent/"), iterations)
+    admin_events = measure(
+        "admin events changelist", get("/admin/clients/clientevent/"), iterations
+    )
     admin_events_f = measure(
-        "admin events, filtered", get("/admin/clients/clientevent/?pgh_label__exact=update"),
+        "admin events, filtered",
+        get("/admin/clients/clientevent/?pgh_label__exact=update"),
         iterations,
     )
     save = measure("create client (form), audited", create("on"), iterations)
@@ -265,7 +300,12 @@ def run(iterations: int) -> list[dict]:
         triggers(True)
 
     pair("Client list, page 1", page1, admin1)
-    pair("Client list, page 1,000", page1000, admin1000, f"{page1000['median'] / page1['median']:.2f}x page 1")
+    pair(
+        "Client list, page 1,000",
+        page1000,
+        admin1000,
+        f"{page1000['median'] / page1['median']:.2f}x page 1",
+    )
     pair("Client search", search, admin_search)
     pair("Audit feed, first page", feed, admin_events)
     pair("Audit feed, by actor", feed_actor, admin_events_f)
@@ -308,7 +348,9 @@ def main() -> None:
     seed()
     from clients.models import Client, ClientEvent
 
-    print(f"Data: {Client.objects.count():,} clients, {ClientEvent.objects.count():,} client events")
+    print(
+        f"Data: {Client.objects.count():,} clients, {ClientEvent.objects.count():,} client events"
+    )
     rows = run(args.iterations)
     table = report(rows)
     print()

@@ -184,3 +184,36 @@ def test_malformed_cursor_starts_from_the_top(staff_client):
     response = staff_client.get(reverse("audit:feed"), {"after": "garbage!!"})
     assert response.status_code == 200
     assert response.context["page"].rows
+
+
+def test_foreign_keys_show_the_related_objects_name(make_staff):
+    user = make_staff("Billing", username="bea")
+    row = next(r for r in _rows(model="audit.staffmembership") if r.object_id)
+    changes = {c.name: c.new for c in row.changes}
+    assert changes["user"] == user.username
+    assert changes["group"] == "Billing"
+
+
+def test_staff_account_changes_in_the_admin_carry_the_reason(staff_client, make_staff):
+    user = make_staff("Support", username="sam")
+    url = reverse("admin:auth_user_change", args=[user.pk])
+    form = staff_client.get(url).context["adminform"].form
+    assert "audit_reason" in form.fields
+    data = {
+        "username": "sam",
+        "first_name": "Sam",
+        "last_name": "",
+        "email": user.email,
+        "is_active": "on",
+        "is_staff": "on",
+        "groups": [g.pk for g in user.groups.all()],
+        "date_joined_0": timezone.localtime(user.date_joined).strftime("%Y-%m-%d"),
+        "date_joined_1": timezone.localtime(user.date_joined).strftime("%H:%M:%S"),
+        "audit_reason": "name from HR",
+    }
+    response = staff_client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    row = _rows(model="audit.staffuser", action="update", object_id=user.pk)[0]
+    assert row.reason == "name from HR"
+    assert row.channel == "admin"
+    assert "First name" in [c.label for c in row.changes]
