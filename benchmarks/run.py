@@ -220,7 +220,11 @@ def measure(label: str, call: Callable[[int], object], iterations: int) -> dict[
         started = time.perf_counter()
         call(i)
         samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
+    return summarise(label, samples)
+
+
+def summarise(label: str, samples: list[float]) -> dict[str, float]:
+    samples = sorted(samples)
     p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
     return {"label": label, "median": statistics.median(samples), "p95": p95}
 
@@ -292,12 +296,24 @@ def run(iterations: int) -> list[dict]:
         get("/admin/clients/clientevent/?pgh_label__exact=update"),
         iterations,
     )
-    save = measure("create client (form), audited", create("on"), iterations)
-    triggers(False)
+    # Saves with and without the triggers alternate, so that drift (caches, table growth, the
+    # other core's load) hits both sides alike.
+    on, off = create("on"), create("off")
+    save_samples: list[float] = []
+    off_samples: list[float] = []
+    for i in range(3):
+        on(-1 - i)
     try:
-        save_off = measure("create client (form), triggers off", create("off"), iterations)
+        for i in range(iterations):
+            for enabled, call, samples in ((True, on, save_samples), (False, off, off_samples)):
+                triggers(enabled)
+                started = time.perf_counter()
+                call(i)
+                samples.append((time.perf_counter() - started) * 1000)
     finally:
         triggers(True)
+    save = summarise("create client (form), audited", save_samples)
+    save_off = summarise("create client (form), triggers off", off_samples)
 
     pair("Client list, page 1", page1, admin1)
     pair(

@@ -135,11 +135,11 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default="GB")
 
-EMAIL_BACKEND = env.str(
-    "EMAIL_BACKEND",
-    default="django.core.mail.backends.console.EmailBackend"
-    if DEBUG
-    else "django.core.mail.backends.smtp.EmailBackend",
+# e.g. smtp+tls://user:password@smtp.example.com:587 ; the console on a developer's machine.
+vars().update(
+    env.email_url(
+        "EMAIL_URL", default="consolemail://" if DEBUG or TESTING else "smtp://localhost:25"
+    )
 )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@example.com")
 
@@ -160,7 +160,6 @@ X_FRAME_OPTIONS = "DENY"
 # per-request context row (who, from where, why).
 PGHISTORY_APPEND_ONLY = True
 PGHISTORY_MIDDLEWARE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-PGHISTORY_ADMIN_MODEL = "pghistory.Events"
 
 # Proxies whose X-Forwarded-For we believe (IPs or CIDR ranges); nobody else's.
 AUDIT_TRUSTED_PROXIES = env.list("AUDIT_TRUSTED_PROXIES", default=[])
