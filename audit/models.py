@@ -3,6 +3,7 @@ from __future__ import annotations
 import pgtrigger
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import models
 
 from audit.tracking import NoTruncate
@@ -40,6 +41,29 @@ class StaffMembership(User.groups.through):
     def __str__(self) -> str:
         # Ids, not names: the trail builds this from snapshots and must not query per row.
         return f"user #{self.user_id} in role #{self.group_id}"
+
+
+class StaffRole(Group):
+    """A role (group); renaming one or changing what it may do is audited."""
+
+    audit_track_proxy = True
+
+    class Meta:
+        proxy = True
+        verbose_name = "staff role"
+
+
+class StaffRolePermission(Group.permissions.through):
+    """One permission granted to a role."""
+
+    audit_track_proxy = True
+
+    class Meta:
+        proxy = True
+        verbose_name = "staff role permission"
+
+    def __str__(self) -> str:
+        return f"permission #{self.permission_id} in role #{self.group_id}"
 
 
 class StaffSessionQuerySet(models.QuerySet):

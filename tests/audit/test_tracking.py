@@ -32,9 +32,8 @@ def test_staff_accounts_and_their_roles_are_tracked():
     from django.contrib.auth.models import Group
 
     user_model = get_user_model()
-    assert event_model_for(user_model) is not None
-    assert event_model_for(user_model.groups.through) is not None
-    assert Group  # roles themselves are managed by migrations
+    for model in (user_model, user_model.groups.through, Group, Group.permissions.through):
+        assert event_model_for(model) is not None, model
 
 
 @pytest.fixture
