@@ -1,43 +1,109 @@
-"""Every state change of a client goes through here (views, admin, importers, commands)."""
+"""Every state change of a client and what hangs off it goes through here.
+
+Views, the Django admin, importers and commands call these functions; each one is atomic,
+re-reads the rows it changes with ``select_for_update()``, validates with ``full_clean()`` and
+raises ``ValidationError`` with a stable ``code``. Emails leave only after the transaction
+commits.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
+from django.contrib.auth.password_validation import validate_password
+from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Lower, Trim
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 import audit.context
-from clients.models import Client
+from clients import custom_fields
+from clients.models import (
+    Client,
+    ClientGroup,
+    Contact,
+    CustomField,
+    CustomFieldValue,
+    EmailLog,
+    Note,
+)
 
 EDITABLE_FIELDS = (
     "first_name",
     "last_name",
     "company_name",
     "email",
+    "billing_email",
     "phone",
+    "language",
+    "timezone",
     "address1",
     "address2",
     "city",
     "state",
     "postcode",
     "country",
+    "group",
+    "currency",
+    "tax_id",
+    "tax_exempt",
+    "late_fee_exempt",
+    "overdue_notice_exempt",
+    "default_payment_method",
     "status",
     "source",
+    "legacy_id",
+    "signed_up_on",
 )
+CONTACT_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "role",
+    *Contact.EMAIL_FLAGS,
+)
+SET_PASSWORD_SALT = "clients.set-password"  # noqa: S105 - a signing namespace, not a secret
+SET_PASSWORD_MAX_AGE = 60 * 60 * 72  # three days
+
+# Checks that may forbid changing a client's currency: each returns why, or "" when it is fine.
+# The billing app registers "the client has an invoice" here.
+CURRENCY_LOCKS: list[Callable[[Client], str]] = []
 
 
-def _save(client: Client, *, update_fields: list[str] | None = None) -> None:
-    client.full_clean()
+def register_currency_lock(check: Callable[[Client], str]) -> None:
+    if check not in CURRENCY_LOCKS:
+        CURRENCY_LOCKS.append(check)
+
+
+def _require_reason(reason: str, message: str) -> None:
+    if not reason.strip():
+        raise ValidationError(message, code="reason_required")
+
+
+def _check_fields(data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = set(data) - set(allowed)
+    if unknown:
+        raise ValidationError(f"Unknown fields: {sorted(unknown)}", code="unknown_field")
+
+
+def _save(obj: Any, *, update_fields: list[str] | None = None) -> None:
+    obj.full_clean()
     try:
-        # A savepoint, so that a lost race on the unique email leaves the outer transaction
+        # A savepoint, so that a lost race on a unique constraint leaves the outer transaction
         # usable and the caller gets a form error instead of a 500.
         with transaction.atomic():
-            client.save(update_fields=update_fields)
+            obj.save(update_fields=update_fields)
     except IntegrityError as exc:
         if "clients_client_email_ci_unique" in str(exc):
             raise ValidationError(
@@ -48,6 +114,9 @@ def _save(client: Client, *, update_fields: list[str] | None = None) -> None:
                 }
             ) from exc
         raise
+
+
+# Clients ---------------------------------------------------------------------------------
 
 
 def validate_status_change(*, client: Client, new_status: str, reason: str) -> None:
@@ -66,21 +135,58 @@ def validate_status_change(*, client: Client, new_status: str, reason: str) -> N
                 "new": Client.Status(new_status).label.lower(),
             },
         )
-    if not reason.strip():
-        raise ValidationError("Say why the status changes.", code="reason_required")
+    _require_reason(reason, "Say why the status changes.")
+
+
+def validate_currency_change(*, client: Client, new_currency: str) -> None:
+    if client.pk is None or new_currency == client.currency:
+        return
+    for check in CURRENCY_LOCKS:
+        why = check(client)
+        if why:
+            raise ValidationError(
+                "The currency cannot change: %(why)s.", code="currency_locked", params={"why": why}
+            )
+
+
+def validate_backdating(*, signed_up_on: Any, previous: Any, reason: str) -> bool:
+    """True when ``signed_up_on`` back-dates the client; back-dating needs a reason."""
+    backdated = signed_up_on is not None and signed_up_on < timezone.localdate()
+    if backdated and signed_up_on != previous:
+        _require_reason(reason, "Say why the sign-up date is in the past.")
+    return backdated
 
 
 @transaction.atomic
 def create_client(
-    *, data: Mapping[str, Any], actor: AbstractBaseUser | None, reason: str = ""
+    *,
+    data: Mapping[str, Any],
+    actor: AbstractBaseUser | None,
+    reason: str = "",
+    custom_values: Mapping[CustomField, Any] | None = None,
+    password: str = "",
+    send_set_password_link: bool = False,
+    send_welcome: bool = False,
 ) -> Client:
     """Add a client from staff-entered ``data`` (keys from ``EDITABLE_FIELDS``)."""
-    unknown = set(data) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise ValidationError(f"Unknown client fields: {sorted(unknown)}", code="unknown_field")
+    _check_fields(data, EDITABLE_FIELDS)
     with audit.context.context(action="clients.create_client", reason=reason, actor=actor):
         client = Client(**data)
+        if client.status != Client.Status.ACTIVE:
+            _require_reason(reason, "Say why a new client does not start active.")
+        client.backdated = validate_backdating(
+            signed_up_on=client.signed_up_on, previous=None, reason=reason
+        )
+        if password:
+            validate_password(password, user=client)
+            client.password = make_password(password)
         _save(client)
+        if custom_values:
+            _store_custom_values(client=client, values=custom_values, actor=actor)
+    if send_set_password_link:
+        send_password_link(client=client, actor=actor)
+    if send_welcome:
+        send_welcome_email(client=client, actor=actor)
     return client
 
 
@@ -91,30 +197,94 @@ def update_client(
     data: Mapping[str, Any],
     actor: AbstractBaseUser | None,
     reason: str = "",
+    custom_values: Mapping[CustomField, Any] | None = None,
 ) -> Client:
-    """Apply staff edits to a client; a status change must follow the map and give a reason."""
-    unknown = set(data) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise ValidationError(f"Unknown client fields: {sorted(unknown)}", code="unknown_field")
+    """Apply staff edits; status changes and back-dating need a reason, currency may be locked."""
+    _check_fields(data, EDITABLE_FIELDS)
     client = Client.objects.select_for_update().get(pk=client.pk)
     changed = [name for name, value in data.items() if getattr(client, name) != value]
-    if not changed:
-        return client
-    if "status" in changed:
-        validate_status_change(client=client, new_status=data["status"], reason=reason)
     with audit.context.context(action="clients.update_client", reason=reason, actor=actor):
-        for name in changed:
-            setattr(client, name, data[name])
-        _save(client, update_fields=[*changed, "updated_at"])
+        if changed:
+            if "status" in changed:
+                validate_status_change(client=client, new_status=data["status"], reason=reason)
+            if "currency" in changed:
+                validate_currency_change(client=client, new_currency=data["currency"])
+            if "signed_up_on" in changed:
+                backdated = validate_backdating(
+                    signed_up_on=data["signed_up_on"], previous=client.signed_up_on, reason=reason
+                )
+                if backdated != client.backdated:
+                    client.backdated = backdated
+                    changed.append("backdated")
+            for name in changed:
+                if name != "backdated":
+                    setattr(client, name, data[name])
+            _save(client, update_fields=[*changed, "updated_at"])
+        if custom_values:
+            _store_custom_values(client=client, values=custom_values, actor=actor)
     return client
 
 
 @transaction.atomic
+def close_client(*, client: Client, actor: AbstractBaseUser | None, reason: str) -> Client:
+    """Close a client: everything is kept, nothing is deleted."""
+    return update_client(
+        client=client, data={"status": Client.Status.CLOSED}, actor=actor, reason=reason
+    )
+
+
+@transaction.atomic
+def reactivate_client(*, client: Client, actor: AbstractBaseUser | None, reason: str) -> Client:
+    return update_client(
+        client=client, data={"status": Client.Status.ACTIVE}, actor=actor, reason=reason
+    )
+
+
+@transaction.atomic
+def change_client_group(
+    *, client: Client, group: ClientGroup | None, actor: AbstractBaseUser | None, reason: str
+) -> Client:
+    _require_reason(reason, "Say why the client changes group.")
+    return update_client(client=client, data={"group": group}, actor=actor, reason=reason)
+
+
+def dependent_records(client: Client) -> list[str]:
+    """What keeps a client from being deleted, in words ("2 contacts", "1 note")."""
+    found = []
+    for relation in Client._meta.related_objects:
+        if getattr(relation.related_model, "pgh_tracked_model", None):
+            continue  # the audit trail outlives the client by design
+        if relation.one_to_many or relation.one_to_one:
+            count = relation.related_model._default_manager.filter(
+                **{relation.field.name: client}
+            ).count()
+            if count:
+                name = relation.related_model._meta
+                found.append(
+                    f"{count} {name.verbose_name if count == 1 else name.verbose_name_plural}"
+                )
+    return found
+
+
+@transaction.atomic
 def delete_client(*, client: Client, actor: AbstractBaseUser | None, reason: str) -> None:
-    """Remove a client entered by mistake. The trail keeps every value it had."""
-    if not reason.strip():
-        raise ValidationError("Say why the client is deleted.", code="reason_required")
+    """Delete a client entered by mistake: Admins only, with a reason, and only when empty.
+
+    The trail keeps every value it had. Anything that refers to the client (contacts, notes,
+    emails, later invoices and services) blocks the delete: close the client instead. The
+    database refuses it too, through its foreign keys.
+    """
+    if actor is not None and not actor.has_perm("clients.delete_client"):
+        raise PermissionDenied("Only Admins can delete clients.")
+    _require_reason(reason, "Say why the client is deleted.")
     client = Client.objects.select_for_update().get(pk=client.pk)
+    dependents = dependent_records(client)
+    if dependents:
+        raise ValidationError(
+            "This client cannot be deleted: it has %(what)s. Close it instead.",
+            code="has_dependents",
+            params={"what": ", ".join(dependents)},
+        )
     with audit.context.context(action="clients.delete_client", reason=reason, actor=actor):
         client.delete()
 
@@ -128,4 +298,309 @@ def normalise_emails(*, actor: AbstractBaseUser | None = None, reason: str = "")
     with audit.context.context(action="clients.normalise_emails", reason=reason, actor=actor):
         return Client.objects.exclude(email=Lower(Trim(F("email")))).update(
             email=Lower(Trim(F("email")))
+        )
+
+
+# Custom fields ------------------------------------------------------------------------------
+
+
+def _store_custom_values(
+    *, client: Client, values: Mapping[CustomField, Any], actor: AbstractBaseUser | None
+) -> None:
+    editable_admin_only = actor is None or actor.has_perm("clients.manage_admin_only_fields")
+    existing = {
+        v.field_id: v
+        for v in CustomFieldValue.objects.select_for_update().filter(
+            client=client, field__in=list(values)
+        )
+    }
+    errors: dict[str, list[ValidationError]] = {}
+    for definition, raw in values.items():
+        if definition.admin_only and not editable_admin_only:
+            raise PermissionDenied(f"Only Admins may set {definition.name}.")
+        try:
+            cleaned = custom_fields.form_field(definition).clean(raw)
+        except ValidationError as exc:
+            errors[f"{custom_fields.FORM_PREFIX}{definition.pk}"] = exc.error_list
+            continue
+        text = custom_fields.to_storage(definition, cleaned)
+        current = existing.get(definition.pk)
+        if current is None:
+            if text:
+                row = CustomFieldValue(client=client, field=definition, value=text)
+                row.full_clean()
+                row.save()
+        elif current.value != text:
+            current.value = text
+            current.full_clean()
+            current.save(update_fields=["value", "updated_at"])
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def set_custom_values(
+    *,
+    client: Client,
+    values: Mapping[CustomField, Any],
+    actor: AbstractBaseUser | None,
+    reason: str = "",
+) -> None:
+    """Set a client's custom field values, validated as their definitions say."""
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    with audit.context.context(action="clients.set_custom_values", reason=reason, actor=actor):
+        _store_custom_values(client=client, values=values, actor=actor)
+
+
+@transaction.atomic
+def save_custom_field(
+    *, field: CustomField, actor: AbstractBaseUser | None, reason: str = ""
+) -> CustomField:
+    """Create or change a custom field definition (Admins, from the Django admin)."""
+    if field.pk is not None:
+        CustomField.objects.select_for_update().get(pk=field.pk)
+    with audit.context.context(action="clients.save_custom_field", reason=reason, actor=actor):
+        field.full_clean()
+        field.save()
+    return field
+
+
+# Contacts -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def add_contact(
+    *, client: Client, data: Mapping[str, Any], actor: AbstractBaseUser | None, reason: str = ""
+) -> Contact:
+    _check_fields(data, CONTACT_FIELDS)
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    with audit.context.context(action="clients.add_contact", reason=reason, actor=actor):
+        contact = Contact(client=client, **data)
+        contact.full_clean()
+        contact.save()
+    return contact
+
+
+@transaction.atomic
+def update_contact(
+    *, contact: Contact, data: Mapping[str, Any], actor: AbstractBaseUser | None, reason: str = ""
+) -> Contact:
+    _check_fields(data, CONTACT_FIELDS)
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    changed = [name for name, value in data.items() if getattr(contact, name) != value]
+    if not changed:
+        return contact
+    with audit.context.context(action="clients.update_contact", reason=reason, actor=actor):
+        for name in changed:
+            setattr(contact, name, data[name])
+        contact.full_clean()
+        contact.save(update_fields=[*changed, "updated_at"])
+    return contact
+
+
+@transaction.atomic
+def remove_contact(*, contact: Contact, actor: AbstractBaseUser | None, reason: str) -> None:
+    _require_reason(reason, "Say why the contact is removed.")
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    with audit.context.context(action="clients.remove_contact", reason=reason, actor=actor):
+        contact.delete()
+
+
+# Notes --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def add_note(*, client: Client, body: str, actor: AbstractBaseUser, pinned: bool = False) -> Note:
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    with audit.context.context(action="clients.add_note", actor=actor):
+        note = Note(client=client, author=actor, body=body.strip(), pinned=pinned)
+        note.full_clean()
+        note.save()
+    return note
+
+
+@transaction.atomic
+def edit_note(*, note: Note, body: str, actor: AbstractBaseUser, reason: str = "") -> Note:
+    """Change a note's text. The earlier text stays readable in the note's history."""
+    note = Note.objects.select_for_update().get(pk=note.pk)
+    if body.strip() == note.body:
+        return note
+    with audit.context.context(action="clients.edit_note", reason=reason, actor=actor):
+        note.body = body.strip()
+        note.full_clean()
+        note.save(update_fields=["body", "updated_at"])
+    return note
+
+
+@transaction.atomic
+def set_note_pinned(*, note: Note, pinned: bool, actor: AbstractBaseUser) -> Note:
+    """Pin or unpin a note; each is its own event in the trail."""
+    note = Note.objects.select_for_update().get(pk=note.pk)
+    if note.pinned == pinned:
+        return note
+    action = "clients.pin_note" if pinned else "clients.unpin_note"
+    with audit.context.context(action=action, actor=actor):
+        note.pinned = pinned
+        note.save(update_fields=["pinned", "updated_at"])
+    return note
+
+
+# Login and emails -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def set_client_password(
+    *, client: Client, password: str, actor: AbstractBaseUser | None, reason: str = ""
+) -> Client:
+    """Set the client's own login password (strength-checked, stored hashed)."""
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    validate_password(password, user=client)
+    with audit.context.context(action="clients.set_client_password", reason=reason, actor=actor):
+        client.password = make_password(password)
+        client.save(update_fields=["password", "updated_at"])
+    return client
+
+
+def _password_fingerprint(client: Client) -> str:
+    # Changes whenever the password does, so a link works once.
+    return salted_hmac(SET_PASSWORD_SALT, client.password or "unset").hexdigest()[:16]
+
+
+def make_set_password_token(client: Client) -> str:
+    return signing.dumps(
+        {"c": client.pk, "f": _password_fingerprint(client)}, salt=SET_PASSWORD_SALT
+    )
+
+
+def client_for_set_password_token(token: str) -> Client:
+    """The client a set-password link was made for; ValidationError when invalid or used."""
+    try:
+        data = signing.loads(token, salt=SET_PASSWORD_SALT, max_age=SET_PASSWORD_MAX_AGE)
+    except signing.SignatureExpired as exc:
+        raise ValidationError("This link has expired.", code="link_expired") from exc
+    except signing.BadSignature as exc:
+        raise ValidationError("This link is not valid.", code="link_invalid") from exc
+    client = Client.objects.filter(pk=data.get("c")).first()
+    if client is None or data.get("f") != _password_fingerprint(client):
+        raise ValidationError("This link has already been used.", code="link_used")
+    if client.status == Client.Status.CLOSED:
+        raise ValidationError("This account is closed.", code="client_closed")
+    return client
+
+
+def _queue_email(
+    *,
+    client: Client,
+    kind: str,
+    to: list[str],
+    subject: str,
+    body: str,
+    actor: AbstractBaseUser | None,
+    logged_body: str | None = None,
+) -> EmailLog:
+    """Log an email now and send it after commit; the log says whether it went out.
+
+    ``logged_body`` replaces the body in the log when the real one holds a secret (a link).
+    """
+    log = EmailLog(
+        client=client,
+        kind=kind,
+        to=", ".join(to),
+        subject=subject,
+        body=logged_body if logged_body is not None else body,
+        triggered_by=actor if actor is not None and actor.pk else None,
+    )
+    log.full_clean()
+    log.save()
+    transaction.on_commit(lambda: deliver_email(log_id=log.pk, body=body))
+    return log
+
+
+def deliver_email(*, log_id: int, body: str) -> None:
+    """Send one logged email and record the outcome (runs after the commit)."""
+    log = EmailLog.objects.get(pk=log_id)
+    message = EmailMessage(
+        subject=log.subject,
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[a.strip() for a in log.to.split(",") if a.strip()],
+    )
+    with transaction.atomic(), audit.context.context(action="clients.deliver_email"):
+        try:
+            message.send()
+        except OSError as exc:  # SMTP refused, DNS, socket: logged, never a 500
+            EmailLog.objects.filter(pk=log_id).update(
+                status=EmailLog.Status.FAILED, error=str(exc)[:500]
+            )
+        else:
+            EmailLog.objects.filter(pk=log_id).update(
+                status=EmailLog.Status.SENT, sent_at=timezone.now()
+            )
+
+
+def _recipients(client: Client, flag: str = "receives_general") -> list[str]:
+    to = [client.email]
+    to += [c.email for c in client.contacts.filter(**{flag: True}) if c.email not in to]
+    return to
+
+
+@transaction.atomic
+def send_welcome_email(*, client: Client, actor: AbstractBaseUser | None) -> EmailLog:
+    with audit.context.context(action="clients.send_welcome_email", actor=actor):
+        body = render_to_string("clients/emails/welcome.txt", {"client": client})
+        return _queue_email(
+            client=client,
+            kind=EmailLog.Kind.WELCOME,
+            to=_recipients(client),
+            subject=f"Welcome, {client.first_name}",
+            body=body,
+            actor=actor,
+        )
+
+
+@transaction.atomic
+def send_password_link(*, client: Client, actor: AbstractBaseUser | None) -> EmailLog:
+    """Email the client a link to choose their own password (valid three days, once)."""
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    if client.status == Client.Status.CLOSED:
+        raise ValidationError("A closed client cannot log in.", code="client_closed")
+    link = settings.SITE_URL.rstrip("/") + reverse(
+        "clients:set-password", args=[make_set_password_token(client)]
+    )
+    context = {"client": client, "hours": SET_PASSWORD_MAX_AGE // 3600}
+    with audit.context.context(action="clients.send_password_link", actor=actor):
+        return _queue_email(
+            client=client,
+            kind=EmailLog.Kind.SET_PASSWORD,
+            to=[client.email],
+            subject="Choose your password",
+            body=render_to_string("clients/emails/set_password.txt", {**context, "link": link}),
+            logged_body=render_to_string(
+                "clients/emails/set_password.txt", {**context, "link": "[personal link, not kept]"}
+            ),
+            actor=actor,
+        )
+
+
+@transaction.atomic
+def send_client_email(
+    *,
+    client: Client,
+    subject: str,
+    body: str,
+    actor: AbstractBaseUser | None,
+    include_contacts: bool = False,
+) -> EmailLog:
+    """A one-off email from staff to the client (and the contacts who get general emails)."""
+    if not subject.strip() or not body.strip():
+        raise ValidationError("An email needs a subject and a message.", code="empty_email")
+    to = _recipients(client) if include_contacts else [client.email]
+    with audit.context.context(action="clients.send_client_email", actor=actor):
+        return _queue_email(
+            client=client,
+            kind=EmailLog.Kind.ONE_OFF,
+            to=to,
+            subject=subject.strip(),
+            body=body.strip(),
+            actor=actor,
         )

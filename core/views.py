@@ -2,18 +2,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.db.models import Count, Q
 from django.views.generic import TemplateView
 
 from audit.feed import Feed, FeedFilters
 from clients.models import Client
+from clients.widgets import ClientPickerWidget
 
 
 class StaffPermissionRequiredMixin(PermissionRequiredMixin):
     """Every view names its permission; a logged-in user without it gets the 403 page."""
 
     raise_exception = True
+
+
+class ClientFinderForm(forms.Form):
+    client = forms.IntegerField(
+        label="Find a client",
+        required=False,
+        widget=ClientPickerWidget(attrs={"id": "find-client"}, navigate=True),
+    )
 
 
 class DashboardView(TemplateView):
@@ -30,7 +40,8 @@ class DashboardView(TemplateView):
                     for status in Client.Status
                 },
             )
-            context["recent_clients"] = Client.objects.order_by("-created_at", "-pk")[:5]
+            context["recent_clients"] = Client.objects.order_by("-id")[:5]
+            context["finder"] = ClientFinderForm()
         if user.has_perm("audit.review_audit"):
             context["recent_events"] = Feed(FeedFilters()).page(per_page=8).rows
         return context

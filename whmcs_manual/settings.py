@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django.contrib.humanize",
+    "django.forms",
     "pgtrigger",
     "pghistory",
     "crispy_forms",
@@ -67,6 +68,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
+
+# Widgets render through the project's templates (our own widgets live in templates/).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 ROOT_URLCONF = "whmcs_manual.urls"
 WSGI_APPLICATION = "whmcs_manual.wsgi.application"
@@ -110,6 +114,33 @@ LOGIN_REDIRECT_URL = "core:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-gb"
+# Languages a client may receive emails in.
+CLIENT_LANGUAGES = [
+    ("en", "English"),
+    ("de", "German"),
+    ("es", "Spanish"),
+    ("fr", "French"),
+    ("it", "Italian"),
+    ("nl", "Dutch"),
+    ("pt", "Portuguese"),
+    ("ja", "Japanese"),
+]
+# Currencies the business invoices in (ISO 4217 codes).
+_CURRENCY_NAMES = {
+    "GBP": "Pound sterling",
+    "EUR": "Euro",
+    "USD": "US dollar",
+    "CAD": "Canadian dollar",
+    "AUD": "Australian dollar",
+    "JPY": "Japanese yen",
+    "INR": "Indian rupee",
+    "CHF": "Swiss franc",
+}
+CURRENCIES = [
+    (code, f"{code} — {_CURRENCY_NAMES.get(code, code)}")
+    for code in env.list("CURRENCIES", default=["GBP", "EUR", "USD"])
+]
+DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default=CURRENCIES[0][0])
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -142,6 +173,8 @@ vars().update(
     )
 )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@example.com")
+# Public address of this site, for links in emails to clients (set-password links).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 # Security: strict by default, relaxed only on a developer's machine (DEBUG) and in the tests,
 # which talk plain HTTP to a local server.

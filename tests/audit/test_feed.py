@@ -76,13 +76,7 @@ def test_feed_filters(filters, expected):
     with audit.context.context(channel="command", reason="a bulk fix"):
         b.save()
         Client.objects.filter(pk=b.pk).update(city="Bulkville")
-    with connection.cursor() as cur:
-        cur.execute(
-            "INSERT INTO clients_client (first_name, last_name, company_name, email, phone,"
-            " address1, address2, city, state, postcode, country, status, source, created_at,"
-            " updated_at) VALUES ('c', 'c', '', 'c@example.com', '', '', '', '', '', '', 'GB',"
-            " 'active', 'phone', now(), now())"
-        )
+    ClientFactory(last_name="c")  # no context at all: unattributed
     # Only clients: the harness re-creates roles after each flush, unattributed, by design.
     found = {r.object_repr.split()[-1] for r in _rows(model="clients.client", **filters)}
     assert found == expected

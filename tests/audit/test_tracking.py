@@ -37,23 +37,39 @@ def test_staff_accounts_and_their_roles_are_tracked():
 
 
 @pytest.fixture
-def an_event_in_every_table(make_staff):
+def populated_event_models(make_staff):
     ClientFactory()
     make_staff("Billing")  # a staff user and a role membership
+    populated = [m for m in event_models() if m.objects.exists()]
+    assert len(populated) >= 3
+    return populated
+
+
+def test_every_event_table_has_enabled_append_only_triggers():
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+            WHERE NOT t.tgisinternal AND t.tgenabled <> 'D'
+            """
+        )
+        triggers = cur.fetchall()
     for event_model in event_models():
-        assert event_model.objects.exists(), event_model
+        names = {name for table, name in triggers if table == event_model._meta.db_table}
+        assert any(n.startswith("pgtrigger_append_only") for n in names), event_model
+        assert any(n.startswith("pgtrigger_no_truncate") for n in names), event_model
 
 
 @pytest.mark.parametrize("statement", ["UPDATE {t} SET pgh_label = 'x'", "DELETE FROM {t}"])
-def test_event_tables_refuse_update_and_delete(statement, an_event_in_every_table):
-    for event_model in event_models():
+def test_event_tables_refuse_update_and_delete(statement, populated_event_models):
+    for event_model in populated_event_models:
         table = event_model._meta.db_table
         with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cur:
             cur.execute(statement.format(t=table))
     assert ClientEvent.objects.count() == 1
 
 
-def test_event_tables_refuse_truncate(an_event_in_every_table):
+def test_event_tables_refuse_truncate(populated_event_models):
     for event_model in event_models():
         with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cur:
             cur.execute(f"TRUNCATE {event_model._meta.db_table}")

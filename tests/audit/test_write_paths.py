@@ -6,25 +6,11 @@ from django.db import connection
 from django.urls import reverse
 
 from clients.models import Client, ClientEvent
-from tests.factories.clients import ClientFactory
+from tests.factories.clients import ClientFactory, client_form_data
 
 pytestmark = pytest.mark.django_db
 
-CLIENT_DATA = {
-    "first_name": "Ada",
-    "last_name": "Lovelace",
-    "company_name": "",
-    "email": "ada@example.com",
-    "phone": "+442079460001",
-    "address1": "",
-    "address2": "",
-    "city": "London",
-    "state": "",
-    "postcode": "",
-    "country": "GB",
-    "source": "phone",
-    "audit_reason": "",
-}
+CLIENT_DATA = client_form_data(company_name="")
 
 
 def test_web_form_create_records_one_event_with_the_request_context(staff_client, staff_admin):

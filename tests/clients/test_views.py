@@ -2,19 +2,11 @@ import pytest
 from django.urls import reverse
 
 from clients.models import Client
-from tests.factories.clients import ClientFactory
+from tests.factories.clients import ClientFactory, client_form_data
 
 pytestmark = pytest.mark.django_db
 
-FORM = {
-    "first_name": "Ada",
-    "last_name": "Lovelace",
-    "company_name": "Analytical",
-    "email": "ada@example.com",
-    "phone": "+442079460001",
-    "country": "GB",
-    "source": "phone",
-}
+FORM = client_form_data()
 
 
 def test_create_client_redirects_to_the_new_client(staff_client):
@@ -86,7 +78,12 @@ def test_client_list_out_of_range_page_is_a_404_not_a_500(staff_client):
 
 def test_client_list_answers_htmx_with_the_table_only(staff_client):
     ClientFactory(last_name="Zwicky")
-    response = staff_client.get(reverse("clients:client-list"), {"q": "zw"}, HTTP_HX_REQUEST="true")
+    response = staff_client.get(
+        reverse("clients:client-list"),
+        {"q": "zw"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="client-table",
+    )
     body = response.content.decode()
     assert "Zwicky" in body
     assert "<html" not in body

@@ -15,3 +15,33 @@ class ClientFactory(factory.django.DjangoModelFactory):
     class Params:
         inactive = factory.Trait(status=Client.Status.INACTIVE)
         closed = factory.Trait(status=Client.Status.CLOSED)
+
+
+def client_form_data(**overrides):
+    """A complete, valid POST for the client form (web or admin); override what a test needs."""
+    data = {
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "company_name": "Analytical",
+        "email": "ada@example.com",
+        "billing_email": "",
+        "phone": "+442079460001",
+        "language": "en",
+        "timezone": "UTC",
+        "address1": "",
+        "address2": "",
+        "city": "London",
+        "state": "",
+        "postcode": "",
+        "country": "GB",
+        "group": "",
+        "currency": "GBP",
+        "tax_id": "",
+        "default_payment_method": "",
+        "source": "phone",
+        "legacy_id": "",
+        "signed_up_on": "",
+        "audit_reason": "",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
