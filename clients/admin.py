@@ -1,3 +1,5 @@
+"""The Django admin for bulk fixes. Every save, delete and action goes through the services."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -6,18 +8,29 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 
-from audit.admin import AuditedModelAdmin, AuditReasonFormMixin
+from audit.admin import REASON_FIELD, AuditedModelAdmin, AuditReasonFormMixin
+from clients import services
 from clients.forms import status_change_errors
-from clients.models import Client
-from clients.services import EDITABLE_FIELDS, create_client, delete_client, update_client
+from clients.models import Client, ClientGroup, Contact, CustomField, EmailLog, Note
+
+
+def _reason(request: HttpRequest) -> str:
+    return request.POST.get(REASON_FIELD, "")
+
+
+def _report(admin_: admin.ModelAdmin, request: HttpRequest, done: int, refused: list[str]) -> None:
+    admin_.message_user(request, f"{done} record(s) updated.", messages.SUCCESS)
+    for line in refused:
+        admin_.message_user(request, line, messages.WARNING)
 
 
 class ClientAdminForm(AuditReasonFormMixin, forms.ModelForm):
     class Meta:
         model = Client
-        fields = list(EDITABLE_FIELDS)
+        fields = list(services.EDITABLE_FIELDS)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -25,48 +38,80 @@ class ClientAdminForm(AuditReasonFormMixin, forms.ModelForm):
         return cleaned
 
 
+class ChangeGroupForm(forms.Form):
+    group = forms.ModelChoiceField(
+        queryset=ClientGroup.objects.order_by("name"), required=False, empty_label="No group"
+    )
+
+
 @admin.register(Client)
 class ClientAdmin(AuditedModelAdmin):
     form = ClientAdminForm
-    list_display = ("id", "first_name", "last_name", "company_name", "email", "country", "status")
-    list_filter = ("status", "source")
-    search_fields = ("email", "last_name", "company_name")
+    list_display = (
+        "id",
+        "first_name",
+        "last_name",
+        "company_name",
+        "email",
+        "country",
+        "group",
+        "status",
+        "backdated",
+    )
+    list_filter = ("status", "source", "group", "backdated", "currency")
+    search_fields = ("email", "last_name", "company_name", "tax_id", "=id", "legacy_id")
+    list_select_related = ("group",)
     list_per_page = 25
-    actions = ["mark_inactive", "mark_active"]
+    show_full_result_count = False
+    autocomplete_fields = ("group",)
+    readonly_fields = ("backdated",)
+    actions = ["mark_inactive", "mark_active", "mark_closed", "change_group"]
 
     def save_model(self, request: HttpRequest, obj: Client, form: Any, change: bool) -> None:
-        data = {
-            name: form.cleaned_data[name] for name in EDITABLE_FIELDS if name in form.cleaned_data
-        }
-        reason = form.cleaned_data.get("audit_reason", "")
+        data = {n: form.cleaned_data[n] for n in services.EDITABLE_FIELDS if n in form.cleaned_data}
+        reason = form.cleaned_data.get(REASON_FIELD, "")
         if change:
-            saved = update_client(client=obj, data=data, actor=request.user, reason=reason)
+            saved = services.update_client(client=obj, data=data, actor=request.user, reason=reason)
         else:
-            saved = create_client(data=data, actor=request.user, reason=reason)
+            saved = services.create_client(data=data, actor=request.user, reason=reason)
         obj.pk = saved.pk
 
     def delete_model(self, request: HttpRequest, obj: Client) -> None:
-        delete_client(client=obj, actor=request.user, reason=request.POST.get("audit_reason", ""))
+        services.delete_client(client=obj, actor=request.user, reason=_reason(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Client]) -> None:
-        reason = request.POST.get("audit_reason", "")
         for customer in queryset:
-            delete_client(client=customer, actor=request.user, reason=reason)
+            services.delete_client(client=customer, actor=request.user, reason=_reason(request))
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None):
+        customer = self.get_object(request, object_id)
+        if customer is not None and request.method == "POST":
+            dependents = services.dependent_records(customer)
+            if dependents:
+                self.message_user(
+                    request,
+                    f"{customer} cannot be deleted: it has {', '.join(dependents)}. Close it.",
+                    messages.ERROR,
+                )
+                from django.shortcuts import redirect
+
+                return redirect("admin:clients_client_change", customer.pk)
+        return super().delete_view(request, object_id, extra_context)
 
     def _set_status(self, request: HttpRequest, queryset: QuerySet[Client], status: str) -> None:
-        reason = request.POST.get("audit_reason", "")
         done, refused = 0, []
         for customer in queryset:
             try:
-                update_client(
-                    client=customer, data={"status": status}, actor=request.user, reason=reason
+                services.update_client(
+                    client=customer,
+                    data={"status": status},
+                    actor=request.user,
+                    reason=_reason(request),
                 )
                 done += 1
             except ValidationError as exc:
                 refused.append(f"{customer}: {' '.join(exc.messages)}")
-        self.message_user(request, f"{done} client(s) updated.", messages.SUCCESS)
-        for line in refused:
-            self.message_user(request, line, messages.WARNING)
+        _report(self, request, done, refused)
 
     @admin.action(description="Mark selected clients inactive", permissions=["change"])
     def mark_inactive(self, request: HttpRequest, queryset: QuerySet[Client]) -> None:
@@ -75,3 +120,154 @@ class ClientAdmin(AuditedModelAdmin):
     @admin.action(description="Mark selected clients active", permissions=["change"])
     def mark_active(self, request: HttpRequest, queryset: QuerySet[Client]) -> None:
         self._set_status(request, queryset, Client.Status.ACTIVE)
+
+    @admin.action(description="Close selected clients", permissions=["change"])
+    def mark_closed(self, request: HttpRequest, queryset: QuerySet[Client]) -> None:
+        self._set_status(request, queryset, Client.Status.CLOSED)
+
+    @admin.action(description="Change the group of selected clients", permissions=["change"])
+    def change_group(self, request: HttpRequest, queryset: QuerySet[Client]) -> HttpResponse | None:
+        if "apply" in request.POST:
+            form = ChangeGroupForm(request.POST)
+            if form.is_valid():
+                done, refused = 0, []
+                for customer in queryset:
+                    try:
+                        services.change_client_group(
+                            client=customer,
+                            group=form.cleaned_data["group"],
+                            actor=request.user,
+                            reason=_reason(request),
+                        )
+                        done += 1
+                    except ValidationError as exc:
+                        refused.append(f"{customer}: {' '.join(exc.messages)}")
+                _report(self, request, done, refused)
+                return None
+        else:
+            form = ChangeGroupForm()
+        return TemplateResponse(
+            request,
+            "admin/clients/change_group.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Change the group of the selected clients",
+                "queryset": queryset,
+                "form": form,
+                "reason": _reason(request),
+                "opts": self.opts,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+
+class ContactAdminForm(AuditReasonFormMixin, forms.ModelForm):
+    class Meta:
+        model = Contact
+        fields = ["client", *services.CONTACT_FIELDS]
+
+
+@admin.register(Contact)
+class ContactAdmin(AuditedModelAdmin):
+    form = ContactAdminForm
+    list_display = ("__str__", "client", "email", "role")
+    list_filter = ("role",)
+    search_fields = ("email", "last_name", "client__email", "client__last_name")
+    list_select_related = ("client",)
+    autocomplete_fields = ("client",)
+    show_full_result_count = False
+
+    def save_model(self, request: HttpRequest, obj: Contact, form: Any, change: bool) -> None:
+        data = {n: form.cleaned_data[n] for n in services.CONTACT_FIELDS}
+        reason = form.cleaned_data.get(REASON_FIELD, "")
+        if change:
+            services.update_contact(contact=obj, data=data, actor=request.user, reason=reason)
+        else:
+            saved = services.add_contact(
+                client=form.cleaned_data["client"], data=data, actor=request.user, reason=reason
+            )
+            obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: Contact) -> None:
+        services.remove_contact(contact=obj, actor=request.user, reason=_reason(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
+        for contact in queryset:
+            services.remove_contact(contact=contact, actor=request.user, reason=_reason(request))
+
+
+class NoteAdminForm(AuditReasonFormMixin, forms.ModelForm):
+    class Meta:
+        model = Note
+        fields = ["client", "body", "pinned"]
+
+
+@admin.register(Note)
+class NoteAdmin(AuditedModelAdmin):
+    form = NoteAdminForm
+    list_display = ("__str__", "client", "author", "pinned", "created_at")
+    list_filter = ("pinned",)
+    search_fields = ("body", "client__email", "client__last_name")
+    list_select_related = ("client", "author")
+    autocomplete_fields = ("client",)
+    show_full_result_count = False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # notes are kept; edit them instead (their versions stay in the trail)
+
+    def save_model(self, request: HttpRequest, obj: Note, form: Any, change: bool) -> None:
+        cleaned = form.cleaned_data
+        if change:
+            services.edit_note(
+                note=obj, body=cleaned["body"], actor=request.user, reason=cleaned[REASON_FIELD]
+            )
+            services.set_note_pinned(note=obj, pinned=cleaned["pinned"], actor=request.user)
+        else:
+            saved = services.add_note(
+                client=cleaned["client"],
+                body=cleaned["body"],
+                pinned=cleaned["pinned"],
+                actor=request.user,
+            )
+            obj.pk = saved.pk
+
+
+@admin.register(CustomField)
+class CustomFieldAdmin(AuditedModelAdmin):
+    list_display = ("name", "field_type", "required", "admin_only", "display_order", "active")
+    list_editable = ("display_order", "active")
+    list_filter = ("field_type", "admin_only", "active")
+    search_fields = ("name",)
+
+    def save_model(self, request: HttpRequest, obj: CustomField, form: Any, change: bool) -> None:
+        services.save_custom_field(
+            field=obj, actor=request.user, reason=form.cleaned_data.get(REASON_FIELD, "")
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # values refer to it: deactivate instead
+
+
+@admin.register(ClientGroup)
+class ClientGroupAdmin(AuditedModelAdmin):
+    list_display = ("name", "description", "colour")
+    search_fields = ("name",)
+
+
+@admin.register(EmailLog)
+class EmailLogAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "client", "kind", "subject", "to", "status", "triggered_by")
+    list_filter = ("kind", "status")
+    search_fields = ("subject", "to", "client__email")
+    list_select_related = ("client", "triggered_by")
+    autocomplete_fields = ("client",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -129,7 +129,7 @@ class Client(TimeStampedModel):
     )
     phone = PhoneNumberField("phone number", blank=True, help_text="International format.")
     language = models.CharField(max_length=10, choices=settings.CLIENT_LANGUAGES, default="en")
-    timezone = models.CharField(max_length=64, choices=timezone_choices, default="UTC")
+    timezone = models.CharField("time zone", max_length=64, choices=timezone_choices, default="UTC")
     # Address
     address1 = models.CharField("address line 1", max_length=200, blank=True)
     address2 = models.CharField("address line 2", max_length=200, blank=True)

@@ -21,7 +21,8 @@ class ReasonFormMixin(forms.Form):
         required=False,
         max_length=500,
         widget=forms.TextInput(attrs={"placeholder": "e.g. requested by phone, ticket #1234"}),
-        help_text="Recorded in the audit trail. Required when the status changes.",
+        help_text="Recorded in the audit trail. Required for sensitive changes "
+        "(status, back-dating).",
     )
 
     def clean(self) -> dict[str, Any]:
