@@ -55,3 +55,26 @@ def test_audit_feed_queries_do_not_grow(staff_client, staff_admin, django_assert
     assert _count(staff_client, url) == few
     with django_assert_max_num_queries(16):
         staff_client.get(reverse("audit:feed"))
+
+
+@pytest.mark.parametrize("tab", ["summary", "contacts", "notes", "custom", "emails", "history"])
+def test_each_profile_tab_runs_the_same_queries_with_5_and_50_rows(tab, staff_client, staff_admin):
+    from clients import services
+    from tests.factories.clients import ContactFactory, CustomFieldFactory, NoteFactory
+
+    customer = ClientFactory()
+    url = reverse("clients:client-detail", args=[customer.pk]) + f"?tab={tab}"
+
+    def add(n):
+        for i in range(n):
+            ContactFactory(client=customer)
+            NoteFactory(client=customer, author=staff_admin, pinned=i % 2 == 0)
+            field = CustomFieldFactory()
+            services.set_custom_values(client=customer, values={field: "v"}, actor=staff_admin)
+            services.send_client_email(client=customer, subject="s", body="b", actor=staff_admin)
+            update_client(client=customer, data={"city": f"C{n}{i}"}, actor=staff_admin)
+
+    add(5)
+    few = _count(staff_client, url)
+    add(45)
+    assert _count(staff_client, url) == few

@@ -45,3 +45,38 @@ def client_form_data(**overrides):
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
+
+
+class ClientGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "clients.ClientGroup"
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"Group {n}")
+
+
+class ContactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "clients.Contact"
+
+    client = factory.SubFactory(ClientFactory)
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.Sequence(lambda n: f"contact{n}@example.com")
+
+
+class NoteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "clients.Note"
+
+    client = factory.SubFactory(ClientFactory)
+    author = factory.SubFactory("tests.factories.users.StaffFactory")
+    body = factory.Faker("sentence")
+
+
+class CustomFieldFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "clients.CustomField"
+
+    name = factory.Sequence(lambda n: f"Field {n}")
+    field_type = "text"
