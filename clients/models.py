@@ -9,31 +9,43 @@ from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVect
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
-from django.db.models.functions import Lower, Upper
+from django.db.models import Q, Value
+from django.db.models.functions import Concat, Lower, Upper
 from django.urls import reverse
 from django_countries.fields import CountryField
 from phonenumber_field.modelfields import PhoneNumberField
 
+from core.db import has_extension
 from core.models import TimeStampedModel
 
+TRIGRAM_MIN = 3
 _TERM_RE = re.compile(r"[^\w@.+-]+", re.UNICODE)
 
 
 class ClientQuerySet(models.QuerySet):
     def search(self, text: str) -> ClientQuerySet:
-        """Match every word typed as a prefix of a name, company, email or phone word.
+        """Clients matching every word typed, in name, company, email, phone, VAT or old ID.
 
-        Backed by a GIN index on a stored ``tsvector``; an email prefix and an exact id also
-        match, each through its own index.
+        Where the server has ``pg_trgm`` (production, CI's server), each word of three or more
+        characters matches anywhere ("kernel" finds linus@kernel.example, "7946" a phone
+        number) through a trigram GIN index. Otherwise (the embedded development server ships
+        without contrib extensions) and for shorter words, words match as prefixes through a
+        GIN index on a ``tsvector``. A client number matches exactly.
         """
         if not text.strip():
             return self
         terms = [t for t in _TERM_RE.split(text.strip()) if t]
         if not terms:
             return self.none()  # only punctuation: nothing can match
-        tsquery = " & ".join("'" + t.replace("'", "''").replace("\\", "") + "':*" for t in terms)
-        condition = Q(search_document=SearchQuery(tsquery, search_type="raw", config="simple"))
+        if all(len(t) >= TRIGRAM_MIN for t in terms) and has_extension("pg_trgm", self.db):
+            condition = Q()
+            for term in terms:
+                condition &= Q(search_text__contains=term.lower())
+        else:
+            tsquery = " & ".join(
+                "'" + t.replace("'", "''").replace("\\", "") + "':*" for t in terms
+            )
+            condition = Q(search_document=SearchQuery(tsquery, search_type="raw", config="simple"))
         condition |= Q(email__istartswith=text.strip())
         if text.strip().isdigit() and len(text.strip()) < 18:
             condition |= Q(pk=int(text.strip()))
@@ -191,6 +203,30 @@ class Client(TimeStampedModel):
             config="simple",
         ),
         output_field=SearchVectorField(),
+        db_persist=True,
+        editable=False,
+    )
+    # Everything a search looks in, lower-cased, for the trigram index (where pg_trgm exists).
+    search_text = models.GeneratedField(
+        expression=Lower(
+            Concat(
+                "first_name",
+                Value(" "),
+                "last_name",
+                Value(" "),
+                "company_name",
+                Value(" "),
+                "email",
+                Value(" "),
+                "phone",
+                Value(" "),
+                "tax_id",
+                Value(" "),
+                "legacy_id",
+                output_field=models.TextField(),
+            )
+        ),
+        output_field=models.TextField(),
         db_persist=True,
         editable=False,
     )

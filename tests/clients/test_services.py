@@ -106,3 +106,22 @@ def test_search_matches_word_prefixes(query, found):
 def test_search_by_client_number():
     customer = ClientFactory()
     assert list(Client.objects.search(str(customer.pk))) == [customer]
+
+
+def test_search_finds_substrings_through_the_trigram_index_where_pg_trgm_exists():
+    from django.db import connection
+
+    from core.db import has_extension
+
+    if not has_extension("pg_trgm"):
+        pytest.skip("this server has no pg_trgm (the embedded one ships without contrib)")
+    linus = ClientFactory(email="linus@kernel.example", phone="+442079460001")
+    ClientFactory(email="other@example.org")
+    assert list(Client.objects.search("kernel")) == [linus]
+    assert list(Client.objects.search("7946")) == [linus]
+    with connection.cursor() as cur:
+        cur.execute("SET LOCAL enable_seqscan = off")
+        sql, params = Client.objects.search("kernel").query.sql_with_params()
+        cur.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cur.fetchall())
+    assert "clients_search_trgm_idx" in plan
