@@ -34,6 +34,7 @@ N_CLIENTS = 100_000
 N_EVENTS = 1_000_000
 N_STAFF = 20
 N_CONTEXTS = 50_000
+BUSY_CLIENT_ID = 1
 LAST_NAMES = [
     "Smith",
     "Jones",
@@ -123,6 +124,7 @@ def seed() -> None:
     call_command("migrate", verbosity=0)
     if Client.objects.count() >= N_CLIENTS and ClientEvent.objects.count() >= N_EVENTS:
         print("Seed: reusing the existing benchmark data.")
+        seed_profiles(get_user_model().objects.get(username="bench-staff-0").pk)
         return
     started = time.perf_counter()
     user_model = get_user_model()
@@ -147,7 +149,9 @@ def seed() -> None:
             """
             INSERT INTO clients_client (first_name, last_name, company_name, email, phone,
                 address1, address2, city, state, postcode, country, status, source,
-                created_at, updated_at)
+                created_at, updated_at, billing_email, language, timezone, currency, tax_id,
+                tax_exempt, late_fee_exempt, overdue_notice_exempt, default_payment_method,
+                password, legacy_id, backdated)
             SELECT (%(first)s::text[])[1 + g %% array_length(%(first)s::text[], 1)],
                    (%(last)s::text[])[1 + (g / 7) %% array_length(%(last)s::text[], 1)],
                    CASE WHEN g %% 3 = 0 THEN 'Company ' || g ELSE '' END,
@@ -157,7 +161,9 @@ def seed() -> None:
                    (ARRAY['GB','US','DE','FR','NL','ES','JP','IN'])[1 + g %% 8],
                    (ARRAY['active','active','active','inactive','closed'])[1 + g %% 5],
                    'migration',
-                   now() - (g || ' minutes')::interval, now()
+                   now() - (g || ' minutes')::interval, now(), '', 'en', 'UTC', 'GBP',
+                   CASE WHEN g %% 5 = 0 THEN 'GB' || (100000000 + g) ELSE '' END,
+                   false, false, false, '', '', 'OLD-' || g, false
             FROM generate_series(1, %(n)s) AS g
             """,
             {"first": FIRST_NAMES, "last": LAST_NAMES, "n": missing},
@@ -199,17 +205,82 @@ def seed() -> None:
             )
             INSERT INTO clients_clientevent (pgh_created_at, pgh_label, pgh_obj_id, pgh_context_id,
                 id, created_at, updated_at, first_name, last_name, company_name, email, phone,
-                address1, address2, city, state, postcode, country, status, source)
+                address1, address2, city, state, postcode, country, status, source,
+                billing_email, language, timezone, currency, tax_id, tax_exempt,
+                late_fee_exempt, overdue_notice_exempt, default_payment_method, password,
+                legacy_id, backdated)
             SELECT ctx.created_at + (p.g %% 600) * interval '1 second', 'update', c.id, ctx.id,
                    c.id, c.created_at, ctx.created_at, c.first_name, c.last_name, c.company_name,
                    c.email, c.phone, c.address1, c.address2, 'Town ' || (p.g %% 997), c.state,
-                   c.postcode, c.country, c.status, c.source
+                   c.postcode, c.country, c.status, c.source, c.billing_email, c.language,
+                   c.timezone, c.currency, c.tax_id, c.tax_exempt, c.late_fee_exempt,
+                   c.overdue_notice_exempt, c.default_payment_method, c.password, c.legacy_id,
+                   c.backdated
             FROM picks p JOIN ctx ON ctx.n = p.ctx_n JOIN clients c ON c.n = p.client_n
             """,
             {"n_ctx": N_CONTEXTS, "n_clients": N_CLIENTS, "n": N_EVENTS - existing},
         )
     print(f"Seed: {N_EVENTS:,} audit events in {time.perf_counter() - started:.1f}s")
+    seed_profiles(staff[0])
     connection.cursor().execute("VACUUM ANALYZE")
+
+
+def seed_profiles(author_id: int) -> None:
+    """A contact and two notes for every client; one busy client with 20 contacts, 60 notes."""
+    from django.db import connection, transaction
+
+    from clients.models import Contact
+
+    if Contact.objects.exists():
+        return
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cur:
+        # With a context set, the capture triggers take their fast path (no exception block
+        # per row), as they do inside any request or command.
+        cur.execute(
+            "SELECT set_config('pghistory.context_id', %s, true),"
+            " set_config('pghistory.context_metadata', %s, true)",
+            [str(uuid.uuid4()), json.dumps({"channel": "command", "command": "bench-seed"})],
+        )
+        cur.execute(
+            """
+            INSERT INTO clients_contact (client_id, first_name, last_name, email, phone, role,
+                receives_general, receives_invoices, receives_support, receives_products,
+                receives_domains, created_at, updated_at)
+            SELECT c.id, 'Contact', c.last_name, 'contact' || c.id || '@example.com', '',
+                   'technical', false, true, true, false, false, now(), now()
+            FROM clients_client c
+            """
+        )
+        cur.execute(
+            """
+            INSERT INTO clients_note (client_id, author_id, body, pinned, created_at, updated_at)
+            SELECT c.id, %s, 'Called about renewal #' || n, n = 1, now(), now()
+            FROM clients_client c CROSS JOIN generate_series(1, 2) AS n
+            """,
+            [author_id],
+        )
+        busy = BUSY_CLIENT_ID
+        cur.execute(
+            """
+            INSERT INTO clients_contact (client_id, first_name, last_name, email, phone, role,
+                receives_general, receives_invoices, receives_support, receives_products,
+                receives_domains, created_at, updated_at)
+            SELECT %s, 'Extra', 'Contact ' || n, 'extra' || n || '@example.com', '', 'other',
+                   true, false, false, false, false, now(), now()
+            FROM generate_series(1, 19) AS n
+            """,
+            [busy],
+        )
+        cur.execute(
+            """
+            INSERT INTO clients_note (client_id, author_id, body, pinned, created_at, updated_at)
+            SELECT %s, %s, 'Busy client note ' || n, n <= 3, now(), now()
+            FROM generate_series(1, 58) AS n
+            """,
+            [busy, author_id],
+        )
+    print(f"Seed: contacts and notes in {time.perf_counter() - started:.1f}s")
 
 
 def measure(label: str, call: Callable[[int], object], iterations: int) -> dict[str, float]:
@@ -260,6 +331,9 @@ def run(iterations: int) -> list[dict]:
                     "phone": "+442079460000",
                     "country": "GB",
                     "source": "phone",
+                    "language": "en",
+                    "timezone": "UTC",
+                    "currency": "GBP",
                 },
             )
             if response.status_code != 302:
@@ -286,6 +360,13 @@ def run(iterations: int) -> list[dict]:
     )
     search = measure("client search 'smi'", get("/clients/?q=smi"), iterations)
     admin_search = measure("admin search 'smi'", get("/admin/clients/client/?q=smi"), iterations)
+    busy = f"/clients/{BUSY_CLIENT_ID}/"
+    profile = measure("profile summary", get(busy), iterations)
+    profile_notes = measure("profile notes tab", get(busy + "?tab=notes"), iterations)
+    profile_contacts = measure("profile contacts tab", get(busy + "?tab=contacts"), iterations)
+    admin_change = measure(
+        "admin change form", get(f"/admin/clients/client/{BUSY_CLIENT_ID}/change/"), iterations
+    )
     feed = measure("audit feed, first page", get("/audit/"), iterations)
     feed_actor = measure("audit feed, by actor", get(f"/audit/?actor={actor.pk}"), iterations)
     admin_events = measure(
@@ -323,6 +404,9 @@ def run(iterations: int) -> list[dict]:
         f"{page1000['median'] / page1['median']:.2f}x page 1",
     )
     pair("Client search", search, admin_search)
+    pair("Profile (60 notes, 20 contacts)", profile, admin_change, "baseline: admin change form")
+    pair("Profile, notes tab", profile_notes, admin_change)
+    pair("Profile, contacts tab", profile_contacts, admin_change)
     pair("Audit feed, first page", feed, admin_events)
     pair("Audit feed, by actor", feed_actor, admin_events_f)
     pair("Create client via form", save, save_off, "baseline: audit triggers off")
@@ -331,14 +415,14 @@ def run(iterations: int) -> list[dict]:
 
 def report(rows: list[dict]) -> str:
     lines = [
-        f"{'page':<28} {'median ms':>10} {'p95 ms':>8} {'baseline median':>16} {'ratio':>6}  note",
-        "-" * 90,
+        f"{'page':<32} {'median ms':>10} {'p95 ms':>8} {'baseline median':>16} {'ratio':>6}  note",
+        "-" * 94,
     ]
     for r in rows:
         base = r["baseline"]
         ratio = r["median"] / base["median"] if base else float("nan")
         lines.append(
-            f"{r['name']:<28} {r['median']:>10.1f} {r['p95']:>8.1f} "
+            f"{r['name']:<32} {r['median']:>10.1f} {r['p95']:>8.1f} "
             f"{base['median'] if base else float('nan'):>16.1f} {ratio:>6.2f}  {r['note']}"
         )
     by_name = {r["name"]: r for r in rows}

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import re
 import zoneinfo
 
@@ -78,7 +79,9 @@ class ClientQuerySet(models.QuerySet):
         return queryset
 
 
+@functools.cache
 def timezone_choices() -> list[tuple[str, str]]:
+    # available_timezones() walks and opens the whole tz database: once per process is enough.
     return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
 
 
