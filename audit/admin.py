@@ -125,12 +125,8 @@ admin.site.unregister(Group)
 admin.site.register(Group, AuditedGroupAdmin)
 
 
-@admin.register(StaffSession)
-class StaffSessionAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "kind", "username", "ip", "user_agent")
-    list_filter = ("kind",)
-    search_fields = ("username", "ip")
-    date_hierarchy = "created_at"
+class ReadOnlyAdminMixin:
+    """For logs: visible in the admin, never added, changed or deleted there."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -140,3 +136,11 @@ class StaffSessionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(StaffSession)
+class StaffSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "kind", "username", "ip", "user_agent")
+    list_filter = ("kind",)
+    search_fields = ("username", "ip")
+    date_hierarchy = "created_at"

@@ -11,7 +11,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from audit.admin import REASON_FIELD, AuditedModelAdmin, AuditReasonFormMixin
+from audit.admin import (
+    REASON_FIELD,
+    AuditedModelAdmin,
+    AuditReasonFormMixin,
+    ReadOnlyAdminMixin,
+)
 from clients import services
 from clients.forms import status_change_errors
 from clients.models import Client, ClientGroup, Contact, CustomField, EmailLog, Note
@@ -255,19 +260,10 @@ class ClientGroupAdmin(AuditedModelAdmin):
 
 
 @admin.register(EmailLog)
-class EmailLogAdmin(admin.ModelAdmin):
+class EmailLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "client", "kind", "subject", "to", "status", "triggered_by")
     list_filter = ("kind", "status")
     search_fields = ("subject", "to", "client__email")
     list_select_related = ("client", "triggered_by")
     autocomplete_fields = ("client",)
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
