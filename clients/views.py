@@ -30,6 +30,7 @@ from clients.forms import (
     custom_field_definitions,
 )
 from clients.models import Client, Contact, CustomFieldValue, Note
+from clients.profile import extra_tabs
 from core.pagination import DeferredJoinPaginator
 from core.views import StaffPermissionRequiredMixin
 
@@ -78,9 +79,15 @@ class ClientDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailV
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         customer = self.object
+        user = self.request.user
+        extra = {t.key: t for t in extra_tabs() if user.has_perm(t.permission)}
         tab = self.request.GET.get("tab", "summary")
-        tab = tab if tab in TABS else "summary"
+        tab = tab if tab in TABS or tab in extra else "summary"
         context["tab"] = tab
+        context["extra_tabs"] = list(extra.values())
+        if tab in extra:
+            context["tab_template"] = extra[tab].template
+            context.update(extra[tab].context(self.request, customer))
         context["pinned_notes"] = list(
             customer.notes.filter(pinned=True).select_related("author").order_by("-created_at")[:5]
         )

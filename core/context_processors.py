@@ -9,6 +9,8 @@ from django.urls import reverse
 SECTIONS = (
     ("Dashboard", "core:dashboard", None),
     ("Clients", "clients:client-list", "clients.view_client"),
+    ("Services", "hosting:service-list", "hosting.view_service"),
+    ("Domains", "hosting:domain-list", "hosting.view_domain"),
 )
 AUDIT_SECTIONS = (
     ("Audit trail", "audit:feed", "audit.review_audit"),

@@ -16,10 +16,12 @@ ROLES = (ADMIN, BILLING, SUPPORT, READ_ONLY)
 
 BUSINESS_APPS = ("clients", "hosting", "billing", "orders", "support", "affiliates", "kb")
 
-# Apps where the role enters and edits records (no deletes: deleting is an Admin's call).
+# Where the role enters and edits records (no deletes: deleting is an Admin's call): whole apps,
+# or single models as "app.model". The hosting catalog stays with Admins.
+HOSTING_RECORDS = ("hosting.service", "hosting.domain", "hosting.addon", "hosting.secretreveal")
 EDITS = {
-    BILLING: ("clients", "billing", "orders"),
-    SUPPORT: ("clients", "support", "kb"),
+    BILLING: ("clients", "billing", "orders", *HOSTING_RECORDS),
+    SUPPORT: ("clients", "support", "kb", *HOSTING_RECORDS),
     READ_ONLY: (),
 }
 
@@ -28,11 +30,14 @@ def permissions_for(role: str, permission_model: Any) -> Any:
     perms = permission_model.objects.all()
     if role == ADMIN:
         return perms
+    from django.db.models import Q
+
     view = perms.filter(content_type__app_label__in=BUSINESS_APPS, codename__startswith="view_")
-    edit = perms.filter(
-        content_type__app_label__in=EDITS[role],
-        codename__regex=r"^(add|change|view)_",
-    )
+    where = Q(pk__in=[])
+    for entry in EDITS[role]:
+        app, _, model = entry.partition(".")
+        where |= Q(content_type__app_label=app, **({"content_type__model": model} if model else {}))
+    edit = perms.filter(where, codename__regex=r"^(add|change|view)_")
     return view | edit
 
 

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "audit",
     "core",
     "clients",
+    "hosting",
 ]
 
 MIDDLEWARE = [
@@ -188,6 +189,18 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS_ONLY
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS_ONLY)
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 10)
 X_FRAME_OPTIONS = "DENY"
+
+# Keys for secrets stored encrypted at rest (hosting passwords, EPP codes): comma-separated
+# Fernet keys, newest first; older keys still decrypt, so keys can be rotated. Required outside
+# debug and tests.
+if DEBUG or TESTING:
+    import base64
+    import hashlib
+
+    _dev_key = base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()
+    FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[_dev_key])
+else:
+    FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
 
 # pghistory: every tracked table is append-only, and its events hold a foreign key to the
 # per-request context row (who, from where, why).

@@ -8,6 +8,7 @@ admin.site.site_title = "WHMCS Manual admin"
 urlpatterns = [
     path("", include("core.urls")),
     path("clients/", include("clients.urls")),
+    path("hosting/", include("hosting.urls")),
     path("audit/", include("audit.urls")),
     path(
         "login/",

@@ -32,6 +32,7 @@ def test_check_deploy_is_clean_with_production_variables():
         "--fail-level",
         "WARNING",
         SECRET_KEY="x7!" + "k" * 60 + "Zq-09_vR",
+        FIELD_ENCRYPTION_KEYS="bXlfdGVzdF9rZXlfaXNfMzJfYnl0ZXNfbG9uZ19vayE=",
         ALLOWED_HOSTS="backoffice.example.com",
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -10,6 +10,7 @@ from audit.management.base import AuditedCommand
 from clients.models import Client
 from clients.services import create_client
 from core.roles import ADMIN, BILLING, READ_ONLY, SUPPORT
+from hosting.catalog import load_starter_catalog
 
 DEMO_ADMIN = "demo-admin"
 DEMO_STAFF = {"demo-billing": BILLING, "demo-support": SUPPORT, "demo-readonly": READ_ONLY}
@@ -96,6 +97,7 @@ class Command(AuditedCommand):
                 user.save(update_fields=["password"])
                 user.groups.add(Group.objects.get(name=role))
 
+        load_starter_catalog()
         added = 0
         for first, last, company, email, phone, country, city in DEMO_CLIENTS:
             if Client.objects.filter(email__iexact=email).exists():

@@ -1,0 +1,42 @@
+"""The client profile's Products/Services and Domains tabs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clients.profile import ProfileTab, register_tab
+from hosting.models import Domain, Service
+
+TAB_LIMIT = 100
+
+
+def _services(request: Any, client: Any) -> dict[str, Any]:
+    rows = Service.objects.filter(client=client).select_related("product", "server")
+    return {"services": list(rows.order_by("-id")[:TAB_LIMIT])}
+
+
+def _domains(request: Any, client: Any) -> dict[str, Any]:
+    rows = Domain.objects.filter(client=client).select_related("tld")
+    return {"domains": list(rows.order_by("-id")[:TAB_LIMIT])}
+
+
+register_tab(
+    ProfileTab(
+        "services",
+        "Products/Services",
+        "hosting.view_service",
+        "hosting/includes/_tab_services.html",
+        _services,
+        order=10,
+    )
+)
+register_tab(
+    ProfileTab(
+        "domains",
+        "Domains",
+        "hosting.view_domain",
+        "hosting/includes/_tab_domains.html",
+        _domains,
+        order=20,
+    )
+)

@@ -1,0 +1,555 @@
+"""Manual entry of hosting accounts, domains and add-ons, and every change to them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+import audit.context
+from clients.models import Client
+from hosting import crypto
+from hosting.domains import validate_domain_name, validate_host_name
+from hosting.models import (
+    CYCLE_MONTHS,
+    Addon,
+    AddonPrice,
+    BillingCycle,
+    Domain,
+    ProductPrice,
+    SecretReveal,
+    Server,
+    Service,
+    Tld,
+    TldPrice,
+    add_months,
+)
+
+SERVICE_FIELDS = (
+    "product",
+    "server",
+    "domain",
+    "username",
+    "dedicated_ip",
+    "assigned_ips",
+    "registration_date",
+    "billing_cycle",
+    "first_payment_amount",
+    "recurring_amount",
+    "next_due_date",
+    "termination_date",
+    "payment_method",
+    "quantity",
+    "admin_notes",
+    "override_autosuspend_until",
+)
+DOMAIN_FIELDS = (
+    "name",
+    "service",
+    "order_type",
+    "registrar",
+    "period_years",
+    "registration_date",
+    "expiry_date",
+    "next_due_date",
+    "first_payment_amount",
+    "recurring_amount",
+    "nameservers",
+    "dns_management",
+    "email_forwarding",
+    "id_protection",
+    "registrar_lock",
+    "do_not_renew",
+    "admin_notes",
+)
+ADDON_FIELDS = (
+    "definition",
+    "name",
+    "setup_fee",
+    "recurring_price",
+    "billing_cycle",
+    "next_due_date",
+    "admin_notes",
+)
+MIN_NAMESERVERS, MAX_NAMESERVERS = 2, 5
+
+
+def _require_reason(reason: str, message: str) -> None:
+    if not reason.strip():
+        raise ValidationError(message, code="reason_required")
+
+
+def _check_fields(data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = set(data) - set(allowed)
+    if unknown:
+        raise ValidationError(f"Unknown fields: {sorted(unknown)}", code="unknown_field")
+
+
+def _transition(obj: Any, new_status: str, reason: str) -> None:
+    if new_status == obj.status:
+        raise ValidationError("It already has that status.", code="same_status")
+    allowed = type(obj).STATUS_TRANSITIONS[type(obj).Status(obj.status)]
+    if new_status not in allowed:
+        raise ValidationError(
+            "A %(old)s record cannot become %(new)s.",
+            code="invalid_transition",
+            params={
+                "old": obj.get_status_display().lower(),
+                "new": type(obj).Status(new_status).label.lower(),
+            },
+        )
+    _require_reason(reason, "Say why the status changes.")
+
+
+def next_due_after(start: dt.date, cycle: str) -> dt.date | None:
+    months = CYCLE_MONTHS[BillingCycle(cycle)]
+    return add_months(start, months) if months else None
+
+
+# Hosting accounts ----------------------------------------------------------------------------
+
+
+def catalog_amounts(*, product: Any, currency: str, cycle: str, quantity: int = 1):
+    """(first payment, recurring) from the catalog, or None when the product has no price."""
+    price = ProductPrice.objects.filter(product=product, currency=currency, cycle=cycle).first()
+    if price is None:
+        return None
+    recurring = price.price * quantity
+    return price.setup_fee + recurring, recurring
+
+
+def _apply_prices(service: Service, data: Mapping[str, Any], reason: str, recalculate: bool):
+    catalog = catalog_amounts(
+        product=service.product,
+        currency=service.currency,
+        cycle=service.billing_cycle,
+        quantity=service.quantity,
+    )
+    first, recurring = data.get("first_payment_amount"), data.get("recurring_amount")
+    if recalculate or (first is None and recurring is None and service.pk is None):
+        if catalog is None:
+            raise ValidationError(
+                "%(product)s has no %(cycle)s price in %(currency)s: enter the amounts.",
+                code="no_catalog_price",
+                params={
+                    "product": service.product,
+                    "cycle": BillingCycle(service.billing_cycle).label.lower(),
+                    "currency": service.currency,
+                },
+            )
+        service.first_payment_amount, service.recurring_amount = catalog
+        service.price_overridden = False
+        return
+    if first is not None:
+        service.first_payment_amount = first
+    if recurring is not None:
+        service.recurring_amount = recurring
+    if service.first_payment_amount is None or service.recurring_amount is None:
+        raise ValidationError("Enter both amounts.", code="amount_required")
+    overridden = (
+        catalog is None
+        or (Decimal(service.first_payment_amount), Decimal(service.recurring_amount)) != catalog
+    )
+    if overridden and not service.price_overridden:
+        _require_reason(reason, "Say why the price differs from the catalog.")
+    service.price_overridden = overridden
+
+
+def _check_catalog_choices(service: Service, changed: set[str]) -> None:
+    if "product" in changed and service.product.retired:
+        raise ValidationError(
+            {"product": ValidationError("This product is retired.", code="product_retired")}
+        )
+    if "server" in changed and service.server is not None and not service.server.active:
+        raise ValidationError(
+            {"server": ValidationError("This server is not active.", code="server_inactive")}
+        )
+
+
+@transaction.atomic
+def create_service(
+    *,
+    client: Client,
+    data: Mapping[str, Any],
+    actor: AbstractBaseUser | None,
+    reason: str = "",
+    password: str = "",
+) -> Service:
+    """A hosting account set up by hand. Blank amounts come from the catalog price."""
+    _check_fields(data, SERVICE_FIELDS)
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    values = {
+        k: v for k, v in data.items() if k not in ("first_payment_amount", "recurring_amount")
+    }
+    service = Service(client=client, currency=client.currency, **values)
+    with audit.context.context(action="hosting.create_service", reason=reason, actor=actor):
+        _check_catalog_choices(service, set(data))
+        _apply_prices(service, data, reason, recalculate=False)
+        if service.next_due_date is None:
+            service.next_due_date = next_due_after(service.registration_date, service.billing_cycle)
+        service.password = crypto.encrypt(password)
+        service.full_clean()
+        service.save()
+    return service
+
+
+@transaction.atomic
+def update_service(
+    *,
+    service: Service,
+    data: Mapping[str, Any],
+    actor: AbstractBaseUser | None,
+    reason: str = "",
+    recalculate: bool = False,
+) -> Service:
+    """Edit a hosting account. Status changes go through ``change_service_status``."""
+    _check_fields(data, SERVICE_FIELDS)
+    service = Service.objects.select_for_update().get(pk=service.pk)
+    changed = {k for k, v in data.items() if getattr(service, k) != v}
+    with audit.context.context(action="hosting.update_service", reason=reason, actor=actor):
+        for name in changed - {"first_payment_amount", "recurring_amount"}:
+            setattr(service, name, data[name])
+        _check_catalog_choices(service, changed)
+        price_inputs = {
+            k: data[k] for k in ("first_payment_amount", "recurring_amount") if k in changed
+        }
+        if price_inputs or recalculate:
+            _apply_prices(service, price_inputs, reason, recalculate=recalculate)
+        service.full_clean()
+        service.save()
+    return service
+
+
+@transaction.atomic
+def change_service_status(
+    *, service: Service, new_status: str, actor: AbstractBaseUser | None, reason: str
+) -> Service:
+    """Suspend, unsuspend, terminate, cancel, activate or flag as fraud — with a reason."""
+    service = Service.objects.select_for_update().get(pk=service.pk)
+    _transition(service, new_status, reason)
+    with audit.context.context(action=f"hosting.service_{new_status}", reason=reason, actor=actor):
+        if new_status == Service.Status.SUSPENDED:
+            service.suspension_reason = reason.strip()[:300]
+        elif service.status == Service.Status.SUSPENDED:
+            service.suspension_reason = ""
+        if new_status == Service.Status.TERMINATED and service.termination_date is None:
+            service.termination_date = timezone.localdate()
+        service.status = new_status
+        service.full_clean()
+        service.save()
+    return service
+
+
+@transaction.atomic
+def set_service_password(
+    *, service: Service, password: str, actor: AbstractBaseUser | None, reason: str = ""
+) -> Service:
+    service = Service.objects.select_for_update().get(pk=service.pk)
+    with audit.context.context(action="hosting.set_service_password", reason=reason, actor=actor):
+        service.password = crypto.encrypt(password)
+        service.save(update_fields=["password", "updated_at"])
+    return service
+
+
+@transaction.atomic
+def reveal_service_password(*, service: Service, actor: AbstractBaseUser, reason: str) -> str:
+    """The account password in clear; the reveal itself is recorded, with who and why."""
+    _require_reason(reason, "Say why you need to see the password.")
+    with audit.context.context(
+        action="hosting.reveal_service_password", reason=reason, actor=actor
+    ):
+        SecretReveal.objects.create(
+            field=SecretReveal.Field.SERVICE_PASSWORD,
+            service=service,
+            revealed_by=actor,
+            reason=reason.strip()[:300],
+        )
+    return crypto.decrypt(service.password)
+
+
+@transaction.atomic
+def move_service(
+    *, service: Service, server: Server | None, actor: AbstractBaseUser | None, reason: str
+) -> Service:
+    _require_reason(reason, "Say why the account moves.")
+    return update_service(service=service, data={"server": server}, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def set_service_next_due_date(
+    *, service: Service, next_due_date: dt.date, actor: AbstractBaseUser | None, reason: str
+) -> Service:
+    _require_reason(reason, "Say why the due date changes.")
+    return update_service(
+        service=service, data={"next_due_date": next_due_date}, actor=actor, reason=reason
+    )
+
+
+# Domains ------------------------------------------------------------------------------------
+
+
+def sold_tlds() -> set[str]:
+    return set(Tld.objects.filter(active=True).values_list("name", flat=True))
+
+
+def clean_nameservers(values: list[str]) -> list[str]:
+    names = [v.strip() for v in values if v and v.strip()]
+    if not MIN_NAMESERVERS <= len(names) <= MAX_NAMESERVERS:
+        raise ValidationError(
+            "Give between %(min)s and %(max)s name servers.",
+            code="nameserver_count",
+            params={"min": MIN_NAMESERVERS, "max": MAX_NAMESERVERS},
+        )
+    cleaned = [validate_host_name(n) for n in names]
+    if len(set(cleaned)) != len(cleaned):
+        raise ValidationError("A name server is listed twice.", code="nameserver_repeated")
+    return cleaned
+
+
+def expiry_for(registration_date: dt.date, years: int) -> dt.date:
+    return add_months(registration_date, 12 * years)
+
+
+def domain_catalog_amounts(*, tld: Tld, currency: str, years: int, order_type: str):
+    price = TldPrice.objects.filter(tld=tld, currency=currency, years=years).first()
+    if price is None:
+        return None
+    first = {
+        Domain.OrderType.REGISTER: price.register,
+        Domain.OrderType.TRANSFER: price.transfer,
+    }.get(order_type, Decimal("0.00"))
+    return first, price.renew
+
+
+def _save_domain(domain: Domain) -> None:
+    domain.full_clean()
+    try:
+        with transaction.atomic():
+            domain.save()
+    except IntegrityError as exc:
+        if "hosting_domain_one_active" in str(exc):
+            raise ValidationError(
+                {
+                    "name": ValidationError(
+                        "This domain is already active on another record.",
+                        code="domain_active_elsewhere",
+                    )
+                }
+            ) from exc
+        raise
+
+
+def _prepare_domain(domain: Domain, data: Mapping[str, Any], reason: str, *, new: bool) -> None:
+    if not 1 <= int(domain.period_years or 0) <= 10:
+        raise ValidationError(
+            {"period_years": ValidationError("Register for 1 to 10 years.", code="period_range")}
+        )
+    if "name" in data:
+        ascii_name, suffix = validate_domain_name(data["name"], sold_tlds=sold_tlds())
+        domain.name = ascii_name
+        domain.tld = Tld.objects.get(name=suffix)
+    if "nameservers" in data:
+        domain.nameservers = clean_nameservers(list(data["nameservers"]))
+    derived = expiry_for(domain.registration_date, domain.period_years)
+    given = data.get("expiry_date")
+    if given is None:
+        if new or {"registration_date", "period_years"} & set(data):
+            domain.expiry_date = derived
+    elif given != derived and (new or given != domain.expiry_date):
+        _require_reason(reason, "Say why the expiry date differs from the registration period.")
+        domain.expiry_date = given
+    catalog = domain_catalog_amounts(
+        tld=domain.tld,
+        currency=domain.currency,
+        years=domain.period_years,
+        order_type=domain.order_type,
+    )
+    first, recurring = data.get("first_payment_amount"), data.get("recurring_amount")
+    if new and first is None and recurring is None:
+        if catalog is None:
+            raise ValidationError(
+                "No price for .%(tld)s over %(years)s year(s) in %(currency)s: enter the amounts.",
+                code="no_catalog_price",
+                params={
+                    "tld": domain.tld.name,
+                    "years": domain.period_years,
+                    "currency": domain.currency,
+                },
+            )
+        domain.first_payment_amount, domain.recurring_amount = catalog
+    elif first is not None or recurring is not None:
+        if first is not None:
+            domain.first_payment_amount = first
+        if recurring is not None:
+            domain.recurring_amount = recurring
+        if catalog is None or (domain.first_payment_amount, domain.recurring_amount) != catalog:
+            _require_reason(reason, "Say why the price differs from the catalog.")
+    if domain.next_due_date is None:
+        domain.next_due_date = domain.expiry_date
+
+
+@transaction.atomic
+def create_domain(
+    *,
+    client: Client,
+    data: Mapping[str, Any],
+    actor: AbstractBaseUser | None,
+    reason: str = "",
+    epp_code: str = "",
+) -> Domain:
+    _check_fields(data, DOMAIN_FIELDS)
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    values = {
+        k: v
+        for k, v in data.items()
+        if k
+        not in ("name", "nameservers", "expiry_date", "first_payment_amount", "recurring_amount")
+    }
+    domain = Domain(client=client, currency=client.currency, **values)
+    if domain.order_type == Domain.OrderType.TRANSFER and not epp_code.strip():
+        raise ValidationError(
+            {"epp_code": ValidationError("A transfer needs the EPP code.", code="epp_required")}
+        )
+    if domain.service is not None and domain.service.client_id != client.pk:
+        raise ValidationError(
+            {
+                "service": ValidationError(
+                    "That service belongs to another client.", code="wrong_client"
+                )
+            }
+        )
+    with audit.context.context(action="hosting.create_domain", reason=reason, actor=actor):
+        _prepare_domain(domain, data, reason, new=True)
+        domain.epp_code = crypto.encrypt(epp_code.strip())
+        _save_domain(domain)
+    return domain
+
+
+@transaction.atomic
+def update_domain(
+    *, domain: Domain, data: Mapping[str, Any], actor: AbstractBaseUser | None, reason: str = ""
+) -> Domain:
+    _check_fields(data, DOMAIN_FIELDS)
+    domain = Domain.objects.select_for_update().select_related("tld").get(pk=domain.pk)
+    if "name" in data and data["name"] in (domain.name, str(domain)):
+        data = {k: v for k, v in data.items() if k != "name"}
+    changed = {k: v for k, v in data.items() if getattr(domain, k, None) != v}
+    with audit.context.context(action="hosting.update_domain", reason=reason, actor=actor):
+        for name, value in changed.items():
+            if name not in (
+                "name",
+                "nameservers",
+                "expiry_date",
+                "first_payment_amount",
+                "recurring_amount",
+            ):
+                setattr(domain, name, value)
+        _prepare_domain(domain, changed, reason, new=False)
+        _save_domain(domain)
+    return domain
+
+
+@transaction.atomic
+def change_domain_status(
+    *, domain: Domain, new_status: str, actor: AbstractBaseUser | None, reason: str
+) -> Domain:
+    domain = Domain.objects.select_for_update().get(pk=domain.pk)
+    _transition(domain, new_status, reason)
+    with audit.context.context(action=f"hosting.domain_{new_status}", reason=reason, actor=actor):
+        domain.status = new_status
+        _save_domain(domain)
+    return domain
+
+
+@transaction.atomic
+def set_epp_code(
+    *, domain: Domain, epp_code: str, actor: AbstractBaseUser | None, reason: str = ""
+) -> Domain:
+    domain = Domain.objects.select_for_update().get(pk=domain.pk)
+    with audit.context.context(action="hosting.set_epp_code", reason=reason, actor=actor):
+        domain.epp_code = crypto.encrypt(epp_code.strip())
+        domain.save(update_fields=["epp_code", "updated_at"])
+    return domain
+
+
+@transaction.atomic
+def reveal_epp_code(*, domain: Domain, actor: AbstractBaseUser, reason: str) -> str:
+    _require_reason(reason, "Say why you need to see the EPP code.")
+    with audit.context.context(action="hosting.reveal_epp_code", reason=reason, actor=actor):
+        SecretReveal.objects.create(
+            field=SecretReveal.Field.EPP_CODE,
+            domain=domain,
+            revealed_by=actor,
+            reason=reason.strip()[:300],
+        )
+    return crypto.decrypt(domain.epp_code)
+
+
+# Add-ons ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def add_addon(
+    *, service: Service, data: Mapping[str, Any], actor: AbstractBaseUser | None, reason: str = ""
+) -> Addon:
+    """A predefined add-on (it must apply to the service's product) or a custom one."""
+    _check_fields(data, ADDON_FIELDS)
+    service = Service.objects.select_for_update().select_related("product").get(pk=service.pk)
+    values = {k: v for k, v in data.items() if k not in ("setup_fee", "recurring_price")}
+    addon = Addon(service=service, **values)
+    definition = addon.definition
+    if definition is not None and not definition.products.filter(pk=service.product_id).exists():
+        raise ValidationError(
+            {
+                "definition": ValidationError(
+                    "%(addon)s does not apply to %(product)s.",
+                    code="addon_not_for_product",
+                    params={"addon": definition, "product": service.product},
+                )
+            }
+        )
+    catalog = None
+    if definition is not None:
+        price = AddonPrice.objects.filter(
+            addon=definition, currency=service.currency, cycle=addon.billing_cycle
+        ).first()
+        catalog = (price.setup_fee, price.price) if price else None
+    setup, recurring = data.get("setup_fee"), data.get("recurring_price")
+    if setup is None and recurring is None and catalog is not None:
+        addon.setup_fee, addon.recurring_price = catalog
+    else:
+        addon.setup_fee = setup if setup is not None else Decimal("0.00")
+        if recurring is None:
+            raise ValidationError(
+                {"recurring_price": ValidationError("Enter the price.", code="amount_required")}
+            )
+        addon.recurring_price = recurring
+        if catalog is not None and (addon.setup_fee, addon.recurring_price) != catalog:
+            _require_reason(reason, "Say why the price differs from the catalog.")
+    if addon.next_due_date is None:
+        addon.next_due_date = next_due_after(timezone.localdate(), addon.billing_cycle)
+    with audit.context.context(action="hosting.add_addon", reason=reason, actor=actor):
+        addon.full_clean()
+        addon.save()
+    return addon
+
+
+@transaction.atomic
+def change_addon_status(
+    *, addon: Addon, new_status: str, actor: AbstractBaseUser | None, reason: str
+) -> Addon:
+    addon = Addon.objects.select_for_update().get(pk=addon.pk)
+    if new_status == addon.status:
+        raise ValidationError("It already has that status.", code="same_status")
+    _require_reason(reason, "Say why the status changes.")
+    with audit.context.context(action=f"hosting.addon_{new_status}", reason=reason, actor=actor):
+        addon.status = new_status
+        addon.full_clean()
+        addon.save(update_fields=["status", "updated_at"])
+    return addon
