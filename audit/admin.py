@@ -17,6 +17,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 
 import audit.context
 from audit.models import StaffSession
@@ -44,6 +45,32 @@ def with_reason(form_class: type[forms.BaseForm]) -> type[forms.BaseForm]:
     if issubclass(form_class, AuditReasonFormMixin):
         return form_class
     return type(f"Audited{form_class.__name__}", (AuditReasonFormMixin, form_class), {})
+
+
+def bulk_form_response(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet,
+    form: forms.Form,
+    *,
+    title: str,
+    action: str,
+) -> TemplateResponse:
+    """The intermediate page of a bulk action that needs input: its form plus the reason."""
+    return TemplateResponse(
+        request,
+        "admin/audit/bulk_form.html",
+        {
+            **model_admin.admin_site.each_context(request),
+            "title": title,
+            "queryset": queryset,
+            "form": form,
+            "reason": request.POST.get(REASON_FIELD, ""),
+            "opts": model_admin.opts,
+            "action": action,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        },
+    )
 
 
 class AuditedModelAdmin(admin.ModelAdmin):

@@ -9,13 +9,13 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 
 from audit.admin import (
     REASON_FIELD,
     AuditedModelAdmin,
     AuditReasonFormMixin,
     ReadOnlyAdminMixin,
+    bulk_form_response,
 )
 from clients import services
 from clients.forms import status_change_errors
@@ -151,18 +151,13 @@ class ClientAdmin(AuditedModelAdmin):
                 return None
         else:
             form = ChangeGroupForm()
-        return TemplateResponse(
+        return bulk_form_response(
+            self,
             request,
-            "admin/clients/change_group.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": "Change the group of the selected clients",
-                "queryset": queryset,
-                "form": form,
-                "reason": _reason(request),
-                "opts": self.opts,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-            },
+            queryset,
+            form,
+            title="Change the group of the selected clients",
+            action="change_group",
         )
 
 
