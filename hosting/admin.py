@@ -15,6 +15,7 @@ from audit.admin import (
     AuditedModelAdmin,
     AuditReasonFormMixin,
     ReadOnlyAdminMixin,
+    bulk_form_response,
 )
 from hosting import services
 from hosting.models import (
