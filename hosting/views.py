@@ -309,10 +309,10 @@ class DomainDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailV
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["transitions"] = sorted(
-            Domain.STATUS_TRANSITIONS[Domain.Status(self.object.status)]
-        )
-        context["status_labels"] = dict(Domain.Status.choices)
+        context["transitions"] = [
+            (s, Domain.Status(s).label)
+            for s in sorted(Domain.STATUS_TRANSITIONS[Domain.Status(self.object.status)])
+        ]
         return context
 
 

@@ -1,0 +1,206 @@
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from core.roles import ADMIN, BILLING, READ_ONLY, SUPPORT
+from hosting.models import Domain, SecretReveal, Service
+from tests.factories.clients import ClientFactory
+from tests.factories.hosting import DomainFactory, ProductFactory, ServerFactory, ServiceFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _count(http, url):
+    with CaptureQueriesContext(connection) as ctx:
+        response = http.get(url)
+    assert response.status_code == 200, url
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.parametrize(
+    ("role", "can_edit"), [(ADMIN, True), (BILLING, True), (SUPPORT, True), (READ_ONLY, False)]
+)
+def test_permissions_on_hosting_pages(role, can_edit, client_as):
+    service = ServiceFactory()
+    domain = DomainFactory(client=service.client)
+    http = client_as(role)
+    for url in (
+        reverse("hosting:service-list"),
+        reverse("hosting:domain-list"),
+        service.get_absolute_url(),
+        domain.get_absolute_url(),
+        service.client.get_absolute_url() + "?tab=services",
+        service.client.get_absolute_url() + "?tab=domains",
+    ):
+        assert http.get(url).status_code == 200, url
+    for url in (
+        reverse("hosting:service-create", args=[service.client_id]),
+        reverse("hosting:service-update", args=[service.pk]),
+        reverse("hosting:service-status", args=[service.pk, "suspended"]),
+        reverse("hosting:service-password", args=[service.pk]),
+        reverse("hosting:domain-create", args=[service.client_id]),
+        reverse("hosting:domain-update", args=[domain.pk]),
+        reverse("hosting:domain-epp", args=[domain.pk]),
+        reverse("hosting:addon-create", args=[service.pk]),
+    ):
+        assert http.get(url).status_code == (200 if can_edit else 403), (url, role)
+    history = service.get_absolute_url() + "?tab=history"
+    assert http.get(history).status_code == (200 if role == ADMIN else 403)
+
+
+def test_catalog_is_for_admins_only_in_the_django_admin(client_as):
+    assert client_as(BILLING).get(reverse("admin:hosting_product_add")).status_code == 403
+    assert client_as(ADMIN).get(reverse("admin:hosting_product_add")).status_code == 200
+
+
+def test_lists_and_detail_pages_run_constant_queries(staff_client):
+    def add(n):
+        for _ in range(n):
+            service = ServiceFactory(server=ServerFactory())
+            DomainFactory(client=service.client, service=service)
+
+    add(5)
+    urls = [reverse("hosting:service-list"), reverse("hosting:domain-list")]
+    few = [_count(staff_client, u) for u in urls]
+    add(45)
+    assert [_count(staff_client, u) for u in urls] == few
+
+
+def test_profile_tabs_run_constant_queries(staff_client):
+    client = ClientFactory()
+    url = client.get_absolute_url()
+
+    def add(n):
+        for _ in range(n):
+            service = ServiceFactory(client=client, server=ServerFactory())
+            DomainFactory(client=client, service=service)
+
+    add(5)
+    few = [_count(staff_client, url + f"?tab={t}") for t in ("services", "domains")]
+    add(45)
+    assert [_count(staff_client, url + f"?tab={t}") for t in ("services", "domains")] == few
+
+
+def test_create_service_form_fills_prices_and_shows_errors(staff_client):
+    client = ClientFactory(currency="GBP")
+    product = ProductFactory(monthly=Decimal("5.00"))
+    url = reverse("hosting:service-create", args=[client.pk])
+    bad = staff_client.post(
+        url,
+        {
+            "product": product.pk,
+            "registration_date": "2026-01-01",
+            "billing_cycle": "monthly",
+            "quantity": 1,
+            "domain": "-bad-.com",
+            "dedicated_ip": "999.1.1.1",
+        },
+    )
+    assert bad.status_code == 400
+    assert {"domain", "dedicated_ip"} <= set(bad.context["form"].errors)
+    ok = staff_client.post(
+        url,
+        {
+            "product": product.pk,
+            "registration_date": "2026-01-01",
+            "billing_cycle": "monthly",
+            "quantity": 1,
+            "domain": "Bücher.de",
+            "password": "pw-123456",
+        },
+    )
+    assert ok.status_code == 302
+    service = Service.objects.get()
+    assert service.domain == "xn--bcher-kva.de"
+    assert service.recurring_amount == Decimal("5.00")
+
+
+def test_suspend_from_the_page_needs_a_reason(staff_client):
+    service = ServiceFactory()
+    url = reverse("hosting:service-status", args=[service.pk, "suspended"])
+    assert staff_client.post(url, {"audit_reason": ""}).status_code == 400
+    staff_client.post(url, {"audit_reason": "abuse report"})
+    service.refresh_from_db()
+    assert (service.status, service.suspension_reason) == ("suspended", "abuse report")
+
+
+def test_unknown_status_in_the_url_is_a_404(staff_client):
+    service = ServiceFactory()
+    assert (
+        staff_client.get(
+            reverse("hosting:service-status", args=[service.pk, "exploded"])
+        ).status_code
+        == 404
+    )
+
+
+def test_revealing_the_password_shows_it_once_and_records_it(staff_client):
+    from hosting import crypto
+
+    service = ServiceFactory(password=crypto.encrypt("hunter22"))
+    url = reverse("hosting:service-password", args=[service.pk])
+    assert "hunter22" not in staff_client.get(url).content.decode()
+    response = staff_client.post(url, {"audit_reason": "client on the phone"})
+    assert "hunter22" in response.content.decode()
+    assert response["Cache-Control"] == "no-store"
+    assert SecretReveal.objects.filter(service=service).count() == 1
+
+
+def test_domain_form_keeps_input_and_flags_fields(staff_client):
+    from hosting.models import Tld
+
+    Tld.objects.create(name="com").prices.create(
+        currency="GBP",
+        years=1,
+        register=Decimal("10"),
+        transfer=Decimal("10"),
+        renew=Decimal("10"),
+    )
+    client = ClientFactory(currency="GBP")
+    url = reverse("hosting:domain-create", args=[client.pk])
+    data = {
+        "name": "exämple.org",
+        "order_type": "register",
+        "period_years": 1,
+        "registration_date": "2026-01-01",
+        "ns1": "ns1.example.net",
+        "ns2": "localhost",
+        "registrar_lock": "on",
+    }
+    bad = staff_client.post(url, data)
+    assert bad.status_code == 400
+    assert bad.context["form"]["name"].value() == "exämple.org"
+    errors = bad.context["form"].errors
+    assert "ns1" in errors
+    good = staff_client.post(url, {**data, "name": "exämple.com", "ns2": "ns2.example.net"})
+    assert good.status_code == 302
+    domain = Domain.objects.get()
+    assert domain.name == "xn--exmple-cua.com"
+    assert domain.expiry_date == dt.date(2027, 1, 1)
+
+
+def test_admin_bulk_suspend_and_due_date_need_a_reason(staff_client):
+    chosen = ServiceFactory.create_batch(2)
+    ids = [s.pk for s in chosen]
+    changelist = reverse("admin:hosting_service_changelist")
+    staff_client.post(changelist, {"action": "suspend", "_selected_action": ids})
+    assert not Service.objects.filter(status="suspended").exists()
+    staff_client.post(
+        changelist, {"action": "suspend", "_selected_action": ids, "audit_reason": "chargeback"}
+    )
+    assert Service.objects.filter(status="suspended", suspension_reason="chargeback").count() == 2
+    staff_client.post(
+        changelist,
+        {
+            "action": "set_next_due_date",
+            "_selected_action": ids,
+            "apply": "1",
+            "next_due_date": "2027-01-01",
+            "audit_reason": "billing correction",
+        },
+    )
+    assert set(Service.objects.values_list("next_due_date", flat=True)) == {dt.date(2027, 1, 1)}
