@@ -31,6 +31,14 @@ class ServiceForm(ReasonFormMixin, forms.ModelForm):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text="Stored encrypted. Leave empty to keep the current one.",
     )
+    initial_status = forms.ChoiceField(
+        label="Status",
+        choices=[
+            (Service.Status.ACTIVE, "Active (already running)"),
+            (Service.Status.PENDING, "Pending (still to set up)"),
+        ],
+        initial=Service.Status.ACTIVE,
+    )
     recalculate = forms.BooleanField(
         label="Recalculate the amounts from the product's catalog price", required=False
     )
@@ -66,6 +74,8 @@ class ServiceForm(ReasonFormMixin, forms.ModelForm):
             products = products.filter(retired=False)
             del self.fields["recalculate"]
             del self.fields["termination_date"]
+        else:
+            del self.fields["initial_status"]
         self.fields["product"].queryset = products
         self.fields["server"].queryset = Server.objects.filter(active=True) | Server.objects.filter(
             pk=self.instance.server_id or 0

@@ -152,7 +152,9 @@ class Tld(TimeStampedModel):
         verbose_name = "TLD"
 
     def __str__(self) -> str:
-        return f".{self.name}"
+        from hosting.domains import to_unicode
+
+        return f".{to_unicode(self.name)}"
 
 
 class TldPrice(TimeStampedModel):

@@ -180,14 +180,20 @@ def create_service(
     actor: AbstractBaseUser | None,
     reason: str = "",
     password: str = "",
+    status: str = Service.Status.PENDING,
 ) -> Service:
-    """A hosting account set up by hand. Blank amounts come from the catalog price."""
+    """A hosting account set up by hand, pending or already active (recording an account
+    that exists). Blank amounts come from the catalog price."""
     _check_fields(data, SERVICE_FIELDS)
+    if status not in (Service.Status.PENDING, Service.Status.ACTIVE):
+        raise ValidationError(
+            {"status": ValidationError("A new account is pending or active.", code="bad_status")}
+        )
     client = Client.objects.select_for_update().get(pk=client.pk)
     values = {
         k: v for k, v in data.items() if k not in ("first_payment_amount", "recurring_amount")
     }
-    service = Service(client=client, currency=client.currency, **values)
+    service = Service(client=client, currency=client.currency, status=status, **values)
     with audit.context.context(action="hosting.create_service", reason=reason, actor=actor):
         _check_catalog_choices(service, set(data))
         _apply_prices(service, data, reason, recalculate=False)

@@ -122,6 +122,7 @@ class ServiceCreateView(StaffPermissionRequiredMixin, View):
                     actor=request.user,
                     reason=form.cleaned_data["audit_reason"],
                     password=form.cleaned_data["password"],
+                    status=form.cleaned_data["initial_status"],
                 )
             except ValidationError as exc:
                 errors_to_form(form, exc)

@@ -111,6 +111,7 @@ def test_create_service_form_fills_prices_and_shows_errors(staff_client):
             "quantity": 1,
             "domain": "Bücher.de",
             "password": "pw-123456",
+            "initial_status": "active",
         },
     )
     assert ok.status_code == 302
