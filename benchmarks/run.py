@@ -34,6 +34,8 @@ N_CLIENTS = 100_000
 N_EVENTS = 1_000_000
 N_STAFF = 20
 N_CONTEXTS = 50_000
+N_SERVICES = 300_000
+N_DOMAINS = 200_000
 BUSY_CLIENT_ID = 1
 LAST_NAMES = [
     "Smith",
@@ -125,6 +127,8 @@ def seed() -> None:
     if Client.objects.count() >= N_CLIENTS and ClientEvent.objects.count() >= N_EVENTS:
         print("Seed: reusing the existing benchmark data.")
         seed_profiles(get_user_model().objects.get(username="bench-staff-0").pk)
+        if seed_hosting():
+            connection.cursor().execute("VACUUM ANALYZE")
         return
     started = time.perf_counter()
     user_model = get_user_model()
@@ -222,6 +226,7 @@ def seed() -> None:
         )
     print(f"Seed: {N_EVENTS:,} audit events in {time.perf_counter() - started:.1f}s")
     seed_profiles(staff[0])
+    seed_hosting()
     connection.cursor().execute("VACUUM ANALYZE")
 
 
@@ -281,6 +286,97 @@ def seed_profiles(author_id: int) -> None:
             [busy, author_id],
         )
     print(f"Seed: contacts and notes in {time.perf_counter() - started:.1f}s")
+
+
+def _set_seed_context(cur) -> None:
+    # With a context set, the capture triggers take their fast path (no exception block per
+    # row), as they do inside any request or command.
+    cur.execute(
+        "SELECT set_config('pghistory.context_id', %s, true),"
+        " set_config('pghistory.context_metadata', %s, true)",
+        [str(uuid.uuid4()), json.dumps({"channel": "command", "command": "bench-seed"})],
+    )
+
+
+def seed_hosting() -> bool:
+    """300,000 hosting accounts and 200,000 domains spread over the clients."""
+    from django.db import connection, transaction
+
+    from hosting.catalog import load_starter_catalog
+    from hosting.models import Domain, Product, Server, Service, Tld
+
+    if Service.objects.count() >= N_SERVICES and Domain.objects.count() >= N_DOMAINS:
+        return False
+    started = time.perf_counter()
+    load_starter_catalog()
+    for i in range(3, 11):
+        Server.objects.get_or_create(name=f"web{i:02d}", defaults={"hostname": f"web{i:02d}.x"})
+    products = list(Product.objects.values_list("pk", flat=True))
+    servers = list(Server.objects.values_list("pk", flat=True))
+    tlds = list(Tld.objects.exclude(name="xn--p1ai").values_list("pk", "name"))
+    with transaction.atomic(), connection.cursor() as cur:
+        _set_seed_context(cur)
+        cur.execute("SELECT min(id), count(*) FROM clients_client")
+        first_client, n_clients = cur.fetchone()
+        cur.execute(
+            """
+            INSERT INTO hosting_service (client_id, product_id, server_id, domain, username,
+                password, dedicated_ip, assigned_ips, status, registration_date, billing_cycle,
+                currency, first_payment_amount, recurring_amount, price_overridden,
+                next_due_date, termination_date, payment_method, quantity, admin_notes,
+                suspension_reason, override_autosuspend_until, created_at, updated_at)
+            SELECT %(first)s + (g %% %(n)s), (%(products)s::int[])[1 + g %% %(np)s],
+                   (%(servers)s::int[])[1 + g %% %(ns)s], 'site' || g || '.example',
+                   'u' || g, '', NULL, '{}',
+                   (ARRAY['active','active','active','active','suspended','terminated',
+                          'cancelled','pending'])[1 + g %% 8],
+                   current_date - (g %% 1500), 'monthly', 'GBP', 9.99, 9.99, false,
+                   current_date + (g %% 365) - 30, NULL, '', 1, '',
+                   CASE WHEN g %% 8 = 4 THEN 'unpaid' ELSE '' END, NULL, now(), now()
+            FROM generate_series(1, %(count)s) AS g
+            """,
+            {
+                "first": first_client,
+                "n": n_clients,
+                "products": products,
+                "np": len(products),
+                "servers": servers,
+                "ns": len(servers),
+                "count": N_SERVICES,
+            },
+        )
+        cur.execute(
+            """
+            INSERT INTO hosting_domain (client_id, service_id, name, tld_id, order_type,
+                registrar, period_years, registration_date, expiry_date, next_due_date,
+                currency, first_payment_amount, recurring_amount, nameservers, dns_management,
+                email_forwarding, id_protection, registrar_lock, do_not_renew, epp_code, status,
+                admin_notes, created_at, updated_at)
+            SELECT %(first)s + (g %% %(n)s), NULL,
+                   'bench' || g || '.' || (%(tld_names)s::text[])[1 + g %% %(nt)s],
+                   (%(tld_ids)s::int[])[1 + g %% %(nt)s], 'register',
+                   (ARRAY['', 'Enom', 'OpenSRS', 'Nominet'])[1 + g %% 4], 1,
+                   current_date - (g %% 700), current_date - (g %% 700) + 365,
+                   current_date - (g %% 700) + 365, 'GBP', 12, 12,
+                   '{ns1.example.net,ns2.example.net}', false, false, false, true, false, '',
+                   (ARRAY['active','active','active','expired','cancelled'])[1 + g %% 5],
+                   '', now(), now()
+            FROM generate_series(1, %(count)s) AS g
+            """,
+            {
+                "first": first_client,
+                "n": n_clients,
+                "tld_ids": [t[0] for t in tlds],
+                "tld_names": [t[1] for t in tlds],
+                "nt": len(tlds),
+                "count": N_DOMAINS,
+            },
+        )
+    print(
+        f"Seed: {N_SERVICES:,} hosting accounts, {N_DOMAINS:,} domains in "
+        f"{time.perf_counter() - started:.1f}s"
+    )
+    return True
 
 
 def measure(label: str, call: Callable[[int], object], iterations: int) -> dict[str, float]:
@@ -367,6 +463,30 @@ def run(iterations: int) -> list[dict]:
     admin_change = measure(
         "admin change form", get(f"/admin/clients/client/{BUSY_CLIENT_ID}/change/"), iterations
     )
+    services_1 = measure("service list p1", get("/hosting/services/"), iterations)
+    services_deep = measure("service list p1000", get("/hosting/services/?page=1000"), iterations)
+    services_f = measure(
+        "service list filtered",
+        get("/hosting/services/?status=suspended&due_after=2026-01-01&due_before=2027-12-31"),
+        iterations,
+    )
+    admin_services = measure("admin services", get("/admin/hosting/service/"), iterations)
+    admin_services_f = measure(
+        "admin services filtered",
+        get("/admin/hosting/service/?status__exact=suspended"),
+        iterations,
+    )
+    domains_1 = measure("domain list p1", get("/hosting/domains/"), iterations)
+    domains_f = measure(
+        "domain list filtered",
+        get("/hosting/domains/?status=active&expires_after=2026-12-01&expires_before=2027-06-30"),
+        iterations,
+    )
+    domain_search = measure("domain search", get("/hosting/domains/?q=bench12"), iterations)
+    admin_domains = measure("admin domains", get("/admin/hosting/domain/"), iterations)
+    admin_domains_f = measure(
+        "admin domains filtered", get("/admin/hosting/domain/?status__exact=active"), iterations
+    )
     feed = measure("audit feed, first page", get("/audit/"), iterations)
     feed_actor = measure("audit feed, by actor", get(f"/audit/?actor={actor.pk}"), iterations)
     admin_events = measure(
@@ -407,6 +527,17 @@ def run(iterations: int) -> list[dict]:
     pair("Profile (60 notes, 20 contacts)", profile, admin_change, "baseline: admin change form")
     pair("Profile, notes tab", profile_notes, admin_change)
     pair("Profile, contacts tab", profile_contacts, admin_change)
+    pair("Services, page 1", services_1, admin_services)
+    pair(
+        "Services, page 1,000",
+        services_deep,
+        admin_services,
+        f"{services_deep['median'] / services_1['median']:.2f}x page 1",
+    )
+    pair("Services, status + due range", services_f, admin_services_f)
+    pair("Domains, page 1", domains_1, admin_domains)
+    pair("Domains, status + expiry range", domains_f, admin_domains_f)
+    pair("Domain search", domain_search, admin_domains)
     pair("Audit feed, first page", feed, admin_events)
     pair("Audit feed, by actor", feed_actor, admin_events_f)
     pair("Create client via form", save, save_off, "baseline: audit triggers off")

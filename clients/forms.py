@@ -10,6 +10,7 @@ from django_countries import countries
 
 from clients import custom_fields
 from clients.models import Client, ClientGroup, Contact, CustomField, Note
+from clients.profile import note_subject_choices
 from clients.services import (
     CONTACT_FIELDS,
     EDITABLE_FIELDS,
@@ -171,11 +172,31 @@ class ContactForm(forms.ModelForm):
 
 
 class NoteForm(forms.ModelForm):
+    about_record = forms.ChoiceField(label="About", required=False)
+
     class Meta:
         model = Note
         fields = ["body", "pinned"]
         widgets = {"body": forms.Textarea(attrs={"rows": 3})}
         labels = {"body": "Note", "pinned": "Pin to the top of the profile"}
+
+    def __init__(self, *args: Any, client: Client | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = note_subject_choices(client) if client is not None else []
+        if choices:
+            self.fields["about_record"].choices = [("", "The client in general"), *choices]
+        else:
+            del self.fields["about_record"]
+
+    def about(self) -> Any:
+        """The record chosen in "About", or None."""
+        value = self.cleaned_data.get("about_record") or ""
+        if not value:
+            return None
+        label, _, pk = value.partition(":")
+        from django.apps import apps
+
+        return apps.get_model(label)._default_manager.get(pk=int(pk))
 
 
 class NoteEditForm(ReasonFormMixin, forms.Form):

@@ -5,6 +5,7 @@ import re
 import zoneinfo
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorField
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -451,6 +452,17 @@ class Note(TimeStampedModel):
     pinned = models.BooleanField(
         default=False, help_text="Pinned notes show at the top of the client's profile."
     )
+    # Optionally about one of the client's records (a hosting account, a domain, later an
+    # invoice or a ticket); which kinds are offered is registered by those apps.
+    about_type = models.ForeignKey(
+        "contenttypes.ContentType",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    about_id = models.PositiveBigIntegerField(null=True, blank=True)
+    about = GenericForeignKey("about_type", "about_id")
 
     objects = NoteQuerySet.as_manager()
 
@@ -461,7 +473,14 @@ class Note(TimeStampedModel):
                 fields=["client", "-pinned", "-created_at"], name="clients_note_client_idx"
             )
         ]
-        constraints = [models.CheckConstraint(condition=~Q(body=""), name="clients_note_body")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(body=""), name="clients_note_body"),
+            models.CheckConstraint(
+                condition=Q(about_type__isnull=True, about_id__isnull=True)
+                | Q(about_type__isnull=False, about_id__isnull=False),
+                name="clients_note_about_complete",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.body[:60]

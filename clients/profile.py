@@ -32,3 +32,21 @@ def register_tab(tab: ProfileTab) -> None:
 
 def extra_tabs() -> list[ProfileTab]:
     return sorted(_TABS.values(), key=lambda t: (t.order, t.key))
+
+
+# Records a note can be about: each app offers its kinds for a given client.
+_NOTE_SUBJECTS: dict[str, Callable[[Any], list[Any]]] = {}
+
+
+def register_note_subject(label: str, records_for_client: Callable[[Any], list[Any]]) -> None:
+    """``records_for_client(client)`` returns the client's records of that kind (bounded)."""
+    _NOTE_SUBJECTS[label] = records_for_client
+
+
+def note_subject_choices(client: Any) -> list[tuple[str, str]]:
+    choices = []
+    for _kind, records in sorted(_NOTE_SUBJECTS.items()):
+        for record in records(client):
+            kind = str(record._meta.verbose_name).capitalize()
+            choices.append((f"{record._meta.label_lower}:{record.pk}", f"{kind}: {record}"))
+    return choices

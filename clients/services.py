@@ -410,10 +410,22 @@ def remove_contact(*, contact: Contact, actor: AbstractBaseUser | None, reason: 
 
 
 @transaction.atomic
-def add_note(*, client: Client, body: str, actor: AbstractBaseUser, pinned: bool = False) -> Note:
+def add_note(
+    *,
+    client: Client,
+    body: str,
+    actor: AbstractBaseUser,
+    pinned: bool = False,
+    about: Any = None,
+) -> Note:
+    """A note on a client, optionally about one of the client's records."""
     client = Client.objects.select_for_update().get(pk=client.pk)
+    if about is not None and getattr(about, "client_id", None) != client.pk:
+        raise ValidationError(
+            "A note can only be about this client's own records.", code="about_other_client"
+        )
     with audit.context.context(action="clients.add_note", actor=actor):
-        note = Note(client=client, author=actor, body=body.strip(), pinned=pinned)
+        note = Note(client=client, author=actor, body=body.strip(), pinned=pinned, about=about)
         note.full_clean()
         note.save()
     return note

@@ -97,9 +97,11 @@ class ClientDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailV
             context["contacts"] = list(customer.contacts.all()[:200])
         elif tab == "notes":
             context["notes"] = list(
-                customer.notes.select_related("author").pinned_first()[: TAB_PAGE_SIZE * 4]
+                customer.notes.select_related("author", "about_type")
+                .prefetch_related("about")
+                .pinned_first()[: TAB_PAGE_SIZE * 4]
             )
-            context["note_form"] = NoteForm()
+            context["note_form"] = NoteForm(client=customer)
         elif tab == "custom":
             definitions = custom_field_definitions(admin=_is_admin(self.request.user))
             values = {v.field_id: v.value for v in customer.custom_values.all()}
@@ -400,17 +402,22 @@ class NoteCreateView(StaffPermissionRequiredMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         customer = get_object_or_404(Client, pk=pk)
-        form = NoteForm(request.POST)
+        form = NoteForm(request.POST, client=customer)
         url = reverse("clients:client-detail", args=[pk]) + "?tab=notes"
         if form.is_valid():
-            services.add_note(
-                client=customer,
-                body=form.cleaned_data["body"],
-                pinned=form.cleaned_data["pinned"],
-                actor=request.user,
-            )
-            messages.success(request, "Note added.")
-            return redirect(url)
+            try:
+                services.add_note(
+                    client=customer,
+                    body=form.cleaned_data["body"],
+                    pinned=form.cleaned_data["pinned"],
+                    about=form.about(),
+                    actor=request.user,
+                )
+            except ValidationError as exc:
+                form.add_error("about_record" if "about_record" in form.fields else None, exc)
+            else:
+                messages.success(request, "Note added.")
+                return redirect(url)
         notes = list(customer.notes.select_related("author").pinned_first()[: TAB_PAGE_SIZE * 4])
         return render(
             request,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clients.profile import ProfileTab, register_tab
+from clients.profile import ProfileTab, register_note_subject, register_tab
 from hosting.models import Domain, Service
 
 TAB_LIMIT = 100
@@ -39,4 +39,11 @@ register_tab(
         _domains,
         order=20,
     )
+)
+
+register_note_subject(
+    "hosting.service", lambda client: list(client.services.order_by("-id")[:TAB_LIMIT])
+)
+register_note_subject(
+    "hosting.domain", lambda client: list(client.domains.order_by("-id")[:TAB_LIMIT])
 )

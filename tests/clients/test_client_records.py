@@ -289,3 +289,17 @@ def test_possible_duplicates_match_email_phone_company_and_vat():
     assert list(dupes(tax_id="gb123")) == [a]
     assert list(dupes(email="a@example.com", exclude_pk=a.pk)) == []
     assert list(dupes()) == []
+
+
+def test_a_note_can_be_about_one_of_the_clients_records(staff_admin):
+    from tests.factories.hosting import ServiceFactory
+
+    service = ServiceFactory()
+    note = services.add_note(
+        client=service.client, body="migrated by hand", about=service, actor=staff_admin
+    )
+    assert note.about == service
+    other = ServiceFactory()
+    with pytest.raises(ValidationError) as exc:
+        services.add_note(client=service.client, body="x", about=other, actor=staff_admin)
+    assert exc.value.code == "about_other_client"

@@ -243,3 +243,19 @@ def test_admin_note_edit_keeps_text_history(staff_client, staff_admin):
     assert response.status_code == 302
     note.refresh_from_db()
     assert note.body == "new"
+
+
+def test_note_form_offers_the_clients_records_and_links_them(staff_client):
+    from tests.factories.hosting import ServiceFactory
+
+    service = ServiceFactory()
+    ServiceFactory()  # another client's account is not offered
+    url = reverse("clients:note-create", args=[service.client_id])
+    tab = staff_client.get(service.client.get_absolute_url(), {"tab": "notes"})
+    choices = [v for v, _ in tab.context["note_form"].fields["about_record"].choices]
+    assert choices == ["", f"hosting.service:{service.pk}"]
+    staff_client.post(url, {"body": "about the account", "about_record": choices[1]})
+    note = Note.objects.get()
+    assert note.about == service
+    page = staff_client.get(service.client.get_absolute_url(), {"tab": "notes"}).content.decode()
+    assert service.get_absolute_url() in page
