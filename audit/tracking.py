@@ -104,6 +104,10 @@ def track_model(model: type[models.Model], *, app_label: str | None = None) -> N
             "verbose_name": f"{model._meta.verbose_name} event",
         },
         attrs={"audit_secret_fields": secrets},
+        # One trigger run per statement, reading the transition tables: a bulk UPDATE of
+        # 100,000 rows attaches its context once instead of once per row (each attach opens a
+        # subtransaction, and thousands of them in one transaction slow everything down).
+        level=pgtrigger.Statement,
     )(model)
 
 
