@@ -223,10 +223,13 @@ class AddonPrice(TimeStampedModel):
 
 class ServiceQuerySet(models.QuerySet):
     def search(self, text: str) -> ServiceQuerySet:
+        from hosting.domains import to_ascii_prefix
+
         text = text.strip().lower()
         if not text:
             return self
-        condition = Q(domain__startswith=text) | Q(username__startswith=text)
+        condition = Q(domain__startswith=to_ascii_prefix(text) or text)
+        condition |= Q(username__startswith=text)
         if text.isdigit() and len(text) < 18:
             condition |= Q(pk=int(text))
         return self.filter(condition)

@@ -205,3 +205,12 @@ def test_admin_bulk_suspend_and_due_date_need_a_reason(staff_client):
         },
     )
     assert set(Service.objects.values_list("next_due_date", flat=True)) == {dt.date(2027, 1, 1)}
+
+
+def test_service_and_domain_search_accept_unicode(staff_client):
+    ServiceFactory(domain="xn--bcher-kva.de")
+    DomainFactory(name="xn--bcher-kva.com")
+    services_found = staff_client.get(reverse("hosting:service-list"), {"q": "bücher"})
+    assert len(services_found.context["object_list"]) == 1
+    domains_found = staff_client.get(reverse("hosting:domain-list"), {"q": "BÜCHER"})
+    assert len(domains_found.context["object_list"]) == 1
