@@ -82,3 +82,13 @@ def test_valid_name_servers(typed):
 def test_invalid_name_servers(typed):
     with pytest.raises(ValidationError):
         validate_host_name(typed)
+
+
+def test_host_names_of_253_characters_pass_and_254_fail():
+    from hosting.domains import to_ascii
+
+    assert to_ascii(NAME_253) == NAME_253
+    assert to_ascii(NAME_253 + ".") == NAME_253  # the root dot does not count
+    with pytest.raises(ValidationError) as exc:
+        to_ascii(NAME_254)
+    assert exc.value.code == "name_too_long"
