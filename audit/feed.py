@@ -33,6 +33,8 @@ from audit.tracking import DELETE, INSERT, UPDATE, event_models, secret_fields
 PGH_FIELDS = frozenset({"pgh_id", "pgh_created_at", "pgh_label", "pgh_obj", "pgh_context"})
 ACTION_LABELS = {INSERT: "Created", UPDATE: "Changed", DELETE: "Deleted"}
 EMPTY = "—"
+# Up to this many matching entries (an actor's, an IP's), the feed lists them by id.
+CONTEXT_LIST_LIMIT = 20_000
 SECRET_CHANGED = "changed"  # noqa: S105 - a label shown to reviewers, not a secret
 
 
@@ -254,12 +256,19 @@ class Feed:
             conds.append("e.pgh_context_id IS NULL")
         context_conds, context_params = self._context_conditions()
         if context_conds:
-            conds.append(
-                "e.pgh_context_id IN (SELECT c.id FROM pghistory_context c WHERE "
-                + " AND ".join(context_conds)
-                + ")"
-            )
-            params.extend(context_params)
+            if self.context_ids is not None:
+                # Few matching entries: their events come straight from the pgh_context_id
+                # index. (Left to IN (subquery), the planner walks the newest events hoping to
+                # meet a match soon, and reads the whole table when there is none.)
+                conds.append("e.pgh_context_id = ANY(%s::uuid[])")
+                params.append(self.context_ids)
+            else:
+                conds.append(
+                    "e.pgh_context_id IN (SELECT c.id FROM pghistory_context c WHERE "
+                    + " AND ".join(context_conds)
+                    + ")"
+                )
+                params.extend(context_params)
         where = ("WHERE " + " AND ".join(conds)) if conds else ""
         params.append(limit)
         sql = (
@@ -268,9 +277,25 @@ class Feed:
         )
         return sql, params
 
+    def _resolve_contexts(self) -> None:
+        """Fetch the matching entries' ids once, when there are few enough to list."""
+        self.context_ids = None
+        conds, params = self._context_conditions()
+        if not conds:
+            return
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT c.id FROM pghistory_context c WHERE " + " AND ".join(conds) + " LIMIT %s",
+                [*params, CONTEXT_LIST_LIMIT + 1],
+            )
+            ids = [row[0] for row in cur.fetchall()]
+        if len(ids) <= CONTEXT_LIST_LIMIT:
+            self.context_ids = ids
+
     def _locate(self, cursor: str | None, limit: int) -> list[tuple[str, int]]:
         if not self.event_models:
             return []
+        self._resolve_contexts()
         after = decode_cursor(cursor) if cursor else None
         branches, params = [], []
         for event_model in self.event_models:

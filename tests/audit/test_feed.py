@@ -212,3 +212,16 @@ def test_staff_account_changes_in_the_admin_carry_the_reason(staff_client, make_
     assert row.reason == "name from HR"
     assert row.channel == "admin"
     assert "First name" in [c.label for c in row.changes]
+
+
+def test_actor_filter_is_the_same_whether_entries_are_listed_or_joined(make_staff, monkeypatch):
+    import audit.feed
+
+    alice = make_staff("Admin")
+    first, second = ClientFactory(), ClientFactory()
+    update_client(client=first, data={"city": "A"}, actor=alice)
+    update_client(client=second, data={"city": "B"}, actor=make_staff("Admin"))
+    listed = [r.object_id for r in _rows(actor_id=alice.pk)]
+    monkeypatch.setattr(audit.feed, "CONTEXT_LIST_LIMIT", 0)  # too many entries to list
+    joined = [r.object_id for r in _rows(actor_id=alice.pk)]
+    assert listed == joined == [first.pk]
