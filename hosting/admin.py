@@ -214,7 +214,7 @@ class DomainAdmin(AuditedModelAdmin):
     list_filter = ("status", "tld", "order_type", "registrar")
     search_fields = ("name", "client__email")
     list_select_related = ("client",)
-    autocomplete_fields = ("client",)
+    autocomplete_fields = ("client", "service")
     show_full_result_count = False
     actions = ["mark_expired", "mark_cancelled"]
 

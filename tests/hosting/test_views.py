@@ -214,3 +214,11 @@ def test_service_and_domain_search_accept_unicode(staff_client):
     assert len(services_found.context["object_list"]) == 1
     domains_found = staff_client.get(reverse("hosting:domain-list"), {"q": "BÜCHER"})
     assert len(domains_found.context["object_list"]) == 1
+
+
+def test_admin_domain_form_picks_services_by_autocomplete(staff_client):
+    domain = DomainFactory()
+    ServiceFactory.create_batch(3)
+    page = staff_client.get(reverse("admin:hosting_domain_change", args=[domain.pk]))
+    widget = page.context["adminform"].form.fields["service"].widget
+    assert type(widget.widget).__name__ == "AutocompleteSelect"
