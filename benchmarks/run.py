@@ -578,9 +578,11 @@ def main() -> None:
     setup_django()
     seed()
     from clients.models import Client, ClientEvent
+    from hosting.models import Domain, Service
 
     print(
-        f"Data: {Client.objects.count():,} clients, {ClientEvent.objects.count():,} client events"
+        f"Data: {Client.objects.count():,} clients, {ClientEvent.objects.count():,} client "
+        f"events, {Service.objects.count():,} hosting accounts, {Domain.objects.count():,} domains"
     )
     rows = run(args.iterations)
     table = report(rows)
