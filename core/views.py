@@ -10,6 +10,7 @@ from django.views.generic import TemplateView
 from audit.feed import Feed, FeedFilters
 from clients.models import Client
 from clients.widgets import ClientPickerWidget
+from core.dashboard import panels_for
 
 
 class StaffPermissionRequiredMixin(PermissionRequiredMixin):
@@ -42,6 +43,7 @@ class DashboardView(TemplateView):
             )
             context["recent_clients"] = Client.objects.order_by("-id")[:5]
             context["finder"] = ClientFinderForm()
+        context["panels"] = panels_for(self.request)
         if user.has_perm("audit.review_audit"):
             context["recent_events"] = Feed(FeedFilters()).page(per_page=8).rows
         return context

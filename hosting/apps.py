@@ -5,4 +5,5 @@ class HostingConfig(AppConfig):
     name = "hosting"
 
     def ready(self) -> None:
-        from hosting import profile_tabs  # noqa: F401  (adds Services and Domains to the client)
+        # Adds Services and Domains to the client profile, and a panel to the dashboard.
+        from hosting import dashboard, profile_tabs  # noqa: F401

@@ -222,3 +222,17 @@ def test_admin_domain_form_picks_services_by_autocomplete(staff_client):
     page = staff_client.get(reverse("admin:hosting_domain_change", args=[domain.pk]))
     widget = page.context["adminform"].form.fields["service"].widget
     assert type(widget.widget).__name__ == "AutocompleteSelect"
+
+
+def test_dashboard_lists_accounts_due_this_week_and_expiring_domains(client_as):
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    due = ServiceFactory(next_due_date=today + dt.timedelta(days=3), domain="due-soon.example")
+    ServiceFactory(next_due_date=today + dt.timedelta(days=30), domain="later.example")
+    DomainFactory(name="expiring.com", expiry_date=today + dt.timedelta(days=10))
+    body = client_as(BILLING).get(reverse("core:dashboard")).content.decode()
+    assert due.get_absolute_url() in body
+    assert "later.example" not in body
+    assert "expiring.com" in body
+    assert "Hosting" not in client_as(None).get(reverse("core:dashboard")).content.decode()
