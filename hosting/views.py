@@ -183,85 +183,6 @@ class ServiceUpdateView(StaffPermissionRequiredMixin, View):
         return self._page(request, service, form, status=400)
 
 
-class ServiceStatusView(StaffPermissionRequiredMixin, View):
-    """Suspend, unsuspend, terminate, cancel, activate, fraud: one explicit action each."""
-
-    permission_required = "hosting.change_service"
-
-    def _status(self, service: Service, status: str) -> str:
-        if status not in Service.Status.values:
-            raise Http404("No such status.")
-        return status
-
-    def _page(self, request, service, status, form, code=200):
-        label = (
-            "Unsuspend"
-            if service.status == "suspended" and status == "active"
-            else (Service.Status(status).label)
-        )
-        return form_page(
-            request,
-            form,
-            title=f"{label}: {service}",
-            back=service.get_absolute_url(),
-            crumbs=[
-                (service.client.full_name, service.client.get_absolute_url()),
-                (str(service), service.get_absolute_url()),
-            ],
-            status=code,
-        )
-
-    def get(self, request: HttpRequest, pk: int, status: str) -> HttpResponse:
-        service = get_object_or_404(Service.objects.select_related("client"), pk=pk)
-        return self._page(request, service, self._status(service, status), ServiceStatusForm())
-
-    def post(self, request: HttpRequest, pk: int, status: str) -> HttpResponse:
-        service = get_object_or_404(Service.objects.select_related("client"), pk=pk)
-        status = self._status(service, status)
-        form = ServiceStatusForm(request.POST)
-        if form.is_valid():
-            try:
-                services.change_service_status(
-                    service=service,
-                    new_status=status,
-                    actor=request.user,
-                    reason=form.cleaned_data["audit_reason"],
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, f"Status is now {Service.Status(status).label}.")
-                return redirect(service)
-        return self._page(request, service, status, form, code=400)
-
-
-class ServicePasswordView(StaffPermissionRequiredMixin, View):
-    """Reveal the stored password (recorded) after giving a reason."""
-
-    permission_required = "hosting.change_service"
-
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        service = get_object_or_404(Service.objects.select_related("client"), pk=pk)
-        return _reveal_page(request, service, RevealForm(), "account password")
-
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        service = get_object_or_404(Service.objects.select_related("client"), pk=pk)
-        form = RevealForm(request.POST)
-        secret = None
-        if form.is_valid():
-            secret = services.reveal_service_password(
-                service=service, actor=request.user, reason=form.cleaned_data["audit_reason"]
-            )
-        return _reveal_page(
-            request,
-            service,
-            form,
-            "account password",
-            secret=secret,
-            status=200 if secret is not None else 400,
-        )
-
-
 def _reveal_page(request, record, form, what, secret=None, status=200):
     response = form_page(
         request,
@@ -279,6 +200,129 @@ def _reveal_page(request, record, form, what, secret=None, status=200):
     )
     response["Cache-Control"] = "no-store"
     return response
+
+
+class _RecordStatusView(StaffPermissionRequiredMixin, View):
+    """One explicit status action on a hosting record, with a required reason."""
+
+    model: Any = None
+
+    def change(self, record: Any, status: str, request: HttpRequest, reason: str) -> None:
+        raise NotImplementedError
+
+    def label(self, record: Any, status: str) -> str:
+        return self.model.Status(status).label
+
+    def _record(self, pk: int, status: str) -> Any:
+        if status not in self.model.Status.values:
+            raise Http404("No such status.")
+        return get_object_or_404(self.model.objects.select_related("client"), pk=pk)
+
+    def _page(self, request: HttpRequest, record: Any, status: str, form: Any, code: int = 200):
+        return form_page(
+            request,
+            form,
+            title=f"{self.label(record, status)}: {record}",
+            back=record.get_absolute_url(),
+            crumbs=[
+                (record.client.full_name, record.client.get_absolute_url()),
+                (str(record), record.get_absolute_url()),
+            ],
+            status=code,
+        )
+
+    def get(self, request: HttpRequest, pk: int, status: str) -> HttpResponse:
+        record = self._record(pk, status)
+        return self._page(request, record, status, ServiceStatusForm())
+
+    def post(self, request: HttpRequest, pk: int, status: str) -> HttpResponse:
+        record = self._record(pk, status)
+        form = ServiceStatusForm(request.POST)
+        if form.is_valid():
+            try:
+                self.change(record, status, request, form.cleaned_data["audit_reason"])
+            except ValidationError as exc:
+                errors_to_form(form, exc)
+            else:
+                messages.success(request, f"Status is now {self.model.Status(status).label}.")
+                return redirect(record)
+        return self._page(request, record, status, form, code=400)
+
+
+class ServiceStatusView(_RecordStatusView):
+    """Suspend, unsuspend, terminate, cancel, activate, fraud: one explicit action each."""
+
+    permission_required = "hosting.change_service"
+    model = Service
+
+    def label(self, record: Any, status: str) -> str:
+        if record.status == Service.Status.SUSPENDED and status == Service.Status.ACTIVE:
+            return "Unsuspend"
+        return super().label(record, status)
+
+    def change(self, record: Any, status: str, request: HttpRequest, reason: str) -> None:
+        services.change_service_status(
+            service=record, new_status=status, actor=request.user, reason=reason
+        )
+
+
+class DomainStatusView(_RecordStatusView):
+    permission_required = "hosting.change_domain"
+    model = Domain
+
+    def change(self, record: Any, status: str, request: HttpRequest, reason: str) -> None:
+        services.change_domain_status(
+            domain=record, new_status=status, actor=request.user, reason=reason
+        )
+
+
+class _RevealView(StaffPermissionRequiredMixin, View):
+    """Show a stored secret after a reason is given; the reveal itself is recorded."""
+
+    model: Any = None
+    what = ""
+
+    def reveal(self, record: Any, request: HttpRequest, reason: str) -> str:
+        raise NotImplementedError
+
+    def _record(self, pk: int) -> Any:
+        return get_object_or_404(self.model.objects.select_related("client"), pk=pk)
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return _reveal_page(request, self._record(pk), RevealForm(), self.what)
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        record = self._record(pk)
+        form = RevealForm(request.POST)
+        secret = None
+        if form.is_valid():
+            secret = self.reveal(record, request, form.cleaned_data["audit_reason"])
+        return _reveal_page(
+            request,
+            record,
+            form,
+            self.what,
+            secret=secret,
+            status=200 if secret is not None else 400,
+        )
+
+
+class ServicePasswordView(_RevealView):
+    permission_required = "hosting.change_service"
+    model = Service
+    what = "account password"
+
+    def reveal(self, record: Any, request: HttpRequest, reason: str) -> str:
+        return services.reveal_service_password(service=record, actor=request.user, reason=reason)
+
+
+class DomainEppView(_RevealView):
+    permission_required = "hosting.change_domain"
+    model = Domain
+    what = "EPP code"
+
+    def reveal(self, record: Any, request: HttpRequest, reason: str) -> str:
+        return services.reveal_epp_code(domain=record, actor=request.user, reason=reason)
 
 
 # Domains ------------------------------------------------------------------------------------
@@ -395,74 +439,6 @@ class DomainUpdateView(StaffPermissionRequiredMixin, View):
                 return redirect(domain)
         domain.refresh_from_db()
         return self._page(request, domain, form, status=400)
-
-
-class DomainStatusView(StaffPermissionRequiredMixin, View):
-    permission_required = "hosting.change_domain"
-
-    def _page(self, request, domain, status, form, code=200):
-        return form_page(
-            request,
-            form,
-            title=f"{Domain.Status(status).label}: {domain}",
-            back=domain.get_absolute_url(),
-            crumbs=[
-                (domain.client.full_name, domain.client.get_absolute_url()),
-                (str(domain), domain.get_absolute_url()),
-            ],
-            status=code,
-        )
-
-    def get(self, request: HttpRequest, pk: int, status: str) -> HttpResponse:
-        domain = get_object_or_404(Domain.objects.select_related("client"), pk=pk)
-        if status not in Domain.Status.values:
-            raise Http404("No such status.")
-        return self._page(request, domain, status, ServiceStatusForm())
-
-    def post(self, request: HttpRequest, pk: int, status: str) -> HttpResponse:
-        domain = get_object_or_404(Domain.objects.select_related("client"), pk=pk)
-        if status not in Domain.Status.values:
-            raise Http404("No such status.")
-        form = ServiceStatusForm(request.POST)
-        if form.is_valid():
-            try:
-                services.change_domain_status(
-                    domain=domain,
-                    new_status=status,
-                    actor=request.user,
-                    reason=form.cleaned_data["audit_reason"],
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, f"Status is now {Domain.Status(status).label}.")
-                return redirect(domain)
-        return self._page(request, domain, status, form, code=400)
-
-
-class DomainEppView(StaffPermissionRequiredMixin, View):
-    permission_required = "hosting.change_domain"
-
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        domain = get_object_or_404(Domain.objects.select_related("client"), pk=pk)
-        return _reveal_page(request, domain, RevealForm(), "EPP code")
-
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        domain = get_object_or_404(Domain.objects.select_related("client"), pk=pk)
-        form = RevealForm(request.POST)
-        secret = None
-        if form.is_valid():
-            secret = services.reveal_epp_code(
-                domain=domain, actor=request.user, reason=form.cleaned_data["audit_reason"]
-            )
-        return _reveal_page(
-            request,
-            domain,
-            form,
-            "EPP code",
-            secret=secret,
-            status=200 if secret is not None else 400,
-        )
 
 
 class DomainEppSetView(StaffPermissionRequiredMixin, View):
