@@ -499,6 +499,14 @@ class Addon(TimeStampedModel):
         TERMINATED = "terminated", "Terminated"
         CANCELLED = "cancelled", "Cancelled"
 
+    STATUS_TRANSITIONS = {
+        Status.PENDING: {Status.ACTIVE, Status.CANCELLED},
+        Status.ACTIVE: {Status.SUSPENDED, Status.TERMINATED, Status.CANCELLED},
+        Status.SUSPENDED: {Status.ACTIVE, Status.TERMINATED, Status.CANCELLED},
+        Status.TERMINATED: set(),
+        Status.CANCELLED: {Status.ACTIVE},
+    }
+
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="addons")
     definition = models.ForeignKey(
         AddonDefinition,
@@ -530,6 +538,13 @@ class Addon(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name or f"Add-on #{self.pk} (catalog #{self.definition_id})"
+
+    @property
+    def next_statuses(self) -> list[tuple[str, str]]:
+        return [
+            (s, Addon.Status(s).label)
+            for s in sorted(Addon.STATUS_TRANSITIONS[Addon.Status(self.status)])
+        ]
 
     @property
     def display_name(self) -> str:

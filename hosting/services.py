@@ -551,9 +551,7 @@ def change_addon_status(
     *, addon: Addon, new_status: str, actor: AbstractBaseUser | None, reason: str
 ) -> Addon:
     addon = Addon.objects.select_for_update().get(pk=addon.pk)
-    if new_status == addon.status:
-        raise ValidationError("It already has that status.", code="same_status")
-    _require_reason(reason, "Say why the status changes.")
+    _transition(addon, new_status, reason)
     with audit.context.context(action=f"hosting.addon_{new_status}", reason=reason, actor=actor):
         addon.status = new_status
         addon.full_clean()

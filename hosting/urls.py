@@ -21,9 +21,7 @@ urlpatterns = [
         views.AddonCreateView.as_view(),
         name="addon-create",
     ),
-    path(
-        "addons/<int:pk>/status/<str:status>/", views.AddonStatusView.as_view(), name="addon-status"
-    ),
+    path("addons/<int:pk>/status/", views.AddonStatusView.as_view(), name="addon-status"),
     path(
         "clients/<int:client_pk>/services/new/",
         views.ServiceCreateView.as_view(),

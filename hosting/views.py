@@ -519,12 +519,16 @@ class AddonCreateView(StaffPermissionRequiredMixin, View):
 
 
 class AddonStatusView(StaffPermissionRequiredMixin, View):
+    """The status form in each add-on row of the account page: next status and a reason."""
+
     permission_required = "hosting.change_addon"
 
-    def post(self, request: HttpRequest, pk: int, status: str) -> HttpResponse:
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         addon = get_object_or_404(Addon, pk=pk)
+        status = request.POST.get("status", "")
         if status not in Addon.Status.values:
-            raise Http404("No such status.")
+            messages.error(request, "Choose the add-on's new status.")
+            return redirect("hosting:service-detail", addon.service_id)
         try:
             services.change_addon_status(
                 addon=addon,

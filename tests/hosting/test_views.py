@@ -236,3 +236,24 @@ def test_dashboard_lists_accounts_due_this_week_and_expiring_domains(client_as):
     assert "later.example" not in body
     assert "expiring.com" in body
     assert "Hosting" not in client_as(None).get(reverse("core:dashboard")).content.decode()
+
+
+def test_addon_status_changes_from_the_account_page_with_a_reason(staff_client, staff_admin):
+    from hosting import services as hosting_services
+    from hosting.models import Addon
+
+    service = ServiceFactory()
+    addon = hosting_services.add_addon(
+        service=service,
+        data={"name": "Extra IP", "billing_cycle": "monthly", "recurring_price": Decimal("3")},
+        actor=staff_admin,
+    )
+    page = staff_client.get(service.get_absolute_url()).content.decode()
+    assert f'id="addon-status-{addon.pk}"' in page
+    url = reverse("hosting:addon-status", args=[addon.pk])
+    staff_client.post(url, {"status": "active", "audit_reason": ""})
+    assert Addon.objects.get().status == "pending"
+    staff_client.post(url, {"status": "terminated", "audit_reason": "skip ahead"})
+    assert Addon.objects.get().status == "pending"  # not allowed from pending
+    staff_client.post(url, {"status": "active", "audit_reason": "paid"})
+    assert Addon.objects.get().status == "active"
