@@ -7,6 +7,7 @@ its related rows all carry it. Deletes and bulk actions refuse to run without on
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django import forms
@@ -15,6 +16,8 @@ from django.contrib.admin.helpers import ActionForm
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -73,8 +76,47 @@ def bulk_form_response(
     )
 
 
+class _DryRun(Exception):
+    """Raised to roll back a validation attempt."""
+
+
+def errors_onto_form(form: forms.BaseForm, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+def reason_from(request: HttpRequest) -> str:
+    return request.POST.get(REASON_FIELD, "")
+
+
+def apply_each(
+    model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, change: Any
+) -> None:
+    """Bulk action body: ``change(row)`` through a service for every selected row.
+
+    Rows a service refuses (a transition the map does not allow) are listed, not applied.
+    """
+    done, refused = 0, []
+    for obj in queryset:
+        try:
+            change(obj)
+            done += 1
+        except ValidationError as exc:
+            refused.append(f"{obj}: {' '.join(exc.messages)}")
+    model_admin.message_user(request, f"{done} record(s) updated.", messages.SUCCESS)
+    for line in refused:
+        model_admin.message_user(request, line, messages.WARNING)
+
+
 class AuditedModelAdmin(admin.ModelAdmin):
     action_form = AuditActionForm
+    # Admins whose save_model calls a service: the service's rules (price overrides, reasons,
+    # catalog checks) are checked while the form validates, so a refusal comes back on the form
+    # with the input kept instead of a server error.
+    validate_through_services = False
     delete_confirmation_template = "admin/audit/delete_confirmation.html"
     delete_selected_confirmation_template = "admin/audit/delete_selected_confirmation.html"
 
@@ -86,7 +128,36 @@ class AuditedModelAdmin(admin.ModelAdmin):
             add_form = getattr(self, "add_form", None)
             base = add_form if obj is None and add_form is not None else self.form
         kwargs["form"] = with_reason(base)
-        return super().get_form(request, obj, **kwargs)
+        form_class = super().get_form(request, obj, **kwargs)
+        if not self.validate_through_services:
+            return form_class
+        model_admin = self
+
+        class ServiceCheckedForm(form_class):
+            def _post_clean(self) -> None:
+                super()._post_clean()
+                if not self.errors:
+                    model_admin.check_with_services(request, self)
+
+        ServiceCheckedForm.__name__ = form_class.__name__
+        return ServiceCheckedForm
+
+    def check_with_services(self, request: HttpRequest, form: Any) -> None:
+        """Run ``save_model`` in a savepoint that is always rolled back; keep its refusals.
+
+        The same service code decides, so the form can never accept what the service would
+        refuse. Nothing of the attempt survives: rows, audit events and on_commit callbacks
+        of the savepoint are discarded with it.
+        """
+        instance = copy.copy(form.instance)
+        try:
+            with transaction.atomic():
+                self.save_model(request, instance, form, instance.pk is not None)
+                raise _DryRun
+        except _DryRun:
+            pass
+        except ValidationError as exc:
+            errors_onto_form(form, exc)
 
     def get_fieldsets(self, request: HttpRequest, obj: Model | None = None) -> Any:
         fieldsets = list(super().get_fieldsets(request, obj))
@@ -134,8 +205,18 @@ class AuditedModelAdmin(admin.ModelAdmin):
                 messages.ERROR,
             )
             return HttpResponseRedirect(request.get_full_path())
-        with audit.context.context(action=f"admin.{action}", reason=reason):
-            return super().response_action(request, queryset)
+        try:
+            # All or nothing: a refusal on the tenth row must not leave nine changed.
+            with (
+                transaction.atomic(),
+                audit.context.context(action=f"admin.{action}", reason=reason),
+            ):
+                return super().response_action(request, queryset)
+        except ValidationError as exc:
+            self.message_user(
+                request, "Nothing was changed: " + " ".join(exc.messages), messages.ERROR
+            )
+            return HttpResponseRedirect(request.get_full_path())
 
 
 class AuditedUserAdmin(AuditedModelAdmin, UserAdmin):

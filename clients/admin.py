@@ -6,7 +6,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
@@ -15,21 +14,13 @@ from audit.admin import (
     AuditedModelAdmin,
     AuditReasonFormMixin,
     ReadOnlyAdminMixin,
+    apply_each,
     bulk_form_response,
+    reason_from,
 )
 from clients import services
 from clients.forms import status_change_errors
 from clients.models import Client, ClientGroup, Contact, CustomField, EmailLog, Note
-
-
-def _reason(request: HttpRequest) -> str:
-    return request.POST.get(REASON_FIELD, "")
-
-
-def _report(admin_: admin.ModelAdmin, request: HttpRequest, done: int, refused: list[str]) -> None:
-    admin_.message_user(request, f"{done} record(s) updated.", messages.SUCCESS)
-    for line in refused:
-        admin_.message_user(request, line, messages.WARNING)
 
 
 class ClientAdminForm(AuditReasonFormMixin, forms.ModelForm):
@@ -51,6 +42,7 @@ class ChangeGroupForm(forms.Form):
 
 @admin.register(Client)
 class ClientAdmin(AuditedModelAdmin):
+    validate_through_services = True
     form = ClientAdminForm
     list_display = (
         "id",
@@ -82,11 +74,11 @@ class ClientAdmin(AuditedModelAdmin):
         obj.pk = saved.pk
 
     def delete_model(self, request: HttpRequest, obj: Client) -> None:
-        services.delete_client(client=obj, actor=request.user, reason=_reason(request))
+        services.delete_client(client=obj, actor=request.user, reason=reason_from(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Client]) -> None:
         for customer in queryset:
-            services.delete_client(client=customer, actor=request.user, reason=_reason(request))
+            services.delete_client(client=customer, actor=request.user, reason=reason_from(request))
 
     def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None):
         customer = self.get_object(request, object_id)
@@ -104,19 +96,17 @@ class ClientAdmin(AuditedModelAdmin):
         return super().delete_view(request, object_id, extra_context)
 
     def _set_status(self, request: HttpRequest, queryset: QuerySet[Client], status: str) -> None:
-        done, refused = 0, []
-        for customer in queryset:
-            try:
-                services.update_client(
-                    client=customer,
-                    data={"status": status},
-                    actor=request.user,
-                    reason=_reason(request),
-                )
-                done += 1
-            except ValidationError as exc:
-                refused.append(f"{customer}: {' '.join(exc.messages)}")
-        _report(self, request, done, refused)
+        apply_each(
+            self,
+            request,
+            queryset,
+            lambda customer: services.update_client(
+                client=customer,
+                data={"status": status},
+                actor=request.user,
+                reason=reason_from(request),
+            ),
+        )
 
     @admin.action(description="Mark selected clients inactive", permissions=["change"])
     def mark_inactive(self, request: HttpRequest, queryset: QuerySet[Client]) -> None:
@@ -135,19 +125,17 @@ class ClientAdmin(AuditedModelAdmin):
         if "apply" in request.POST:
             form = ChangeGroupForm(request.POST)
             if form.is_valid():
-                done, refused = 0, []
-                for customer in queryset:
-                    try:
-                        services.change_client_group(
-                            client=customer,
-                            group=form.cleaned_data["group"],
-                            actor=request.user,
-                            reason=_reason(request),
-                        )
-                        done += 1
-                    except ValidationError as exc:
-                        refused.append(f"{customer}: {' '.join(exc.messages)}")
-                _report(self, request, done, refused)
+                apply_each(
+                    self,
+                    request,
+                    queryset,
+                    lambda customer: services.change_client_group(
+                        client=customer,
+                        group=form.cleaned_data["group"],
+                        actor=request.user,
+                        reason=reason_from(request),
+                    ),
+                )
                 return None
         else:
             form = ChangeGroupForm()
@@ -169,6 +157,7 @@ class ContactAdminForm(AuditReasonFormMixin, forms.ModelForm):
 
 @admin.register(Contact)
 class ContactAdmin(AuditedModelAdmin):
+    validate_through_services = True
     form = ContactAdminForm
     list_display = ("__str__", "client", "email", "role")
     list_filter = ("role",)
@@ -189,11 +178,13 @@ class ContactAdmin(AuditedModelAdmin):
             obj.pk = saved.pk
 
     def delete_model(self, request: HttpRequest, obj: Contact) -> None:
-        services.remove_contact(contact=obj, actor=request.user, reason=_reason(request))
+        services.remove_contact(contact=obj, actor=request.user, reason=reason_from(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
         for contact in queryset:
-            services.remove_contact(contact=contact, actor=request.user, reason=_reason(request))
+            services.remove_contact(
+                contact=contact, actor=request.user, reason=reason_from(request)
+            )
 
 
 class NoteAdminForm(AuditReasonFormMixin, forms.ModelForm):
@@ -204,6 +195,7 @@ class NoteAdminForm(AuditReasonFormMixin, forms.ModelForm):
 
 @admin.register(Note)
 class NoteAdmin(AuditedModelAdmin):
+    validate_through_services = True
     form = NoteAdminForm
     list_display = ("__str__", "client", "author", "pinned", "created_at")
     list_filter = ("pinned",)
@@ -234,6 +226,7 @@ class NoteAdmin(AuditedModelAdmin):
 
 @admin.register(CustomField)
 class CustomFieldAdmin(AuditedModelAdmin):
+    validate_through_services = True
     list_display = ("name", "field_type", "required", "admin_only", "display_order", "active")
     list_editable = ("display_order", "active")
     list_filter = ("field_type", "admin_only", "active")

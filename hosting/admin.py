@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
@@ -15,7 +14,9 @@ from audit.admin import (
     AuditedModelAdmin,
     AuditReasonFormMixin,
     ReadOnlyAdminMixin,
+    apply_each,
     bulk_form_response,
+    reason_from,
 )
 from hosting import services
 from hosting.models import (
@@ -32,24 +33,6 @@ from hosting.models import (
     Tld,
     TldPrice,
 )
-
-
-def _reason(request: HttpRequest) -> str:
-    return request.POST.get(REASON_FIELD, "")
-
-
-def _each(admin_: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, change) -> None:
-    """Apply ``change`` to every selected row through a service; report what was refused."""
-    done, refused = 0, []
-    for obj in queryset:
-        try:
-            change(obj)
-            done += 1
-        except ValidationError as exc:
-            refused.append(f"{obj}: {' '.join(exc.messages)}")
-    admin_.message_user(request, f"{done} record(s) updated.", messages.SUCCESS)
-    for line in refused:
-        admin_.message_user(request, line, messages.WARNING)
 
 
 class ProductPriceInline(admin.TabularInline):
@@ -102,7 +85,21 @@ class AddonDefinitionAdmin(AuditedModelAdmin):
     inlines = [AddonPriceInline]
 
 
-class ServiceAdminForm(AuditReasonFormMixin, forms.ModelForm):
+class _DerivedFieldsOptional:
+    """Fields the service fills in when left empty (catalog prices, derived dates)."""
+
+    derived_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in self.derived_fields:
+            if name in self.fields:
+                self.fields[name].required = False
+
+
+class ServiceAdminForm(_DerivedFieldsOptional, AuditReasonFormMixin, forms.ModelForm):
+    derived_fields = ("first_payment_amount", "recurring_amount")
+
     class Meta:
         model = Service
         fields = ["client", *services.SERVICE_FIELDS]
@@ -118,6 +115,7 @@ class MoveServerForm(forms.Form):
 
 @admin.register(Service)
 class ServiceAdmin(AuditedModelAdmin):
+    validate_through_services = True
     form = ServiceAdminForm
     list_display = ("id", "client", "product", "domain", "server", "status", "next_due_date")
     list_filter = ("status", "server", "product", "billing_cycle")
@@ -143,12 +141,12 @@ class ServiceAdmin(AuditedModelAdmin):
             obj.pk = saved.pk
 
     def _status(self, request: HttpRequest, queryset: QuerySet, status: str) -> None:
-        _each(
+        apply_each(
             self,
             request,
             queryset,
             lambda s: services.change_service_status(
-                service=s, new_status=status, actor=request.user, reason=_reason(request)
+                service=s, new_status=status, actor=request.user, reason=reason_from(request)
             ),
         )
 
@@ -164,7 +162,7 @@ class ServiceAdmin(AuditedModelAdmin):
     def set_next_due_date(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         form = DueDateForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
-            _each(
+            apply_each(
                 self,
                 request,
                 queryset,
@@ -172,7 +170,7 @@ class ServiceAdmin(AuditedModelAdmin):
                     service=s,
                     next_due_date=form.cleaned_data["next_due_date"],
                     actor=request.user,
-                    reason=_reason(request),
+                    reason=reason_from(request),
                 ),
             )
             return None
@@ -184,7 +182,7 @@ class ServiceAdmin(AuditedModelAdmin):
     def move_server(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         form = MoveServerForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
-            _each(
+            apply_each(
                 self,
                 request,
                 queryset,
@@ -192,7 +190,7 @@ class ServiceAdmin(AuditedModelAdmin):
                     service=s,
                     server=form.cleaned_data["server"],
                     actor=request.user,
-                    reason=_reason(request),
+                    reason=reason_from(request),
                 ),
             )
             return None
@@ -201,7 +199,9 @@ class ServiceAdmin(AuditedModelAdmin):
         )
 
 
-class DomainAdminForm(AuditReasonFormMixin, forms.ModelForm):
+class DomainAdminForm(_DerivedFieldsOptional, AuditReasonFormMixin, forms.ModelForm):
+    derived_fields = ("expiry_date", "first_payment_amount", "recurring_amount")
+
     class Meta:
         model = Domain
         fields = ["client", *services.DOMAIN_FIELDS]
@@ -209,6 +209,7 @@ class DomainAdminForm(AuditReasonFormMixin, forms.ModelForm):
 
 @admin.register(Domain)
 class DomainAdmin(AuditedModelAdmin):
+    validate_through_services = True
     form = DomainAdminForm
     list_display = ("name", "client", "status", "registrar", "expiry_date")
     list_filter = ("status", "tld", "order_type", "registrar")
@@ -234,7 +235,7 @@ class DomainAdmin(AuditedModelAdmin):
 
     @admin.action(description="Mark selected domains expired", permissions=["change"])
     def mark_expired(self, request: HttpRequest, queryset: QuerySet) -> None:
-        _each(
+        apply_each(
             self,
             request,
             queryset,
@@ -242,13 +243,13 @@ class DomainAdmin(AuditedModelAdmin):
                 domain=d,
                 new_status=Domain.Status.EXPIRED,
                 actor=request.user,
-                reason=_reason(request),
+                reason=reason_from(request),
             ),
         )
 
     @admin.action(description="Mark selected domains cancelled", permissions=["change"])
     def mark_cancelled(self, request: HttpRequest, queryset: QuerySet) -> None:
-        _each(
+        apply_each(
             self,
             request,
             queryset,
@@ -256,7 +257,7 @@ class DomainAdmin(AuditedModelAdmin):
                 domain=d,
                 new_status=Domain.Status.CANCELLED,
                 actor=request.user,
-                reason=_reason(request),
+                reason=reason_from(request),
             ),
         )
 
