@@ -496,6 +496,8 @@ class EmailLog(models.Model):
         WELCOME = "welcome", "Welcome"
         SET_PASSWORD = "set_password", "Set-password link"
         ONE_OFF = "one_off", "One-off"
+        INVOICE = "invoice", "Invoice"
+        RECEIPT = "receipt", "Payment receipt"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -509,6 +511,7 @@ class EmailLog(models.Model):
     body = models.TextField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     error = models.CharField(max_length=500, blank=True)
+    attachments = models.CharField(max_length=500, blank=True, help_text="File names.")
     triggered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

@@ -500,7 +500,7 @@ def client_for_set_password_token(token: str) -> Client:
     return client
 
 
-def _queue_email(
+def queue_email(
     *,
     client: Client,
     kind: str,
@@ -509,10 +509,14 @@ def _queue_email(
     body: str,
     actor: AbstractBaseUser | None,
     logged_body: str | None = None,
+    attachments: tuple[tuple[str, bytes, str], ...] = (),
 ) -> EmailLog:
     """Log an email now and send it after commit; the log says whether it went out.
 
-    ``logged_body`` replaces the body in the log when the real one holds a secret (a link).
+    Other apps (billing's invoices and receipts) send through here so that every email to a
+    client is in its log. ``logged_body`` replaces the body in the log when the real one holds
+    a secret (a link); ``attachments`` are (file name, content, MIME type) and only their names
+    are logged.
     """
     log = EmailLog(
         client=client,
@@ -520,15 +524,18 @@ def _queue_email(
         to=", ".join(to),
         subject=subject,
         body=logged_body if logged_body is not None else body,
+        attachments=", ".join(name for name, _content, _mime in attachments),
         triggered_by=actor if actor is not None and actor.pk else None,
     )
     log.full_clean()
     log.save()
-    transaction.on_commit(lambda: deliver_email(log_id=log.pk, body=body))
+    transaction.on_commit(lambda: deliver_email(log_id=log.pk, body=body, attachments=attachments))
     return log
 
 
-def deliver_email(*, log_id: int, body: str) -> None:
+def deliver_email(
+    *, log_id: int, body: str, attachments: tuple[tuple[str, bytes, str], ...] = ()
+) -> None:
     """Send one logged email and record the outcome (runs after the commit)."""
     log = EmailLog.objects.get(pk=log_id)
     message = EmailMessage(
@@ -536,6 +543,7 @@ def deliver_email(*, log_id: int, body: str) -> None:
         body=body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[a.strip() for a in log.to.split(",") if a.strip()],
+        attachments=list(attachments),
     )
     with transaction.atomic(), audit.context.context(action="clients.deliver_email"):
         try:
@@ -560,7 +568,7 @@ def _recipients(client: Client, flag: str = "receives_general") -> list[str]:
 def send_welcome_email(*, client: Client, actor: AbstractBaseUser | None) -> EmailLog:
     with audit.context.context(action="clients.send_welcome_email", actor=actor):
         body = render_to_string("clients/emails/welcome.txt", {"client": client})
-        return _queue_email(
+        return queue_email(
             client=client,
             kind=EmailLog.Kind.WELCOME,
             to=_recipients(client),
@@ -581,7 +589,7 @@ def send_password_link(*, client: Client, actor: AbstractBaseUser | None) -> Ema
     )
     context = {"client": client, "hours": SET_PASSWORD_MAX_AGE // 3600}
     with audit.context.context(action="clients.send_password_link", actor=actor):
-        return _queue_email(
+        return queue_email(
             client=client,
             kind=EmailLog.Kind.SET_PASSWORD,
             to=[client.email],
@@ -608,7 +616,7 @@ def send_client_email(
         raise ValidationError("An email needs a subject and a message.", code="empty_email")
     to = _recipients(client) if include_contacts else [client.email]
     with audit.context.context(action="clients.send_client_email", actor=actor):
-        return _queue_email(
+        return queue_email(
             client=client,
             kind=EmailLog.Kind.ONE_OFF,
             to=to,

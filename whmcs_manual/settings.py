@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "core",
     "clients",
     "hosting",
+    "billing",
 ]
 
 MIDDLEWARE = [
@@ -176,6 +177,32 @@ vars().update(
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@example.com")
 # Public address of this site, for links in emails to clients (set-password links).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+
+# Billing. Invoice numbers come from the series rows (Django admin); these are the defaults.
+# Tax rounding: "invoice" rounds each tax once on the invoice's taxed total, "line" per line.
+INVOICE_TAX_ROUNDING = env.str("INVOICE_TAX_ROUNDING", default="invoice")
+INVOICE_DUE_DAYS = env.int("INVOICE_DUE_DAYS", default=14)
+# Payment gateways staff can record money against, as code:Label pairs.
+BILLING_GATEWAYS = [
+    tuple(item.split(":", 1))
+    for item in env.list(
+        "BILLING_GATEWAYS",
+        default=[
+            "bank_transfer:Bank transfer",
+            "card:Card (terminal)",
+            "paypal:PayPal",
+            "stripe:Stripe",
+            "cash:Cash",
+            "cheque:Cheque",
+        ],
+    )
+]
+# Printed on invoices (PDF and email).
+COMPANY_NAME = env.str("COMPANY_NAME", default="Example Hosting Ltd")
+COMPANY_ADDRESS = env.str(
+    "COMPANY_ADDRESS", default="1 High Street\nLondon EC1A 1AA\nUnited Kingdom"
+)
+COMPANY_TAX_ID = env.str("COMPANY_TAX_ID", default="")
 
 # Security: strict by default, relaxed only on a developer's machine (DEBUG) and in the tests,
 # which talk plain HTTP to a local server.

@@ -1,0 +1,113 @@
+"""What billing adds to other apps: client profile tabs, the currency lock, notes about invoices,
+and a dashboard panel. Registered from ``BillingConfig.ready`` so ``clients`` never imports us."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Sum
+from django.http import HttpRequest
+from django.utils import timezone
+
+from billing import services
+from billing.models import BillableItem, CreditEntry, Invoice, Transaction
+from clients.models import Client
+from clients.profile import ProfileTab, register_note_subject, register_tab
+from clients.services import register_currency_lock
+from core.dashboard import Panel, register_panel
+
+TAB_LIMIT = 50
+
+
+def _invoices(request: Any, client: Client) -> dict[str, Any]:
+    rows = Invoice.objects.filter(client=client).order_by("-id")[:TAB_LIMIT]
+    return {"invoices": list(rows), "billing": services.summary_for(client)}
+
+
+def _transactions(request: Any, client: Client) -> dict[str, Any]:
+    rows = Transaction.objects.filter(client=client).order_by("-id")[:TAB_LIMIT]
+    return {"transactions": list(rows), "billing": services.summary_for(client)}
+
+
+def _credit(request: Any, client: Client) -> dict[str, Any]:
+    entries = CreditEntry.objects.filter(client=client).select_related("invoice", "created_by")
+    queued = BillableItem.objects.filter(client=client, invoice_item__isnull=True)
+    return {
+        "credit_entries": list(entries.order_by("-id")[:TAB_LIMIT]),
+        "billable_items": list(queued.select_related("service").order_by("-id")[:TAB_LIMIT]),
+        "billing": services.summary_for(client),
+    }
+
+
+register_tab(
+    ProfileTab(
+        "invoices",
+        "Invoices",
+        "billing.view_invoice",
+        "billing/includes/_tab_invoices.html",
+        _invoices,
+        order=30,
+    )
+)
+register_tab(
+    ProfileTab(
+        "transactions",
+        "Transactions",
+        "billing.view_transaction",
+        "billing/includes/_tab_transactions.html",
+        _transactions,
+        order=40,
+    )
+)
+register_tab(
+    ProfileTab(
+        "credit",
+        "Credit & billable items",
+        "billing.view_creditentry",
+        "billing/includes/_tab_credit.html",
+        _credit,
+        order=50,
+    )
+)
+
+
+def _has_invoices(client: Client) -> str:
+    # Fixed at the first invoice: its totals, taxes and payments are in that currency.
+    return "the client has invoices" if client.invoices.exists() else ""
+
+
+register_currency_lock(_has_invoices)
+register_note_subject(
+    "billing.invoice",
+    lambda client: list(client.invoices.exclude(status="draft").order_by("-id")[:TAB_LIMIT]),
+)
+
+
+def _dashboard(request: HttpRequest) -> dict[str, Any]:
+    today = timezone.localdate()
+    # Separate counts, each answered from an index (one aggregate would read every invoice).
+    figures = {
+        "unpaid": Invoice.objects.payable().count(),
+        "overdue": Invoice.objects.overdue(today).count(),
+        "drafts": Invoice.objects.filter(status=Invoice.Status.DRAFT).count(),
+    }
+    overdue = Invoice.objects.overdue(today).select_related("client").order_by("due_date", "id")[:8]
+    by_currency = (
+        Invoice.objects.payable()
+        .values("currency")
+        .annotate(due=Sum("balance"))
+        .order_by("currency")
+    )
+    return {
+        "invoice_counts": figures,
+        "overdue_invoices": list(overdue),
+        "due_by_currency": list(by_currency),
+        "today": today,
+    }
+
+
+register_panel(
+    Panel(
+        "billing", "billing.view_invoice", "billing/includes/_dashboard.html", _dashboard, order=30
+    )
+)

@@ -1,0 +1,1101 @@
+"""Every change to invoices and money goes through here.
+
+Each function is atomic, re-reads what it changes with ``select_for_update()`` (clients before
+invoices, invoices in id order, so that two payments never deadlock), validates with
+``full_clean()``, raises ``ValidationError`` with a stable ``code`` and sends emails only after
+commit. Money is ``Decimal`` throughout; totals are computed here, never taken from a form.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+import audit.context
+from billing.models import (
+    ZERO,
+    Allocation,
+    BillableItem,
+    CreditEntry,
+    Invoice,
+    InvoiceCounter,
+    InvoiceItem,
+    InvoiceSeries,
+    TaxRule,
+    Transaction,
+)
+from billing.totals import Line, TaxRates, compute_totals, money
+from clients.models import Client, EmailLog
+
+MAX_LINES = 200
+
+
+@dataclass
+class LineData:
+    """One invoice line as entered (or pulled from a hosting record)."""
+
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    taxed: bool = True
+    kind: str = InvoiceItem.Kind.MANUAL
+    service: Any = None
+    domain: Any = None
+    addon: Any = None
+    billable_item: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _field_error(field_name: str, message: str, code: str) -> ValidationError:
+    return ValidationError({field_name: ValidationError(message, code=code)})
+
+
+def _require_reason(reason: str, message: str) -> None:
+    if not (reason or "").strip():
+        raise ValidationError(message, code="reason_required")
+
+
+def _actor(actor: AbstractBaseUser | None) -> AbstractBaseUser | None:
+    return actor if actor is not None and actor.pk else None
+
+
+def gateway_choices() -> list[tuple[str, str]]:
+    return [tuple(g) for g in settings.BILLING_GATEWAYS]
+
+
+def _check_gateway(gateway: str) -> None:
+    if gateway not in dict(gateway_choices()):
+        raise _field_error("gateway", "Choose a known gateway.", "unknown_gateway")
+
+
+def _positive(value: Decimal | None, name: str, label: str) -> Decimal:
+    if value is None or value <= 0:
+        raise _field_error(name, f"{label} must be more than zero.", "not_positive")
+    if value != money(value):
+        raise _field_error(name, f"{label} has more than two decimals.", "too_precise")
+    return value
+
+
+def _lock_client(client: Client) -> Client:
+    return Client.objects.select_for_update().get(pk=client.pk)
+
+
+def _lock_invoice(invoice: Invoice) -> Invoice:
+    return Invoice.objects.select_for_update().get(pk=invoice.pk)
+
+
+# Taxes and totals ----------------------------------------------------------------------------
+
+
+def tax_rates_for(client: Client) -> TaxRates:
+    """The client's tax 1 and tax 2: the most specific active rule per level; none if exempt."""
+    if client.tax_exempt:
+        return TaxRates()
+    country, region = str(client.country or ""), (client.state or "").strip().lower()
+    best: dict[int, TaxRule] = {}
+    rules = TaxRule.objects.filter(active=True).filter(Q(country="") | Q(country=country))
+    for rule in rules:
+        if rule.region and rule.region.strip().lower() != region:
+            continue
+        score = (bool(rule.country), bool(rule.region))
+        current = best.get(rule.level)
+        if current is None or score > (bool(current.country), bool(current.region)):
+            best[rule.level] = rule
+    tax1, tax2 = best.get(1), best.get(2)
+    return TaxRates(
+        tax1_name=tax1.name if tax1 else "",
+        tax1_rate=tax1.rate if tax1 else ZERO,
+        tax2_name=tax2.name if tax2 else "",
+        tax2_rate=tax2.rate if tax2 else ZERO,
+        tax2_compound=bool(tax2 and tax2.compound),
+    )
+
+
+def _apply_totals(invoice: Invoice, items: Sequence[InvoiceItem]) -> None:
+    rates = TaxRates(
+        invoice.tax1_name,
+        invoice.tax1_rate,
+        invoice.tax2_name,
+        invoice.tax2_rate,
+        invoice.tax2_compound,
+    )
+    totals = compute_totals(
+        [Line(i.quantity, i.unit_price, i.taxed) for i in items],
+        rates,
+        rounding=invoice.tax_rounding,
+    )
+    for item, amount in zip(items, totals.line_amounts, strict=True):
+        item.amount = amount
+    invoice.subtotal, invoice.tax1_amount = totals.subtotal, totals.tax1
+    invoice.tax2_amount, invoice.total = totals.tax2, totals.total
+    if invoice.total < 0:
+        raise ValidationError("An invoice cannot total less than zero.", code="negative_total")
+
+
+def default_series() -> InvoiceSeries:
+    series = InvoiceSeries.objects.filter(is_default=True).first()
+    if series is None:
+        series, _ = InvoiceSeries.objects.get_or_create(
+            code="inv", defaults={"name": "Invoices", "is_default": True}
+        )
+    return series
+
+
+# Drafts --------------------------------------------------------------------------------------
+
+
+def _validate_lines(lines: Sequence[LineData], client: Client) -> None:
+    if not lines:
+        raise ValidationError("Add at least one line.", code="no_lines")
+    if len(lines) > MAX_LINES:
+        raise ValidationError(f"An invoice has at most {MAX_LINES} lines.", code="too_many_lines")
+    for line in lines:
+        for record in (line.service, line.domain, line.billable_item):
+            if record is not None and record.client_id != client.pk:
+                raise ValidationError(
+                    "A line refers to another client's record.", code="wrong_client"
+                )
+        if line.addon is not None and line.addon.service.client_id != client.pk:
+            raise ValidationError("A line refers to another client's record.", code="wrong_client")
+        if line.quantity is None or line.quantity <= 0:
+            raise ValidationError("Quantities must be more than zero.", code="not_positive")
+
+
+def _write_lines(invoice: Invoice, lines: Sequence[LineData]) -> None:
+    """Replace the draft's lines; billable items follow their line on or off the invoice."""
+    invoice.items.all().delete()  # a draft's lines (the database refuses this once published)
+    items = [
+        InvoiceItem(
+            invoice=invoice,
+            position=position,
+            kind=line.kind,
+            description=line.description.strip(),
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            taxed=line.taxed,
+            service=line.service,
+            domain=line.domain,
+            addon=line.addon,
+            amount=ZERO,
+        )
+        for position, line in enumerate(lines)
+    ]
+    _apply_totals(invoice, items)
+    for item in items:
+        item.full_clean(exclude=["invoice"])
+    InvoiceItem.objects.bulk_create(items)
+    for item, line in zip(items, lines, strict=True):
+        if line.billable_item is not None:
+            billable = BillableItem.objects.select_for_update().get(pk=line.billable_item.pk)
+            if billable.invoice_item_id is not None:
+                raise ValidationError(
+                    "This billable item is already on an invoice.", code="already_invoiced"
+                )
+            billable.invoice_item = item
+            billable.save(update_fields=["invoice_item", "updated_at"])
+
+
+def _check_dates(issue_date: dt.date, due_date: dt.date) -> None:
+    if due_date < issue_date:
+        raise _field_error(
+            "due_date", "The due date cannot be before the issue date.", "due_before_issue"
+        )
+
+
+@transaction.atomic
+def create_invoice(
+    *,
+    client: Client,
+    lines: Sequence[LineData],
+    issue_date: dt.date,
+    due_date: dt.date,
+    public_notes: str = "",
+    private_notes: str = "",
+    series: InvoiceSeries | None = None,
+    actor: AbstractBaseUser | None,
+    reason: str = "",
+) -> Invoice:
+    """A draft invoice in the client's currency, taxed by the client's rules."""
+    client = _lock_client(client)
+    if client.status == Client.Status.CLOSED:
+        raise ValidationError("A closed client cannot be invoiced.", code="client_closed")
+    _validate_lines(lines, client)
+    _check_dates(issue_date, due_date)
+    rates = tax_rates_for(client)
+    with audit.context.context(action="billing.create_invoice", reason=reason, actor=actor):
+        invoice = Invoice(
+            client=client,
+            series=series or default_series(),
+            currency=client.currency,
+            issue_date=issue_date,
+            due_date=due_date,
+            tax1_name=rates.tax1_name,
+            tax1_rate=rates.tax1_rate,
+            tax2_name=rates.tax2_name,
+            tax2_rate=rates.tax2_rate,
+            tax2_compound=rates.tax2_compound,
+            tax_rounding=settings.INVOICE_TAX_ROUNDING,
+            public_notes=public_notes.strip(),
+            private_notes=private_notes.strip(),
+        )
+        invoice.full_clean()
+        invoice.save()
+        _write_lines(invoice, lines)
+        invoice.save(update_fields=["subtotal", "tax1_amount", "tax2_amount", "total"])
+    return invoice
+
+
+@transaction.atomic
+def update_draft(
+    *,
+    invoice: Invoice,
+    lines: Sequence[LineData],
+    issue_date: dt.date,
+    due_date: dt.date,
+    public_notes: str = "",
+    private_notes: str = "",
+    actor: AbstractBaseUser | None,
+    reason: str = "",
+) -> Invoice:
+    invoice = _lock_invoice(invoice)
+    if not invoice.is_draft:
+        raise ValidationError(
+            "A published invoice cannot be edited: cancel, credit or refund it.", code="not_draft"
+        )
+    client = invoice.client
+    _validate_lines(lines, client)
+    _check_dates(issue_date, due_date)
+    rates = tax_rates_for(client)
+    with audit.context.context(action="billing.update_draft", reason=reason, actor=actor):
+        invoice.issue_date, invoice.due_date = issue_date, due_date
+        invoice.public_notes, invoice.private_notes = public_notes.strip(), private_notes.strip()
+        invoice.currency = client.currency
+        invoice.tax1_name, invoice.tax1_rate = rates.tax1_name, rates.tax1_rate
+        invoice.tax2_name, invoice.tax2_rate = rates.tax2_name, rates.tax2_rate
+        invoice.tax2_compound = rates.tax2_compound
+        invoice.tax_rounding = settings.INVOICE_TAX_ROUNDING
+        _write_lines(invoice, lines)
+        invoice.full_clean()
+        invoice.save()
+    return invoice
+
+
+@transaction.atomic
+def delete_draft(*, invoice: Invoice, actor: AbstractBaseUser | None, reason: str = "") -> None:
+    """Drafts have no number, so deleting one leaves no gap; its billable items go back."""
+    invoice = _lock_invoice(invoice)
+    if not invoice.is_draft:
+        raise ValidationError(
+            "A published invoice cannot be deleted: cancel it instead.", code="not_draft"
+        )
+    with audit.context.context(action="billing.delete_draft", reason=reason, actor=actor):
+        invoice.delete()
+
+
+# Publishing ----------------------------------------------------------------------------------
+
+
+def _next_number(series: InvoiceSeries, issued: dt.date) -> tuple[str, int]:
+    """The next number of the series, taken under the counter row's lock.
+
+    Not a sequence (sequences skip numbers on rollback) and not MAX()+1 (two publishers would
+    read the same maximum): the UPDATE of the locked counter row queues concurrent publishers,
+    and a rollback gives the number back.
+    """
+    year = issued.year if series.reset_yearly else 0
+    InvoiceCounter.objects.bulk_create(
+        [InvoiceCounter(series=series, year=year)], ignore_conflicts=True
+    )
+    counter = InvoiceCounter.objects.select_for_update().get(series=series, year=year)
+    counter.last_number += 1
+    counter.save(update_fields=["last_number"])
+    return series.format_number(counter.last_number, issued), counter.last_number
+
+
+@transaction.atomic
+def publish_invoice(
+    *,
+    invoice: Invoice,
+    actor: AbstractBaseUser | None,
+    send_email: bool = False,
+    reason: str = "",
+) -> Invoice:
+    invoice = _lock_invoice(invoice)
+    if not invoice.is_draft:
+        raise ValidationError("This invoice is already published.", code="not_draft")
+    if not invoice.items.exists():
+        raise ValidationError("Add at least one line before publishing.", code="no_lines")
+    with audit.context.context(action="billing.publish_invoice", reason=reason, actor=actor):
+        series = InvoiceSeries.objects.get(pk=invoice.series_id)
+        invoice.number, invoice.sequence = _next_number(series, invoice.issue_date)
+        invoice.published_at = timezone.now()
+        invoice.status = Invoice.Status.UNPAID
+        fields = ["number", "sequence", "published_at", "status", "updated_at"]
+        if invoice.total == 0:
+            invoice.status, invoice.paid_at = Invoice.Status.PAID, invoice.published_at
+            fields.append("paid_at")
+        invoice.full_clean()
+        invoice.save(update_fields=fields)
+    if send_email:
+        email_invoice(invoice=invoice, actor=actor)
+    return invoice
+
+
+# Status changes ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def change_invoice_status(
+    *,
+    invoice: Invoice,
+    status: str,
+    actor: AbstractBaseUser | None,
+    reason: str,
+    paid_to_credit: bool = False,
+) -> Invoice:
+    """Cancel, send to collections or reopen, with a reason.
+
+    Cancelling an invoice that has taken money asks where the money goes: ``paid_to_credit``
+    returns it to the client's credit (refunding it to the payer is a refund of the payment).
+    """
+    invoice = _lock_invoice(invoice)
+    allowed = Invoice.STATUS_TRANSITIONS[Invoice.Status(invoice.status)]
+    if status not in allowed:
+        raise ValidationError(
+            "A %(old)s invoice cannot become %(new)s.",
+            code="invalid_transition",
+            params={
+                "old": invoice.get_status_display().lower(),
+                "new": Invoice.Status(status).label.lower()
+                if status in Invoice.Status.values
+                else status,
+            },
+        )
+    _require_reason(reason, "Say why the invoice status changes.")
+    with audit.context.context(action=f"billing.invoice_{status}", reason=reason, actor=actor):
+        if status == Invoice.Status.CANCELLED and invoice.amount_paid > 0:
+            if not paid_to_credit:
+                raise ValidationError(
+                    "This invoice has taken %(paid)s. Return it to the client's credit, "
+                    "or refund the payments first.",
+                    code="has_payments",
+                    params={"paid": invoice.amount_paid},
+                )
+            client = _lock_client(invoice.client)
+            entry = _credit_entry(
+                client=client,
+                kind=CreditEntry.Kind.RETURNED,
+                amount=invoice.amount_paid,
+                description=f"Paid on cancelled invoice {invoice.number}: {reason}",
+                invoice=invoice,
+                actor=actor,
+            )
+            _allocate(invoice, -invoice.amount_paid, credit_entry=entry)
+            invoice.amount_paid = ZERO
+        invoice.status = status
+        invoice.status_reason = reason.strip()
+        invoice.full_clean()
+        invoice.save(update_fields=["status", "status_reason", "amount_paid", "updated_at"])
+    return invoice
+
+
+@transaction.atomic
+def mark_invoice_paid(*, invoice: Invoice, actor: AbstractBaseUser | None, reason: str) -> Invoice:
+    """Paid without money (a write-off, a settlement outside the system): needs a reason."""
+    invoice = _lock_invoice(invoice)
+    if invoice.status not in Invoice.PAYABLE:
+        raise ValidationError("Only an unpaid invoice can be marked paid.", code="not_payable")
+    _require_reason(reason, "Say why this invoice is paid without a payment.")
+    with audit.context.context(action="billing.mark_invoice_paid", reason=reason, actor=actor):
+        invoice.status = Invoice.Status.PAID
+        invoice.paid_at = timezone.now()
+        invoice.paid_without_payment = True
+        invoice.status_reason = reason.strip()
+        invoice.save(
+            update_fields=[
+                "status",
+                "paid_at",
+                "paid_without_payment",
+                "status_reason",
+                "updated_at",
+            ]
+        )
+    return invoice
+
+
+# Money ---------------------------------------------------------------------------------------
+
+
+def _allocate(
+    invoice: Invoice,
+    amount: Decimal,
+    *,
+    transaction_row: Transaction | None = None,
+    credit_entry: CreditEntry | None = None,
+) -> Allocation:
+    allocation = Allocation(
+        invoice=invoice, transaction=transaction_row, credit_entry=credit_entry, amount=amount
+    )
+    allocation.full_clean()
+    allocation.save()
+    return allocation
+
+
+def _settle(invoice: Invoice, amount: Decimal, when: dt.datetime) -> None:
+    """Count ``amount`` against the locked ``invoice``; it becomes Paid when nothing is due."""
+    invoice.amount_paid += amount
+    fields = ["amount_paid", "updated_at"]
+    if invoice.total - invoice.amount_paid <= 0 and invoice.status in Invoice.PAYABLE:
+        invoice.status, invoice.paid_at = Invoice.Status.PAID, when
+        fields += ["status", "paid_at"]
+    invoice.save(update_fields=fields)
+
+
+def _credit_entry(
+    *,
+    client: Client,
+    kind: str,
+    amount: Decimal,
+    description: str,
+    actor: AbstractBaseUser | None,
+    invoice: Invoice | None = None,
+    transaction_row: Transaction | None = None,
+) -> CreditEntry:
+    entry = CreditEntry(
+        client=client,
+        kind=kind,
+        currency=client.currency,
+        amount=amount,
+        description=description[:500],
+        invoice=invoice,
+        transaction=transaction_row,
+        created_by=_actor(actor),
+    )
+    entry.full_clean()
+    entry.save()
+    return entry
+
+
+def credit_balance(client: Client) -> Decimal:
+    total = CreditEntry.objects.filter(client=client).aggregate(total=Sum("amount"))["total"]
+    return total or ZERO
+
+
+def _check_date(when: dt.datetime, reason: str, *, name: str = "date") -> bool:
+    """True when ``when`` is back-dated (before today); back-dating needs a reason."""
+    if timezone.is_naive(when):
+        raise _field_error(name, "A date and time with its time zone.", "naive_datetime")
+    if when > timezone.now() + dt.timedelta(minutes=5):
+        raise _field_error(name, "Money cannot move in the future.", "future_date")
+    backdated = timezone.localdate(when) < timezone.localdate()
+    if backdated:
+        _require_reason(reason, "Say why the date is in the past.")
+    return backdated
+
+
+def _new_transaction(
+    *,
+    client: Client | None,
+    kind: str,
+    gateway: str,
+    transaction_id: str,
+    date: dt.datetime,
+    amount_in: Decimal = ZERO,
+    amount_out: Decimal = ZERO,
+    fees: Decimal = ZERO,
+    description: str = "",
+    currency: str,
+    refund_of: Transaction | None = None,
+    allow_duplicate_id: bool = False,
+    actor: AbstractBaseUser | None,
+    reason: str = "",
+) -> Transaction:
+    _check_gateway(gateway)
+    transaction_id = (transaction_id or "").strip()
+    if fees < 0:
+        raise _field_error("fees", "Fees cannot be negative.", "negative_fees")
+    if fees > amount_in + amount_out:
+        raise _field_error("fees", "Fees cannot be more than the amount.", "fees_exceed_amount")
+    backdated = _check_date(date, reason)
+    if transaction_id:
+        taken = Transaction.objects.filter(
+            gateway=gateway, transaction_id=transaction_id, allow_duplicate_id=False
+        ).exists()
+        if taken and not allow_duplicate_id:
+            raise _field_error(
+                "transaction_id",
+                "This gateway already has a transaction with this ID.",
+                "duplicate_transaction_id",
+            )
+        if allow_duplicate_id:
+            _require_reason(reason, "Say why the same transaction ID is recorded again.")
+    row = Transaction(
+        client=client,
+        kind=kind,
+        gateway=gateway,
+        transaction_id=transaction_id,
+        allow_duplicate_id=allow_duplicate_id and bool(transaction_id),
+        date=date,
+        backdated=backdated,
+        currency=currency,
+        amount_in=amount_in,
+        amount_out=amount_out,
+        fees=fees,
+        description=description.strip(),
+        refund_of=refund_of,
+        created_by=_actor(actor),
+    )
+    row.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError as exc:
+        if "billing_txn_unique_gateway_id" in str(exc):  # lost a race with the same ID
+            raise _field_error(
+                "transaction_id",
+                "This gateway already has a transaction with this ID.",
+                "duplicate_transaction_id",
+            ) from exc
+        raise
+    return row
+
+
+@transaction.atomic
+def record_payment(
+    *,
+    client: Client,
+    allocations: Sequence[tuple[Invoice, Decimal | None]],
+    gateway: str,
+    date: dt.datetime,
+    amount: Decimal | None = None,
+    transaction_id: str = "",
+    fees: Decimal = ZERO,
+    send_receipt: bool = False,
+    allow_duplicate_id: bool = False,
+    actor: AbstractBaseUser | None,
+    reason: str = "",
+) -> Transaction:
+    """Money received for one or more of the client's invoices.
+
+    ``allocations`` lists invoices with the amount for each (``None``: up to its balance).
+    ``amount`` blank means the sum of the balances; more than the invoices need becomes the
+    client's credit. Invoices are locked and re-read, so two payments racing on one invoice
+    never take it past its total: the second one sees what the first one left.
+    """
+    client = _lock_client(client)
+    if not allocations and amount is None:
+        raise ValidationError("Choose an invoice or give an amount.", code="nothing_to_pay")
+    ids = [inv.pk for inv, _ in allocations]
+    if len(set(ids)) != len(ids):
+        raise ValidationError("An invoice is listed twice.", code="duplicate_invoice")
+    locked = {
+        inv.pk: inv for inv in Invoice.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    }
+    plan: list[tuple[Invoice, Decimal]] = []
+    for given, wanted in allocations:
+        invoice = locked[given.pk]
+        if invoice.client_id != client.pk:
+            raise ValidationError(
+                "Invoice %(number)s belongs to another client.",
+                code="wrong_client",
+                params={"number": invoice},
+            )
+        if invoice.status not in Invoice.PAYABLE or invoice.balance <= 0:
+            raise ValidationError(
+                "Invoice %(number)s is %(status)s: it cannot take a payment.",
+                code="not_payable",
+                params={"number": invoice, "status": invoice.get_status_display().lower()},
+            )
+        share = invoice.balance if wanted is None else _positive(wanted, "amount", "Each amount")
+        if share > invoice.balance:
+            raise ValidationError(
+                "%(amount)s is more than the %(balance)s due on invoice %(number)s.",
+                code="over_allocation",
+                params={"amount": share, "balance": invoice.balance, "number": invoice},
+            )
+        plan.append((invoice, share))
+    allocated = sum((share for _inv, share in plan), ZERO)
+    amount = allocated if amount is None else _positive(amount, "amount", "The amount")
+    if amount < allocated:
+        # A single invoice with a smaller amount is a part payment.
+        if len(plan) == 1 and allocations[0][1] is None:
+            plan, allocated = [(plan[0][0], amount)], amount
+        else:
+            raise ValidationError(
+                "The amounts for the invoices add up to more than the payment.",
+                code="over_allocation",
+            )
+    with audit.context.context(action="billing.record_payment", reason=reason, actor=actor):
+        payment = _new_transaction(
+            client=client,
+            kind=Transaction.Kind.PAYMENT,
+            gateway=gateway,
+            transaction_id=transaction_id,
+            date=date,
+            amount_in=amount,
+            fees=fees,
+            description="Payment for " + ", ".join(str(inv) for inv, _ in plan)
+            if plan
+            else "Payment to credit",
+            currency=client.currency,
+            allow_duplicate_id=allow_duplicate_id,
+            actor=actor,
+            reason=reason,
+        )
+        for invoice, share in plan:
+            if invoice.currency != client.currency:
+                raise ValidationError(
+                    "Invoice %(number)s is in another currency.",
+                    code="currency_mismatch",
+                    params={"number": invoice},
+                )
+            _allocate(invoice, share, transaction_row=payment)
+            _settle(invoice, share, date)
+        if amount > allocated:
+            _credit_entry(
+                client=client,
+                kind=CreditEntry.Kind.OVERPAYMENT,
+                amount=amount - allocated,
+                description=f"Overpayment of {payment}",
+                transaction_row=payment,
+                actor=actor,
+            )
+    if send_receipt:
+        _send_receipt(payment=payment, invoices=[inv for inv, _ in plan], actor=actor)
+    return payment
+
+
+@transaction.atomic
+def record_transaction(
+    *,
+    direction: str,
+    amount: Decimal,
+    gateway: str,
+    date: dt.datetime,
+    description: str,
+    currency: str,
+    client: Client | None = None,
+    fees: Decimal = ZERO,
+    transaction_id: str = "",
+    allow_duplicate_id: bool = False,
+    actor: AbstractBaseUser | None,
+    reason: str = "",
+) -> Transaction:
+    """Money in or out that is not an invoice payment (a bank fee, a chargeback fee...)."""
+    if direction not in ("in", "out"):
+        raise ValidationError("Money goes in or out.", code="invalid_direction")
+    amount = _positive(amount, "amount", "The amount")
+    if not description.strip():
+        raise _field_error("description", "Describe the transaction.", "description_required")
+    if client is not None:
+        client = _lock_client(client)
+        currency = client.currency
+    if currency not in dict(settings.CURRENCIES):
+        raise _field_error("currency", "Unknown currency.", "unknown_currency")
+    with audit.context.context(action="billing.record_transaction", reason=reason, actor=actor):
+        return _new_transaction(
+            client=client,
+            kind=Transaction.Kind.INCOME if direction == "in" else Transaction.Kind.EXPENSE,
+            gateway=gateway,
+            transaction_id=transaction_id,
+            date=date,
+            amount_in=amount if direction == "in" else ZERO,
+            amount_out=amount if direction == "out" else ZERO,
+            fees=fees,
+            description=description,
+            currency=currency,
+            allow_duplicate_id=allow_duplicate_id,
+            actor=actor,
+            reason=reason,
+        )
+
+
+def refundable_amount(payment: Transaction) -> Decimal:
+    """What of a payment can still be refunded: what it paid on invoices, less earlier refunds."""
+    paid = payment.allocations.aggregate(total=Sum("amount"))["total"] or ZERO
+    refunded = (
+        Allocation.objects.filter(transaction__refund_of=payment).aggregate(total=Sum("amount"))[
+            "total"
+        ]
+        or ZERO
+    )
+    return paid + refunded
+
+
+@transaction.atomic
+def refund_payment(
+    *,
+    payment: Transaction,
+    amount: Decimal | None = None,
+    transaction_id: str = "",
+    date: dt.datetime | None = None,
+    actor: AbstractBaseUser | None,
+    reason: str,
+) -> Transaction:
+    """Give back all or part of a payment, as its own transaction out; needs a reason.
+
+    The refund comes off the payment's invoices, newest allocation first; an invoice that has
+    nothing paid on it any more becomes Refunded.
+    """
+    payment = Transaction.objects.select_related("client").get(pk=payment.pk)
+    if payment.kind != Transaction.Kind.PAYMENT:
+        raise ValidationError("Only a payment can be refunded.", code="not_a_payment")
+    _require_reason(reason, "Say why the payment is refunded.")
+    client = _lock_client(payment.client)
+    allocations = list(payment.allocations.order_by("-id"))
+    locked = {
+        inv.pk: inv
+        for inv in Invoice.objects.select_for_update()
+        .filter(pk__in=[a.invoice_id for a in allocations])
+        .order_by("pk")
+    }
+    refundable = refundable_amount(payment)
+    amount = refundable if amount is None else _positive(amount, "amount", "The refund")
+    if refundable <= 0:
+        raise ValidationError("Nothing of this payment is left to refund.", code="fully_refunded")
+    if amount > refundable:
+        raise _field_error(
+            "amount", f"At most {refundable} of this payment can be refunded.", "over_refund"
+        )
+    date = date or timezone.now()
+    with audit.context.context(action="billing.refund_payment", reason=reason, actor=actor):
+        refund = _new_transaction(
+            client=client,
+            kind=Transaction.Kind.REFUND,
+            gateway=payment.gateway,
+            transaction_id=transaction_id,
+            date=date,
+            amount_out=amount,
+            description=f"Refund of {payment}: {reason.strip()}",
+            currency=payment.currency,
+            refund_of=payment,
+            actor=actor,
+            reason=reason,
+        )
+        already = {
+            row["invoice_id"]: -row["total"]
+            for row in Allocation.objects.filter(transaction__refund_of=payment)
+            .values("invoice_id")
+            .annotate(total=Sum("amount"))
+        }
+        left = amount
+        for allocation in allocations:
+            if left <= 0:
+                break
+            invoice = locked[allocation.invoice_id]
+            room = min(allocation.amount - already.get(invoice.pk, ZERO), invoice.amount_paid)
+            already[invoice.pk] = already.get(invoice.pk, ZERO) + max(room, ZERO)
+            share = min(room, left)
+            if share <= 0:
+                continue
+            _allocate(invoice, -share, transaction_row=refund)
+            invoice.amount_paid -= share
+            fields = ["amount_paid", "updated_at"]
+            if invoice.amount_paid == 0 and invoice.status == Invoice.Status.PAID:
+                invoice.status = Invoice.Status.REFUNDED
+                invoice.status_reason = reason.strip()
+                fields += ["status", "status_reason"]
+            invoice.save(update_fields=fields)
+            left -= share
+    return refund
+
+
+# Credit --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def add_credit(
+    *, client: Client, amount: Decimal, justification: str, actor: AbstractBaseUser | None
+) -> CreditEntry:
+    _require_reason(justification, "Say why the client gets this credit.")
+    amount = _positive(amount, "amount", "The credit")
+    client = _lock_client(client)
+    with audit.context.context(action="billing.add_credit", reason=justification, actor=actor):
+        return _credit_entry(
+            client=client,
+            kind=CreditEntry.Kind.ADDED,
+            amount=amount,
+            description=justification.strip(),
+            actor=actor,
+        )
+
+
+@transaction.atomic
+def remove_credit(
+    *, client: Client, amount: Decimal, justification: str, actor: AbstractBaseUser | None
+) -> CreditEntry:
+    _require_reason(justification, "Say why the credit is removed.")
+    amount = _positive(amount, "amount", "The amount")
+    client = _lock_client(client)
+    balance = credit_balance(client)
+    if amount > balance:
+        raise _field_error(
+            "amount",
+            f"The client has only {balance} {client.currency} of credit.",
+            "insufficient_credit",
+        )
+    with audit.context.context(action="billing.remove_credit", reason=justification, actor=actor):
+        return _credit_entry(
+            client=client,
+            kind=CreditEntry.Kind.REMOVED,
+            amount=-amount,
+            description=justification.strip(),
+            actor=actor,
+        )
+
+
+@transaction.atomic
+def apply_credit(
+    *,
+    invoice: Invoice,
+    amount: Decimal | None = None,
+    actor: AbstractBaseUser | None,
+    reason: str = "",
+) -> CreditEntry:
+    """Pay (part of) an invoice from the client's credit; blank takes as much as fits."""
+    client = _lock_client(invoice.client)
+    invoice = _lock_invoice(invoice)
+    if invoice.status not in Invoice.PAYABLE or invoice.balance <= 0:
+        raise ValidationError("Only an unpaid invoice can take credit.", code="not_payable")
+    balance = credit_balance(client)
+    if balance <= 0:
+        raise ValidationError("The client has no credit.", code="insufficient_credit")
+    amount = (
+        min(balance, invoice.balance)
+        if amount is None
+        else _positive(amount, "amount", "The amount")
+    )
+    if amount > balance:
+        raise _field_error(
+            "amount",
+            f"The client has only {balance} {client.currency} of credit.",
+            "insufficient_credit",
+        )
+    if amount > invoice.balance:
+        raise _field_error(
+            "amount", f"Only {invoice.balance} is due on this invoice.", "over_allocation"
+        )
+    with audit.context.context(action="billing.apply_credit", reason=reason, actor=actor):
+        entry = _credit_entry(
+            client=client,
+            kind=CreditEntry.Kind.APPLIED,
+            amount=-amount,
+            description=f"Applied to invoice {invoice}",
+            invoice=invoice,
+            actor=actor,
+        )
+        _allocate(invoice, amount, credit_entry=entry)
+        _settle(invoice, amount, timezone.now())
+    return entry
+
+
+# Billable items ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def add_billable_item(
+    *,
+    client: Client,
+    description: str,
+    unit_price: Decimal,
+    quantity: Decimal = Decimal(1),
+    taxed: bool = True,
+    service: Any = None,
+    invoice_now: bool = False,
+    actor: AbstractBaseUser | None,
+    reason: str = "",
+) -> BillableItem:
+    """Queue a one-off charge for the client's next invoice, or invoice it at once."""
+    client = _lock_client(client)
+    if service is not None and service.client_id != client.pk:
+        raise _field_error(
+            "service", "That hosting account belongs to another client.", "wrong_client"
+        )
+    with audit.context.context(action="billing.add_billable_item", reason=reason, actor=actor):
+        item = BillableItem(
+            client=client,
+            description=description.strip(),
+            quantity=quantity,
+            unit_price=unit_price,
+            taxed=taxed,
+            service=service,
+        )
+        item.full_clean()
+        item.save()
+    if invoice_now:
+        today = timezone.localdate()
+        invoice = create_invoice(
+            client=client,
+            lines=[line_for_billable(item)],
+            issue_date=today,
+            due_date=today + dt.timedelta(days=settings.INVOICE_DUE_DAYS),
+            actor=actor,
+            reason=reason,
+        )
+        publish_invoice(invoice=invoice, actor=actor, reason=reason)
+        item.refresh_from_db()
+    return item
+
+
+@transaction.atomic
+def remove_billable_item(
+    *, item: BillableItem, actor: AbstractBaseUser | None, reason: str = ""
+) -> None:
+    item = BillableItem.objects.select_for_update().get(pk=item.pk)
+    if item.invoice_item_id is not None:
+        raise ValidationError(
+            "This charge is on an invoice; remove it from the draft instead.",
+            code="already_invoiced",
+        )
+    with audit.context.context(action="billing.remove_billable_item", reason=reason, actor=actor):
+        item.delete()
+
+
+# Lines from the client's records -------------------------------------------------------------
+
+
+def _period(start: dt.date | None, cycle: str) -> str:
+    from hosting.models import CYCLE_MONTHS, BillingCycle, add_months
+
+    months = CYCLE_MONTHS.get(BillingCycle(cycle), 0)
+    if start is None or not months:
+        return ""
+    end = add_months(start, months) - dt.timedelta(days=1)
+    return f" ({start:%d/%m/%Y} - {end:%d/%m/%Y})"
+
+
+def line_for_service(service: Any) -> LineData:
+    name = f"{service.product.name}{' - ' + str(service) if service.domain else ''}"
+    return LineData(
+        description=name + _period(service.next_due_date, service.billing_cycle),
+        quantity=Decimal(1),
+        unit_price=service.recurring_amount,
+        kind=InvoiceItem.Kind.SERVICE,
+        service=service,
+    )
+
+
+def line_for_domain(domain: Any) -> LineData:
+    years = domain.period_years
+    return LineData(
+        description=f"Domain renewal - {domain.unicode_name} - {years} year{'s' * (years > 1)}",
+        quantity=Decimal(1),
+        unit_price=domain.recurring_amount,
+        kind=InvoiceItem.Kind.DOMAIN,
+        domain=domain,
+    )
+
+
+def line_for_addon(addon: Any) -> LineData:
+    return LineData(
+        description=f"Add-on: {addon.display_name}"
+        + _period(addon.next_due_date, addon.billing_cycle),
+        quantity=Decimal(1),
+        unit_price=addon.recurring_price,
+        kind=InvoiceItem.Kind.ADDON,
+        addon=addon,
+    )
+
+
+def line_for_billable(item: BillableItem) -> LineData:
+    return LineData(
+        description=item.description,
+        quantity=item.quantity,
+        unit_price=item.unit_price,
+        taxed=item.taxed,
+        kind=InvoiceItem.Kind.BILLABLE,
+        billable_item=item,
+    )
+
+
+# Emails --------------------------------------------------------------------------------------
+
+
+def _invoice_recipients(client: Client) -> list[str]:
+    to = [client.billing_email or client.email]
+    to += [c.email for c in client.contacts.filter(receives_invoices=True) if c.email not in to]
+    return to
+
+
+@transaction.atomic
+def email_invoice(*, invoice: Invoice, actor: AbstractBaseUser | None) -> EmailLog:
+    """Email the invoice with its PDF; logged in the client's email log, sent after commit."""
+    from billing.pdf import invoice_pdf
+    from clients.services import queue_email
+
+    invoice = Invoice.objects.select_related("client").get(pk=invoice.pk)
+    if invoice.is_draft:
+        raise ValidationError("Publish the invoice before emailing it.", code="not_published")
+    client = invoice.client
+    pdf = invoice_pdf(invoice)
+    body = render_to_string(
+        "billing/emails/invoice.txt",
+        {"invoice": invoice, "client": client, "company": settings.COMPANY_NAME},
+    )
+    with audit.context.context(action="billing.email_invoice", actor=actor):
+        return queue_email(
+            client=client,
+            kind=EmailLog.Kind.INVOICE,
+            to=_invoice_recipients(client),
+            subject=f"Invoice {invoice.number}",
+            body=body,
+            actor=actor,
+            attachments=((f"{invoice.number}.pdf", pdf, "application/pdf"),),
+        )
+
+
+def _send_receipt(
+    *, payment: Transaction, invoices: Sequence[Invoice], actor: AbstractBaseUser | None
+) -> EmailLog:
+    from clients.services import queue_email
+
+    client = payment.client
+    body = render_to_string(
+        "billing/emails/receipt.txt",
+        {
+            "payment": payment,
+            "invoices": invoices,
+            "client": client,
+            "company": settings.COMPANY_NAME,
+        },
+    )
+    return queue_email(
+        client=client,
+        kind=EmailLog.Kind.RECEIPT,
+        to=_invoice_recipients(client),
+        subject=f"Payment received - {payment.amount_in} {payment.currency}",
+        body=body,
+        actor=actor,
+    )
+
+
+def summary_for(client: Client) -> Mapping[str, Any]:
+    """The client's billing figures in two queries (invoices, credit)."""
+    from django.db.models import Count
+
+    today = timezone.localdate()
+    payable = Q(status__in=Invoice.PAYABLE)
+    figures = Invoice.objects.filter(client=client).aggregate(
+        invoiced=Sum("total", filter=~Q(status__in=["draft", "cancelled"])),
+        paid=Sum("amount_paid"),
+        due=Sum("balance", filter=payable),
+        overdue=Sum("balance", filter=payable & Q(due_date__lt=today)),
+        unpaid_count=Count("id", filter=payable),
+        draft_count=Count("id", filter=Q(status="draft")),
+    )
+    return {
+        **{k: v or (ZERO if not k.endswith("count") else 0) for k, v in figures.items()},
+        "credit": credit_balance(client),
+        "currency": client.currency,
+    }
