@@ -11,6 +11,8 @@ SECTIONS = (
     ("Clients", "clients:client-list", "clients.view_client"),
     ("Services", "hosting:service-list", "hosting.view_service"),
     ("Domains", "hosting:domain-list", "hosting.view_domain"),
+    ("Invoices", "billing:invoice-list", "billing.view_invoice"),
+    ("Transactions", "billing:transaction-list", "billing.view_transaction"),
 )
 AUDIT_SECTIONS = (
     ("Audit trail", "audit:feed", "audit.review_audit"),

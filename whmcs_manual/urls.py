@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("core.urls")),
     path("clients/", include("clients.urls")),
     path("hosting/", include("hosting.urls")),
+    path("billing/", include("billing.urls")),
     path("audit/", include("audit.urls")),
     path(
         "login/",

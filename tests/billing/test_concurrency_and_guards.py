@@ -21,7 +21,7 @@ def _run_in_parallel(target, args_list):
         try:
             barrier.wait(timeout=20)
             outcomes.append(target(*args))
-        except Exception as exc:  # noqa: BLE001 - every outcome is asserted by the caller
+        except Exception as exc:
             outcomes.append(exc)
         finally:
             connection.close()
@@ -79,6 +79,7 @@ def test_two_full_payments_racing_let_one_settle_and_refuse_the_other():
 
 
 # Guards in the database (raw SQL, as psql or a careless admin would) -------------------------
+
 
 def _raw(sql, params):
     with transaction.atomic(), connection.cursor() as cursor:

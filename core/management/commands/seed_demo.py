@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import datetime as dt
 import secrets
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from audit.management.base import AuditedCommand
+from billing import services as billing
+from billing.catalog import load_billing_defaults
 from clients.models import Client
 from clients.services import create_client
 from core.roles import ADMIN, BILLING, READ_ONLY, SUPPORT
@@ -74,6 +79,45 @@ DEMO_CLIENTS = [
 class Command(AuditedCommand):
     help = "Load demo data (idempotent) and create the demo staff accounts."
 
+    def _demo_invoices(self) -> int:
+        """A paid, a part-paid and a draft invoice for the first demo clients without any."""
+        today = timezone.localdate()
+        made = 0
+        for email in ("ada@analytical.example", "tim@w3.example", "anne@dupont.example"):
+            client = Client.objects.filter(email__iexact=email).first()
+            if client is None or client.invoices.exists():
+                continue
+            lines = [
+                billing.LineData(
+                    "Web hosting - Business plan (12 months)", Decimal(1), Decimal("120.00")
+                ),
+                billing.LineData("Website migration (hours)", Decimal("1.5"), Decimal("45.00")),
+            ]
+            for state in ("paid", "part-paid", "draft"):
+                invoice = billing.create_invoice(
+                    client=client,
+                    lines=lines,
+                    issue_date=today - dt.timedelta(days=20),
+                    due_date=today - dt.timedelta(days=6),
+                    public_notes="Thank you for your business.",
+                    actor=None,
+                    reason="demo data",
+                )
+                made += 1
+                if state == "draft":
+                    continue
+                invoice = billing.publish_invoice(invoice=invoice, actor=None)
+                billing.record_payment(
+                    client=client,
+                    allocations=[(invoice, None)],
+                    amount=None if state == "paid" else Decimal("50.00"),
+                    gateway="bank_transfer",
+                    transaction_id=f"DEMO-{invoice.pk}",
+                    date=timezone.now(),
+                    actor=None,
+                )
+        return made
+
     def handle(self, *args: Any, **options: Any) -> None:
         user_model = get_user_model()
         created_admin_password = None
@@ -117,7 +161,9 @@ class Command(AuditedCommand):
                 reason="demo data",
             )
             added += 1
-        self.stdout.write(f"Demo data: {added} client(s) added.")
+        load_billing_defaults()
+        invoices = self._demo_invoices()
+        self.stdout.write(f"Demo data: {added} client(s) and {invoices} invoice(s) added.")
         if created_admin_password:
             self.stdout.write(self.style.SUCCESS("Demo staff admin created. Log in with:"))
             self.stdout.write(f"    username: {DEMO_ADMIN}")

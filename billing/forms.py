@@ -1,0 +1,339 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import django_filters
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+
+from billing.models import Invoice, Transaction
+from billing.services import MAX_LINES, gateway_choices
+from clients.models import Client
+from clients.widgets import ClientPickerWidget
+from core.forms import ReasonFormMixin
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+MONEY_FIELD = {"max_digits": 12, "decimal_places": 2}
+
+
+def _money(label: str, *, required: bool = True, min_value: str | None = "0.01", **kw: Any):
+    return forms.DecimalField(
+        label=label,
+        required=required,
+        min_value=Decimal(min_value) if min_value is not None else None,
+        **MONEY_FIELD,
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+        **kw,
+    )
+
+
+def _reason_field(label: str = "Reason", *, required: bool = True, help_text: str = ""):
+    return forms.CharField(
+        label=label,
+        max_length=500,
+        required=required,
+        help_text=help_text or "Recorded in the audit trail.",
+    )
+
+
+# Invoices ------------------------------------------------------------------------------------
+
+
+class InvoiceForm(ReasonFormMixin, forms.Form):
+    client = forms.ModelChoiceField(
+        queryset=Client.objects.all(),
+        widget=ClientPickerWidget(),
+        help_text="The invoice is in the client's currency and taxed by its country's rules.",
+    )
+    issue_date = forms.DateField(widget=DATE)
+    due_date = forms.DateField(widget=DATE)
+    public_notes = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, help_text="Printed."
+    )
+    private_notes = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, help_text="Staff only."
+    )
+
+    def __init__(self, *args: Any, client: Client | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if client is not None:
+            # Chosen already (from the client's profile, or an existing draft).
+            del self.fields["client"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        issued, due = cleaned.get("issue_date"), cleaned.get("due_date")
+        if issued and due and due < issued:
+            self.add_error("due_date", "The due date cannot be before the issue date.")
+        return cleaned
+
+
+class InvoiceLineForm(forms.Form):
+    description = forms.CharField(max_length=500)
+    quantity = forms.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        min_value=Decimal("0.0001"),
+        initial=Decimal(1),
+        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+    )
+    unit_price = forms.DecimalField(
+        **MONEY_FIELD, widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"})
+    )
+    taxed = forms.BooleanField(required=False, initial=True)
+    # Where the line came from; the view checks each belongs to the invoice's client.
+    kind = forms.CharField(required=False, widget=forms.HiddenInput)
+    service = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    domain = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    addon = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    billable_item = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
+InvoiceLineFormSet = forms.formset_factory(
+    InvoiceLineForm,
+    extra=0,
+    can_delete=True,
+    min_num=1,
+    validate_min=True,
+    max_num=MAX_LINES,
+    validate_max=True,
+)
+
+
+class InvoiceStatusForm(forms.Form):
+    reason = _reason_field()
+    paid_to_credit = forms.BooleanField(
+        label="Return the amount already paid to the client's credit",
+        required=False,
+        help_text="Needed to cancel an invoice that has taken money. To give the money back "
+        "to the payer instead, refund the payments first.",
+    )
+
+    def __init__(self, *args: Any, show_credit: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not show_credit:
+            del self.fields["paid_to_credit"]
+
+
+class ReasonForm(forms.Form):
+    reason = _reason_field()
+
+
+class OptionalReasonForm(forms.Form):
+    reason = _reason_field("Reason for this change", required=False)
+
+
+class PublishForm(forms.Form):
+    send_email = forms.BooleanField(label="Email the invoice (PDF attached)", required=False)
+
+
+# Money ---------------------------------------------------------------------------------------
+
+
+class _MoneyMovementForm(ReasonFormMixin, forms.Form):
+    gateway = forms.ChoiceField(choices=())
+    transaction_id = forms.CharField(label="Transaction ID", max_length=100, required=False)
+    date = forms.DateTimeField(
+        widget=DATETIME, help_text="When the money moved. A past date needs a reason."
+    )
+    fees = _money("Fees", min_value="0", initial=Decimal("0.00"))
+    allow_duplicate_id = forms.BooleanField(
+        label="This transaction ID is already recorded on purpose",
+        required=False,
+        help_text="Only when the gateway really reused the ID; needs a reason.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("date", timezone.localtime().replace(second=0, microsecond=0))
+        super().__init__(*args, **kwargs)
+        self.fields["gateway"].choices = [("", "Choose a gateway"), *gateway_choices()]
+
+
+class PaymentForm(_MoneyMovementForm):
+    amount = _money(
+        "Amount",
+        required=False,
+        help_text="Blank: the balance due. More than the balance goes to the client's credit.",
+    )
+    send_receipt = forms.BooleanField(label="Email a receipt", required=False)
+
+    field_order = ["amount", "gateway", "transaction_id", "date", "fees", "send_receipt"]
+
+
+class SplitPaymentForm(_MoneyMovementForm):
+    """One payment across several of the client's unpaid invoices."""
+
+    amount = _money("Amount received")
+    send_receipt = forms.BooleanField(label="Email a receipt", required=False)
+
+    field_order = ["amount", "gateway", "transaction_id", "date", "fees", "send_receipt"]
+
+    def __init__(self, *args: Any, invoices: list[Invoice], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.invoices = invoices
+        for invoice in invoices:
+            self.fields[f"invoice_{invoice.pk}"] = _money(
+                f"{invoice.number} (due {invoice.due_date:%d/%m/%Y}, {invoice.balance} "
+                f"{invoice.currency} left)",
+                required=False,
+            )
+
+    def invoice_fields(self) -> list[Any]:
+        return [self[f"invoice_{invoice.pk}"] for invoice in self.invoices]
+
+    def allocations(self) -> list[tuple[Invoice, Decimal]]:
+        return [
+            (invoice, self.cleaned_data[f"invoice_{invoice.pk}"])
+            for invoice in self.invoices
+            if self.cleaned_data.get(f"invoice_{invoice.pk}")
+        ]
+
+
+class RefundForm(forms.Form):
+    amount = _money("Amount to refund", required=False, help_text="Blank: all that is left.")
+    transaction_id = forms.CharField(label="Refund transaction ID", max_length=100, required=False)
+    reason = _reason_field()
+
+
+class TransactionForm(_MoneyMovementForm):
+    direction = forms.ChoiceField(
+        choices=[("in", "Money in"), ("out", "Money out")], widget=forms.RadioSelect
+    )
+    amount = _money("Amount")
+    description = forms.CharField(max_length=500)
+    client = forms.ModelChoiceField(
+        queryset=Client.objects.all(),
+        widget=ClientPickerWidget(),
+        required=False,
+        help_text="Optional. The transaction is in the client's currency.",
+    )
+    currency = forms.ChoiceField(
+        choices=settings.CURRENCIES,
+        initial=settings.DEFAULT_CURRENCY,
+        help_text="Used when no client is chosen.",
+    )
+
+    field_order = [
+        "direction",
+        "amount",
+        "description",
+        "client",
+        "currency",
+        "gateway",
+        "transaction_id",
+        "date",
+        "fees",
+    ]
+
+    def __init__(self, *args: Any, client: Client | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if client is not None:
+            del self.fields["client"], self.fields["currency"]
+
+
+class CreditForm(forms.Form):
+    action = forms.ChoiceField(
+        choices=[("add", "Add credit"), ("remove", "Remove credit")], widget=forms.RadioSelect
+    )
+    amount = _money("Amount")
+    justification = forms.CharField(
+        max_length=500, help_text="Required: why the client's credit changes."
+    )
+
+
+class ApplyCreditForm(forms.Form):
+    amount = _money("Amount", required=False, help_text="Blank: as much as the invoice needs.")
+
+
+class BillableItemForm(ReasonFormMixin, forms.Form):
+    description = forms.CharField(max_length=500)
+    quantity = forms.DecimalField(
+        max_digits=12, decimal_places=4, min_value=Decimal("0.0001"), initial=Decimal(1)
+    )
+    unit_price = forms.DecimalField(**MONEY_FIELD)
+    taxed = forms.BooleanField(required=False, initial=True)
+    service = forms.TypedChoiceField(
+        label="Hosting account", required=False, coerce=int, empty_value=None
+    )
+    invoice_now = forms.BooleanField(
+        label="Invoice it now", required=False, help_text="Otherwise it waits for the next invoice."
+    )
+
+    def __init__(self, *args: Any, services: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["service"].choices = [("", "None")] + [(s.pk, str(s)) for s in services]
+
+
+# Lists ---------------------------------------------------------------------------------------
+
+
+class InvoiceFilter(django_filters.FilterSet):
+    number = django_filters.CharFilter(method="filter_number", label="Number")
+    status = django_filters.ChoiceFilter(choices=Invoice.Status.choices, empty_label="Any status")
+    client = django_filters.ModelChoiceFilter(
+        queryset=Client.objects.all(), widget=ClientPickerWidget()
+    )
+    overdue = django_filters.BooleanFilter(
+        method="filter_overdue", label="Overdue only", widget=forms.CheckboxInput
+    )
+    issued_from = django_filters.DateFilter(
+        field_name="issue_date", lookup_expr="gte", label="Issued from", widget=DATE
+    )
+    issued_to = django_filters.DateFilter(
+        field_name="issue_date", lookup_expr="lte", label="Issued until", widget=DATE
+    )
+    due_from = django_filters.DateFilter(
+        field_name="due_date", lookup_expr="gte", label="Due from", widget=DATE
+    )
+    due_to = django_filters.DateFilter(
+        field_name="due_date", lookup_expr="lte", label="Due until", widget=DATE
+    )
+    total_min = django_filters.NumberFilter(field_name="total", lookup_expr="gte", label="Total ≥")
+    total_max = django_filters.NumberFilter(field_name="total", lookup_expr="lte", label="Total ≤")
+
+    class Meta:
+        model = Invoice
+        fields = ["number", "status", "client"]
+
+    def filter_number(self, queryset: Any, name: str, value: str) -> Any:
+        value = value.strip().upper()
+        return queryset.filter(number__startswith=value) if value else queryset
+
+    def filter_overdue(self, queryset: Any, name: str, value: bool) -> Any:
+        return queryset.overdue() if value else queryset
+
+
+class TransactionFilter(django_filters.FilterSet):
+    transaction_id = django_filters.CharFilter(label="Transaction ID", lookup_expr="exact")
+    gateway = django_filters.ChoiceFilter(choices=(), empty_label="Any gateway")
+    kind = django_filters.ChoiceFilter(choices=Transaction.Kind.choices, empty_label="Any kind")
+    client = django_filters.ModelChoiceFilter(
+        queryset=Client.objects.all(), widget=ClientPickerWidget()
+    )
+    date_from = django_filters.DateFilter(method="filter_from", label="From", widget=DATE)
+    date_to = django_filters.DateFilter(method="filter_to", label="Until", widget=DATE)
+
+    class Meta:
+        model = Transaction
+        fields = ["transaction_id", "gateway", "kind", "client"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.filters["gateway"].extra["choices"] = gateway_choices()
+        self.form.fields["gateway"].choices = [("", "Any gateway"), *gateway_choices()]
+
+    # Whole local days as a datetime range, so the (date, id) index answers it.
+    def filter_from(self, queryset: Any, name: str, value: dt.date) -> Any:
+        return queryset.filter(date__gte=_start_of(value))
+
+    def filter_to(self, queryset: Any, name: str, value: dt.date) -> Any:
+        return queryset.filter(date__lt=_start_of(value + dt.timedelta(days=1)))
+
+
+def _start_of(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
