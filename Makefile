@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install run migrate seed test lint pytest format serve bench clean-data
+.PHONY: help install system-deps run migrate seed test lint pytest format serve bench clean-data
 
 help:
 	@echo "make run    - set up (venv, install, database, migrate, demo data) and serve on http://$(HOST):$(PORT)"
@@ -24,10 +24,26 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Debian packages outside Python: Pango and fonts for invoice PDFs (WeasyPrint). Installed with
+# apt-get when missing (as root, or through password-less sudo); otherwise a warning: the app
+# runs and says so on the PDF pages.
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+system-deps:
+	@if dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "Installing $(SYSTEM_PACKAGES)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+	elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+		echo "Installing $(SYSTEM_PACKAGES)"; \
+		sudo -n apt-get update -qq && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+	else \
+		echo "WARNING: invoice PDFs need $(SYSTEM_PACKAGES) (Debian/Ubuntu names); install them."; \
+	fi
+
 # `make run` is the developer's server: DEBUG on unless DJANGO_DEBUG says otherwise.
 run migrate seed: export DJANGO_DEBUG := $(or $(DJANGO_DEBUG),1)
 
-migrate: install
+migrate: install system-deps
 	$(PY) manage.py migrate --noinput
 
 seed: migrate
@@ -41,7 +57,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-pytest: install
+pytest: install system-deps
 	$(VENV)/bin/pytest
 
 test: lint pytest

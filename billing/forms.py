@@ -162,7 +162,16 @@ class PaymentForm(_MoneyMovementForm):
     )
     send_receipt = forms.BooleanField(label="Email a receipt", required=False)
 
-    field_order = ["amount", "gateway", "transaction_id", "date", "fees", "send_receipt"]
+    field_order = [
+        "amount",
+        "gateway",
+        "transaction_id",
+        "date",
+        "fees",
+        "send_receipt",
+        "allow_duplicate_id",
+        "audit_reason",
+    ]
 
 
 class SplitPaymentForm(_MoneyMovementForm):
@@ -171,7 +180,16 @@ class SplitPaymentForm(_MoneyMovementForm):
     amount = _money("Amount received")
     send_receipt = forms.BooleanField(label="Email a receipt", required=False)
 
-    field_order = ["amount", "gateway", "transaction_id", "date", "fees", "send_receipt"]
+    field_order = [
+        "amount",
+        "gateway",
+        "transaction_id",
+        "date",
+        "fees",
+        "send_receipt",
+        "allow_duplicate_id",
+        "audit_reason",
+    ]
 
     def __init__(self, *args: Any, invoices: list[Invoice], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -228,6 +246,8 @@ class TransactionForm(_MoneyMovementForm):
         "transaction_id",
         "date",
         "fees",
+        "allow_duplicate_id",
+        "audit_reason",
     ]
 
     def __init__(self, *args: Any, client: Client | None = None, **kwargs: Any) -> None:

@@ -172,12 +172,10 @@ def _validate_lines(lines: Sequence[LineData], client: Client) -> None:
             raise ValidationError("Quantities must be more than zero.", code="not_positive")
 
 
-def _write_lines(invoice: Invoice, lines: Sequence[LineData]) -> None:
-    """Replace the draft's lines; billable items follow their line on or off the invoice."""
-    invoice.items.all().delete()  # a draft's lines (the database refuses this once published)
+def _build_items(invoice: Invoice, lines: Sequence[LineData]) -> list[InvoiceItem]:
+    """The lines as unsaved rows, with the invoice's totals computed from them."""
     items = [
         InvoiceItem(
-            invoice=invoice,
             position=position,
             kind=line.kind,
             description=line.description.strip(),
@@ -194,6 +192,14 @@ def _write_lines(invoice: Invoice, lines: Sequence[LineData]) -> None:
     _apply_totals(invoice, items)
     for item in items:
         item.full_clean(exclude=["invoice"])
+    return items
+
+
+def _store_items(invoice: Invoice, items: list[InvoiceItem], lines: Sequence[LineData]) -> None:
+    """Replace the draft's lines; billable items follow their line on or off the invoice."""
+    invoice.items.all().delete()  # a draft's lines (the database refuses this once published)
+    for item in items:
+        item.invoice = invoice
     InvoiceItem.objects.bulk_create(items)
     for item, line in zip(items, lines, strict=True):
         if line.billable_item is not None:
@@ -249,10 +255,10 @@ def create_invoice(
             public_notes=public_notes.strip(),
             private_notes=private_notes.strip(),
         )
+        items = _build_items(invoice, lines)
         invoice.full_clean()
         invoice.save()
-        _write_lines(invoice, lines)
-        invoice.save(update_fields=["subtotal", "tax1_amount", "tax2_amount", "total"])
+        _store_items(invoice, items, lines)
     return invoice
 
 
@@ -285,9 +291,10 @@ def update_draft(
         invoice.tax2_name, invoice.tax2_rate = rates.tax2_name, rates.tax2_rate
         invoice.tax2_compound = rates.tax2_compound
         invoice.tax_rounding = settings.INVOICE_TAX_ROUNDING
-        _write_lines(invoice, lines)
+        items = _build_items(invoice, lines)
         invoice.full_clean()
         invoice.save()
+        _store_items(invoice, items, lines)
     return invoice
 
 

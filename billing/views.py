@@ -57,12 +57,20 @@ PICK_LIMIT = 50
 SPLIT_LIMIT = 30
 
 
+REASON_FIELDS = ("audit_reason", "reason", "justification")
+
+
 def errors_to_form(form: Any, exc: ValidationError) -> None:
+    """Service errors onto the form: field errors by name, "reason required" next to the
+    reason box, anything else at the top."""
     if hasattr(exc, "error_dict"):
         for name, errors in exc.error_dict.items():
             form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
+        return
+    reason_field = next((n for n in REASON_FIELDS if n in form.fields), None)
+    for error in exc.error_list:
+        target = reason_field if error.code == "reason_required" else None
+        form.add_error(target, error)
 
 
 def _page(request: HttpRequest, template: str, status: int = 200, **context: Any) -> HttpResponse:
