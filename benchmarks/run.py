@@ -23,6 +23,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +37,8 @@ N_STAFF = 20
 N_CONTEXTS = 50_000
 N_SERVICES = 300_000
 N_DOMAINS = 200_000
+N_INVOICES = 1_000_000
+N_TRANSACTIONS = 2_000_000
 BUSY_CLIENT_ID = 1
 LAST_NAMES = [
     "Smith",
@@ -127,7 +130,9 @@ def seed() -> None:
     if Client.objects.count() >= N_CLIENTS and ClientEvent.objects.count() >= N_EVENTS:
         print("Seed: reusing the existing benchmark data.")
         seed_profiles(get_user_model().objects.get(username="bench-staff-0").pk)
-        if seed_hosting():
+        seeded = seed_hosting()
+        seeded = seed_billing() or seeded
+        if seeded:
             connection.cursor().execute("VACUUM ANALYZE")
         return
     started = time.perf_counter()
@@ -227,6 +232,7 @@ def seed() -> None:
     print(f"Seed: {N_EVENTS:,} audit events in {time.perf_counter() - started:.1f}s")
     seed_profiles(staff[0])
     seed_hosting()
+    seed_billing()
     connection.cursor().execute("VACUUM ANALYZE")
 
 
@@ -379,6 +385,68 @@ def seed_hosting() -> bool:
     return True
 
 
+def seed_billing() -> bool:
+    """1,000,000 invoices (every status) and 2,000,000 payment transactions."""
+    from django.db import connection, transaction
+
+    from billing.catalog import load_billing_defaults
+    from billing.models import Invoice, InvoiceSeries, Transaction
+
+    if Invoice.objects.count() >= N_INVOICES and Transaction.objects.count() >= N_TRANSACTIONS:
+        return False
+    started = time.perf_counter()
+    load_billing_defaults()
+    series = InvoiceSeries.objects.get(is_default=True).pk
+    with transaction.atomic(), connection.cursor() as cur:
+        _set_seed_context(cur)
+        cur.execute("SELECT min(id), count(*) FROM clients_client")
+        first_client, n_clients = cur.fetchone()
+        cur.execute(
+            """
+            INSERT INTO billing_invoice (client_id, series_id, number, sequence, status, currency,
+                issue_date, due_date, published_at, paid_at, tax1_name, tax1_rate, tax2_name,
+                tax2_rate, tax2_compound, tax_rounding, subtotal, tax1_amount, tax2_amount, total,
+                amount_paid, paid_without_payment, status_reason, public_notes, private_notes,
+                created_at, updated_at)
+            SELECT %(first)s + (g %% %(n)s), %(series)s,
+                   CASE WHEN s = 'draft' THEN NULL ELSE 'BENCH-' || lpad(g::text, 8, '0') END,
+                   CASE WHEN s = 'draft' THEN NULL ELSE g END, s, 'GBP',
+                   current_date - (g %% 1000), current_date - (g %% 1000) + 14,
+                   now(), CASE WHEN s = 'paid' THEN now() END, 'VAT', 20, '', 0, false,
+                   'invoice', 10 + g %% 500, (10 + g %% 500) * 0.2, 0, (10 + g %% 500) * 1.2,
+                   CASE WHEN s = 'paid' THEN (10 + g %% 500) * 1.2 ELSE 0 END, false, '', '', '',
+                   now(), now()
+            FROM (SELECT g, (ARRAY['paid','paid','paid','paid','paid','unpaid','unpaid',
+                                   'cancelled','collections','draft'])[1 + g %% 10] AS s
+                  FROM generate_series(1, %(count)s) AS g) AS rows
+            """,
+            {"first": first_client, "n": n_clients, "series": series, "count": N_INVOICES},
+        )
+        cur.execute(
+            """
+            INSERT INTO billing_transaction (client_id, kind, gateway, transaction_id,
+                allow_duplicate_id, date, backdated, currency, amount_in, amount_out, fees,
+                description, refund_of_id, created_by_id, created_at)
+            SELECT %(first)s + (g %% %(n)s), 'payment',
+                   (ARRAY['bank_transfer','card','paypal','stripe','cash'])[1 + g %% 5],
+                   'BTX' || g, false, now() - make_interval(mins => g), false, 'GBP',
+                   10 + g %% 500, 0, 0, 'Payment', NULL, NULL, now()
+            FROM generate_series(1, %(count)s) AS g
+            """,
+            {"first": first_client, "n": n_clients, "count": N_TRANSACTIONS},
+        )
+        cur.execute(
+            "INSERT INTO billing_invoicecounter (series_id, year, last_number) "
+            "VALUES (%s, 0, %s) ON CONFLICT (series_id, year) DO UPDATE SET last_number = %s",
+            [series, N_INVOICES, N_INVOICES],
+        )
+    print(
+        f"Seed: {N_INVOICES:,} invoices, {N_TRANSACTIONS:,} transactions in "
+        f"{time.perf_counter() - started:.1f}s"
+    )
+    return True
+
+
 def measure(label: str, call: Callable[[int], object], iterations: int) -> dict[str, float]:
     for i in range(3):  # warm-up: connections, template caches
         call(-1 - i)
@@ -497,6 +565,34 @@ def run(iterations: int) -> list[dict]:
         get("/admin/clients/clientevent/?pgh_label__exact=update"),
         iterations,
     )
+    inv_1 = measure("invoice list p1", get("/billing/invoices/"), iterations)
+    inv_deep = measure("invoice list p1000", get("/billing/invoices/?page=1000"), iterations)
+    inv_f = measure(
+        "invoice list filtered",
+        get("/billing/invoices/?status=unpaid&due_from=2025-01-01&due_to=2025-12-31&total_min=100"),
+        iterations,
+    )
+    inv_overdue = measure("invoices overdue", get("/billing/invoices/?overdue=on"), iterations)
+    inv_number = measure("invoice number", get("/billing/invoices/?number=BENCH-0012"), iterations)
+    admin_inv = measure("admin invoices", get("/admin/billing/invoice/"), iterations)
+    admin_inv_f = measure(
+        "admin invoices filtered", get("/admin/billing/invoice/?status__exact=unpaid"), iterations
+    )
+    txn_1 = measure("transaction list p1", get("/billing/transactions/"), iterations)
+    txn_f = measure(
+        "transactions filtered",
+        get("/billing/transactions/?gateway=paypal&date_from=2025-06-01&date_to=2026-06-01"),
+        iterations,
+    )
+    txn_id = measure(
+        "transaction id", get("/billing/transactions/?transaction_id=BTX123456"), iterations
+    )
+    admin_txn = measure("admin transactions", get("/admin/billing/transaction/"), iterations)
+    tab_inv = measure("billing tab invoices", get(busy + "?tab=invoices"), iterations)
+    tab_txn = measure("billing tab transactions", get(busy + "?tab=transactions"), iterations)
+    tab_credit = measure("billing tab credit", get(busy + "?tab=credit"), iterations)
+    publish_on, publish_off = _publish_and_pay(http, iterations, triggers_for_billing)
+
     # Saves with and without the triggers alternate, so that drift (caches, table growth, the
     # other core's load) hits both sides alike.
     on, off = create("on"), create("off")
@@ -541,7 +637,91 @@ def run(iterations: int) -> list[dict]:
     pair("Audit feed, first page", feed, admin_events)
     pair("Audit feed, by actor", feed_actor, admin_events_f)
     pair("Create client via form", save, save_off, "baseline: audit triggers off")
+    pair("Invoices, page 1", inv_1, admin_inv)
+    pair(
+        "Invoices, page 1,000",
+        inv_deep,
+        admin_inv,
+        f"{inv_deep['median'] / inv_1['median']:.2f}x page 1",
+    )
+    pair("Invoices, status+due+amount", inv_f, admin_inv_f)
+    pair("Invoices, overdue", inv_overdue, admin_inv_f)
+    pair("Invoices, number prefix", inv_number, admin_inv)
+    pair("Transactions, page 1", txn_1, admin_txn)
+    pair("Transactions, gateway+dates", txn_f, admin_txn)
+    pair("Transactions, by ID", txn_id, admin_txn)
+    pair("Client tab: invoices", tab_inv, admin_change)
+    pair("Client tab: transactions", tab_txn, admin_change)
+    pair("Client tab: credit", tab_credit, admin_change)
+    pair("Publish + pay via forms", publish_on, publish_off, "baseline: audit triggers off")
     return rows
+
+
+BILLING_TABLES = (
+    "billing_invoice",
+    "billing_invoicecounter",
+    "billing_transaction",
+    "billing_allocation",
+    "billing_creditentry",
+)
+
+
+def triggers_for_billing(enabled: bool) -> None:
+    """Benchmark only: the audit-off baseline. The app never disables a trigger."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        for table in BILLING_TABLES:
+            cur.execute(f"ALTER TABLE {table} {'ENABLE' if enabled else 'DISABLE'} TRIGGER USER")
+
+
+def _publish_and_pay(http, iterations: int, triggers) -> tuple[dict, dict]:
+    """Publish a draft and record its full payment through the web forms, audit on vs off."""
+    from django.utils import timezone
+
+    from billing import services
+    from clients.models import Client
+
+    customer = Client.objects.order_by("id")[5]
+    today = timezone.localdate()
+
+    def draft() -> int:
+        invoice = services.create_invoice(
+            client=customer,
+            lines=[services.LineData("Bench line", Decimal(1), Decimal("10.00"))],
+            issue_date=today,
+            due_date=today,
+            actor=None,
+        )
+        return invoice.pk
+
+    def publish_and_pay(pk: int) -> None:
+        r1 = http.post(f"/billing/invoices/{pk}/publish/", {})
+        r2 = http.post(
+            f"/billing/invoices/{pk}/payment/",
+            {
+                "gateway": "cash",
+                "date": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+                "fees": "0",
+            },
+        )
+        if r1.status_code != 302 or r2.status_code != 302:
+            raise RuntimeError(f"publish/pay answered {r1.status_code}/{r2.status_code}")
+
+    on_samples: list[float] = []
+    off_samples: list[float] = []
+    try:
+        for _ in range(iterations):
+            for enabled, samples in ((True, on_samples), (False, off_samples)):
+                triggers(True)
+                pk = draft()
+                triggers(enabled)
+                started = time.perf_counter()
+                publish_and_pay(pk)
+                samples.append((time.perf_counter() - started) * 1000)
+    finally:
+        triggers(True)
+    return summarise("publish+pay audited", on_samples), summarise("publish+pay off", off_samples)
 
 
 def report(rows: list[dict]) -> str:
@@ -561,12 +741,18 @@ def report(rows: list[dict]) -> str:
     save = by_name["Create client via form"]
     overhead = save["median"] / save["baseline"]["median"] - 1
     feed = by_name["Audit feed, first page"]["median"]
+    pay = by_name["Publish + pay via forms"]
+    pay_overhead = pay["median"] / pay["baseline"]["median"] - 1
+    inv_deep = by_name["Invoices, page 1,000"]["median"] / by_name["Invoices, page 1"]["median"]
     lines += [
         "",
         f"Targets: audit overhead on a form save {overhead:+.1%} (<= 15%): "
         f"{'OK' if overhead <= 0.15 else 'MISSED'}; deep page {deep:.2f}x page 1 (<= 1.3x): "
         f"{'OK' if deep <= 1.3 else 'MISSED'}; feed first page {feed:.1f} ms (< 50 ms): "
         f"{'OK' if feed < 50 else 'MISSED'}",
+        f"Billing: audit overhead on publish + pay {pay_overhead:+.1%} (<= 15%): "
+        f"{'OK' if pay_overhead <= 0.15 else 'MISSED'}; invoices deep page {inv_deep:.2f}x "
+        f"page 1 (<= 1.3x): {'OK' if inv_deep <= 1.3 else 'MISSED'}",
     ]
     return "\n".join(lines)
 
