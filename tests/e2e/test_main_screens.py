@@ -25,7 +25,7 @@ def test_create_a_client_change_its_email_and_find_it_in_the_audit_trail(page, l
     expect(page.get_by_role("heading", level=1)).to_have_text("Ada Lovelace")
     expect(page.get_by_role("alert")).to_contain_text("added")
 
-    page.get_by_role("link", name="Edit").click()
+    page.get_by_role("link", name="Edit", exact=True).click()
     page.get_by_label("Email address").fill("ada@new.example")
     page.get_by_label("Reason for this change").fill("client asked by phone")
     page.get_by_role("button", name="Save changes").click()
