@@ -24,6 +24,7 @@ from django.template.response import TemplateResponse
 
 import audit.context
 from audit.models import StaffSession
+from core.forms import errors_to_form
 
 REASON_FIELD = "audit_reason"
 REASON_HELP = "Recorded in the audit trail with this change."
@@ -81,11 +82,7 @@ class _DryRun(Exception):
 
 
 def errors_onto_form(form: forms.BaseForm, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
+    errors_to_form(form, exc)
 
 
 def reason_from(request: HttpRequest) -> str:

@@ -39,6 +39,7 @@ from billing.models import Allocation, BillableItem, Invoice, InvoiceItem, Trans
 from billing.pdf import PdfUnavailable, invoice_pdf
 from billing.totals import Line, compute_totals
 from clients.models import Client
+from core.forms import errors_to_form
 from core.pagination import DeferredJoinPaginator
 from core.views import StaffPermissionRequiredMixin
 
@@ -55,22 +56,6 @@ LINE_FIELDS = (
 )
 PICK_LIMIT = 50
 SPLIT_LIMIT = 30
-
-
-REASON_FIELDS = ("audit_reason", "reason", "justification")
-
-
-def errors_to_form(form: Any, exc: ValidationError) -> None:
-    """Service errors onto the form: field errors by name, "reason required" next to the
-    reason box, anything else at the top."""
-    if hasattr(exc, "error_dict"):
-        for name, errors in exc.error_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-        return
-    reason_field = next((n for n in REASON_FIELDS if n in form.fields), None)
-    for error in exc.error_list:
-        target = reason_field if error.code == "reason_required" else None
-        form.add_error(target, error)
 
 
 def _page(request: HttpRequest, template: str, status: int = 200, **context: Any) -> HttpResponse:

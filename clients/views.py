@@ -31,6 +31,7 @@ from clients.forms import (
 )
 from clients.models import Client, Contact, CustomFieldValue, Note
 from clients.profile import extra_tabs
+from core.forms import errors_to_form
 from core.pagination import DeferredJoinPaginator
 from core.views import StaffPermissionRequiredMixin
 
@@ -222,7 +223,7 @@ class _ClientActionView(StaffPermissionRequiredMixin, View):
         raise NotImplementedError
 
     def form_errors(self, form: Any, exc: ValidationError) -> None:
-        _errors_to_form(form, exc)
+        errors_to_form(form, exc)
 
 
 class ClientCloseView(_ClientActionView):
@@ -338,14 +339,6 @@ class ContactCreateView(_ClientActionView):
         return redirect(reverse("clients:client-detail", args=[customer.pk]) + "?tab=contacts")
 
 
-def _errors_to_form(form: Any, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
-
-
 class ContactUpdateView(StaffPermissionRequiredMixin, View):
     permission_required = "clients.change_client"
     template_name = "clients/client_action.html"
@@ -369,7 +362,7 @@ class ContactUpdateView(StaffPermissionRequiredMixin, View):
             try:
                 services.update_contact(contact=contact, data=form.cleaned_data, actor=request.user)
             except ValidationError as exc:
-                _errors_to_form(form, exc)
+                errors_to_form(form, exc)
             else:
                 messages.success(request, "Contact saved.")
                 return redirect(contact.get_absolute_url())

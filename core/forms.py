@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 
 class ReasonFormMixin(forms.Form):
@@ -39,3 +40,21 @@ class ReasonFormMixin(forms.Form):
                     ),
                 )
         return cleaned
+
+
+REASON_FIELDS = ("audit_reason", "reason", "justification")
+
+
+def errors_to_form(form: forms.BaseForm, exc: ValidationError) -> None:
+    """A service's refusal onto the form that asked for it, so the page comes back with the input.
+
+    Field errors go to their field (or the top when the form has no such field); "reason
+    required" goes next to the form's reason box; anything else to the top.
+    """
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.error_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+        return
+    reason_field = next((n for n in REASON_FIELDS if n in form.fields), None)
+    for error in exc.error_list:
+        form.add_error(reason_field if error.code == "reason_required" else None, error)

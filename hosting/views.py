@@ -12,6 +12,7 @@ from django.views.generic import DetailView, ListView
 
 from audit.views import RecordHistoryMixin
 from clients.models import Client
+from core.forms import errors_to_form
 from core.pagination import DeferredJoinPaginator
 from core.views import StaffPermissionRequiredMixin
 from hosting import services
@@ -26,14 +27,6 @@ from hosting.forms import (
     ServiceStatusForm,
 )
 from hosting.models import Addon, Domain, Service
-
-
-def errors_to_form(form: Any, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
 
 
 def form_page(
