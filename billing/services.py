@@ -9,7 +9,7 @@ commit. Money is ``Decimal`` throughout; totals are computed here, never taken f
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -55,6 +55,31 @@ class LineData:
     addon: Any = None
     billable_item: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+# Called inside the same transaction when an invoice becomes Paid (by money, credit, a zero
+# total or "mark paid") or Cancelled, so other apps act on it all-or-nothing: orders applies the
+# upgrade an invoice was for, or withdraws it. A handler that raises refuses the change.
+InvoiceHandler = Callable[..., None]
+_handlers: dict[str, list[InvoiceHandler]] = {"paid": [], "cancelled": []}
+
+
+def register_invoice_handler(status: str, handler: InvoiceHandler) -> None:
+    """``handler(invoice=..., actor=..., reason=...)`` runs when an invoice enters ``status``
+    (``paid`` or ``cancelled``)."""
+    if handler not in _handlers[status]:
+        _handlers[status].append(handler)
+
+
+def _entered(
+    status: str, invoice: Invoice, actor: AbstractBaseUser | None, reason: str = ""
+) -> None:
+    for handler in _handlers[status]:
+        handler(invoice=invoice, actor=actor, reason=reason)
+
+
+def _became_paid(invoice: Invoice, actor: AbstractBaseUser | None) -> None:
+    _entered(Invoice.Status.PAID, invoice, actor)
 
 
 def _field_error(field_name: str, message: str, code: str) -> ValidationError:
@@ -354,6 +379,8 @@ def publish_invoice(
             fields.append("paid_at")
         invoice.full_clean()
         invoice.save(update_fields=fields)
+        if invoice.status == Invoice.Status.PAID:
+            _became_paid(invoice, actor)
     if send_email:
         email_invoice(invoice=invoice, actor=actor)
     return invoice
@@ -414,6 +441,8 @@ def change_invoice_status(
         invoice.status_reason = reason.strip()
         invoice.full_clean()
         invoice.save(update_fields=["status", "status_reason", "amount_paid", "updated_at"])
+        if status == Invoice.Status.CANCELLED:
+            _entered(status, invoice, actor, reason)
     return invoice
 
 
@@ -438,6 +467,7 @@ def mark_invoice_paid(*, invoice: Invoice, actor: AbstractBaseUser | None, reaso
                 "updated_at",
             ]
         )
+        _became_paid(invoice, actor)
     return invoice
 
 
@@ -459,14 +489,19 @@ def _allocate(
     return allocation
 
 
-def _settle(invoice: Invoice, amount: Decimal, when: dt.datetime) -> None:
+def _settle(
+    invoice: Invoice, amount: Decimal, when: dt.datetime, actor: AbstractBaseUser | None
+) -> None:
     """Count ``amount`` against the locked ``invoice``; it becomes Paid when nothing is due."""
     invoice.amount_paid += amount
     fields = ["amount_paid", "updated_at"]
-    if invoice.total - invoice.amount_paid <= 0 and invoice.status in Invoice.PAYABLE:
+    paid = invoice.total - invoice.amount_paid <= 0 and invoice.status in Invoice.PAYABLE
+    if paid:
         invoice.status, invoice.paid_at = Invoice.Status.PAID, when
         fields += ["status", "paid_at"]
     invoice.save(update_fields=fields)
+    if paid:
+        _became_paid(invoice, actor)
 
 
 def _credit_entry(
@@ -668,7 +703,7 @@ def record_payment(
                     params={"number": invoice},
                 )
             _allocate(invoice, share, transaction_row=payment)
-            _settle(invoice, share, date)
+            _settle(invoice, share, date, actor)
         if amount > allocated:
             _credit_entry(
                 client=client,
@@ -903,7 +938,7 @@ def apply_credit(
             actor=actor,
         )
         _allocate(invoice, amount, credit_entry=entry)
-        _settle(invoice, amount, timezone.now())
+        _settle(invoice, amount, timezone.now(), actor)
     return entry
 
 

@@ -498,6 +498,7 @@ class EmailLog(models.Model):
         ONE_OFF = "one_off", "One-off"
         INVOICE = "invoice", "Invoice"
         RECEIPT = "receipt", "Payment receipt"
+        ORDER = "order", "Order confirmation"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

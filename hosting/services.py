@@ -233,6 +233,47 @@ def update_service(
 
 
 @transaction.atomic
+def change_service_plan(
+    *,
+    service: Service,
+    product: Any,
+    billing_cycle: str,
+    recurring_amount: Decimal,
+    actor: AbstractBaseUser | None,
+    reason: str,
+) -> Service:
+    """Move an account to another product and/or billing cycle at a new recurring price (an
+    upgrade or downgrade). The next due date and the first payment stay as they are."""
+    _require_reason(reason, "Say why the product or billing cycle changes.")
+    service = Service.objects.select_for_update().select_related("product").get(pk=service.pk)
+    if service.status not in (
+        Service.Status.PENDING,
+        Service.Status.ACTIVE,
+        Service.Status.SUSPENDED,
+    ):
+        raise ValidationError(
+            "A %(status)s account cannot change product.",
+            code="not_changeable",
+            params={"status": service.get_status_display().lower()},
+        )
+    with audit.context.context(action="hosting.change_service_plan", reason=reason, actor=actor):
+        changed = {"product"} if product.pk != service.product_id else set()
+        service.product, service.billing_cycle = product, billing_cycle
+        _check_catalog_choices(service, changed)
+        service.recurring_amount = recurring_amount
+        catalog = catalog_amounts(
+            product=product,
+            currency=service.currency,
+            cycle=billing_cycle,
+            quantity=service.quantity,
+        )
+        service.price_overridden = catalog is None or catalog[1] != recurring_amount
+        service.full_clean()
+        service.save()
+    return service
+
+
+@transaction.atomic
 def change_service_status(
     *, service: Service, new_status: str, actor: AbstractBaseUser | None, reason: str
 ) -> Service:
@@ -408,8 +449,13 @@ def create_domain(
     actor: AbstractBaseUser | None,
     reason: str = "",
     epp_code: str = "",
+    status: str = Domain.Status.PENDING,
 ) -> Domain:
     _check_fields(data, DOMAIN_FIELDS)
+    if status not in (Domain.Status.PENDING, Domain.Status.ACTIVE):
+        raise ValidationError(
+            {"status": ValidationError("A new domain is pending or active.", code="bad_status")}
+        )
     client = Client.objects.select_for_update().get(pk=client.pk)
     values = {
         k: v
@@ -417,7 +463,7 @@ def create_domain(
         if k
         not in ("name", "nameservers", "expiry_date", "first_payment_amount", "recurring_amount")
     }
-    domain = Domain(client=client, currency=client.currency, **values)
+    domain = Domain(client=client, currency=client.currency, status=status, **values)
     if domain.order_type == Domain.OrderType.TRANSFER and not epp_code.strip():
         raise ValidationError(
             {"epp_code": ValidationError("A transfer needs the EPP code.", code="epp_required")}
@@ -502,13 +548,23 @@ def reveal_epp_code(*, domain: Domain, actor: AbstractBaseUser, reason: str) -> 
 
 @transaction.atomic
 def add_addon(
-    *, service: Service, data: Mapping[str, Any], actor: AbstractBaseUser | None, reason: str = ""
+    *,
+    service: Service,
+    data: Mapping[str, Any],
+    actor: AbstractBaseUser | None,
+    reason: str = "",
+    status: str = Addon.Status.PENDING,
 ) -> Addon:
-    """A predefined add-on (it must apply to the service's product) or a custom one."""
+    """A predefined add-on (it must apply to the service's product) or a custom one, pending
+    or already active."""
     _check_fields(data, ADDON_FIELDS)
+    if status not in (Addon.Status.PENDING, Addon.Status.ACTIVE):
+        raise ValidationError(
+            {"status": ValidationError("A new add-on is pending or active.", code="bad_status")}
+        )
     service = Service.objects.select_for_update().select_related("product").get(pk=service.pk)
     values = {k: v for k, v in data.items() if k not in ("setup_fee", "recurring_price")}
-    addon = Addon(service=service, **values)
+    addon = Addon(service=service, status=status, **values)
     definition = addon.definition
     if definition is not None and not definition.products.filter(pk=service.product_id).exists():
         raise ValidationError(

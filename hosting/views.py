@@ -27,6 +27,7 @@ from hosting.forms import (
     ServiceStatusForm,
 )
 from hosting.models import Addon, Domain, Service
+from hosting.service_page import service_notices, service_tabs
 
 
 def form_page(
@@ -79,6 +80,16 @@ class ServiceDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, Detail
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         service = self.object
+        user = self.request.user
+        tabs = [t for t in service_tabs() if user.has_perm(t.permission)]
+        context["extra_tabs"] = tabs
+        context["notices"] = service_notices(service)
+        wanted = self.request.GET.get("tab")
+        current = next((t for t in tabs if t.key == wanted), None)
+        if current is not None:
+            context["tab"], context["extra_tab"] = current.key, current
+            context.update(current.context(self.request, service))
+            return context
         context["addons"] = list(service.addons.select_related("definition")[:100])
         context["domains"] = list(service.domains.select_related("tld")[:50])
         context["transitions"] = sorted(Service.STATUS_TRANSITIONS[Service.Status(service.status)])

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "clients",
     "hosting",
     "billing",
+    "orders",
 ]
 
 MIDDLEWARE = [
@@ -203,6 +204,14 @@ COMPANY_ADDRESS = env.str(
     "COMPANY_ADDRESS", default="1 High Street\nLondon EC1A 1AA\nUnited Kingdom"
 )
 COMPANY_TAX_ID = env.str("COMPANY_TAX_ID", default="")
+
+# Orders. Name servers a new domain gets when the order leaves them blank.
+DEFAULT_NAMESERVERS = env.list(
+    "DEFAULT_NAMESERVERS", default=["ns1.example-hosting.com", "ns2.example-hosting.com"]
+)
+# A downgrade's negative proration difference goes to the client's credit (True) or is
+# forgiven (False: the client keeps the days already paid at the old price).
+PRORATION_CREDIT_DOWNGRADES = env.bool("PRORATION_CREDIT_DOWNGRADES", default=True)
 
 # Security: strict by default, relaxed only on a developer's machine (DEBUG) and in the tests,
 # which talk plain HTTP to a local server.
