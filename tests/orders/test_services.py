@@ -334,9 +334,11 @@ def test_the_database_refuses_a_forbidden_order_transition_and_deleting_an_accep
     catalog, customer, staff_admin
 ):
     order = _place(customer, catalog, staff_admin, accept=True)
-    with pytest.raises(IntegrityError, match="status cannot go from active to pending"):
-        with transaction.atomic():
-            Order.objects.filter(pk=order.pk).update(status="pending")
+    with (
+        pytest.raises(IntegrityError, match="status cannot go from active to pending"),
+        transaction.atomic(),
+    ):
+        Order.objects.filter(pk=order.pk).update(status="pending")
     with pytest.raises(DatabaseError, match="Cannot delete"), transaction.atomic():
         Order.objects.filter(pk=order.pk).delete()
 
@@ -509,12 +511,13 @@ def test_change_rows_are_frozen_and_undeletable(catalog, monthly_basic, staff_ad
     change = services.change_service_product(
         service=monthly_basic, product=catalog.pro, billing_cycle="monthly", actor=staff_admin
     )
-    with pytest.raises(IntegrityError, match="only its status can change"):
-        with transaction.atomic():
-            ServiceChange.objects.filter(pk=change.pk).update(charge_amount=0, difference=0)
-    with pytest.raises(IntegrityError, match="status cannot go from pending to bogus"):
-        with transaction.atomic():
-            ServiceChange.objects.filter(pk=change.pk).update(status="bogus")
+    with pytest.raises(IntegrityError, match="only its status can change"), transaction.atomic():
+        ServiceChange.objects.filter(pk=change.pk).update(charge_amount=0, difference=0)
+    with (
+        pytest.raises(IntegrityError, match="status cannot go from pending to bogus"),
+        transaction.atomic(),
+    ):
+        ServiceChange.objects.filter(pk=change.pk).update(status="bogus")
     with pytest.raises(DatabaseError, match="Cannot delete"), transaction.atomic():
         ServiceChange.objects.filter(pk=change.pk).delete()
 
