@@ -11,6 +11,7 @@ SECTIONS = (
     ("Clients", "clients:client-list", "clients.view_client"),
     ("Services", "hosting:service-list", "hosting.view_service"),
     ("Domains", "hosting:domain-list", "hosting.view_domain"),
+    ("Orders", "orders:order-list", "orders.view_order"),
     ("Invoices", "billing:invoice-list", "billing.view_invoice"),
     ("Transactions", "billing:transaction-list", "billing.view_transaction"),
 )

@@ -877,6 +877,10 @@ class ChangePlan:
         return ServiceChange.Kind.UPGRADE if up else ServiceChange.Kind.DOWNGRADE
 
     @property
+    def to_credit(self) -> Decimal:
+        return -self.proration.difference
+
+    @property
     def settlement(self) -> str:
         difference = self.proration.difference
         if difference > 0:

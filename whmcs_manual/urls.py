@@ -10,6 +10,7 @@ urlpatterns = [
     path("clients/", include("clients.urls")),
     path("hosting/", include("hosting.urls")),
     path("billing/", include("billing.urls")),
+    path("orders/", include("orders.urls")),
     path("audit/", include("audit.urls")),
     path(
         "login/",

@@ -1,0 +1,223 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import django_filters
+from django import forms
+
+from billing.forms import DATE
+from billing.services import gateway_choices
+from clients.models import Client
+from clients.widgets import ClientPickerWidget
+from core.forms import ReasonFormMixin
+from hosting.models import AddonDefinition, BillingCycle, Domain, Product, Server, Service
+from orders.models import Order, ServiceChange
+from orders.services import MAX_ORDER_LINES
+
+MONEY_FIELD = {"max_digits": 12, "decimal_places": 2}
+MONEY_WIDGET = forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"})
+RECURRING_CYCLES = [c for c in BillingCycle.choices if c[0] != BillingCycle.ONE_TIME]
+
+
+def _price(label: str, help_text: str = "") -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label,
+        required=False,
+        min_value=Decimal(0),
+        **MONEY_FIELD,
+        widget=MONEY_WIDGET,
+        help_text=help_text,
+    )
+
+
+class ChooseClientForm(forms.Form):
+    client = forms.ModelChoiceField(queryset=Client.objects.all(), widget=ClientPickerWidget())
+
+
+class OrderForm(ReasonFormMixin, forms.Form):
+    ACCEPT_CHOICES = [
+        ("pending", "Pending: save the order, accept it later"),
+        ("active", "Active: accept now (create everything)"),
+    ]
+    order_status = forms.ChoiceField(
+        label="Order status", choices=ACCEPT_CHOICES, initial="pending", widget=forms.RadioSelect
+    )
+    item_status = forms.ChoiceField(
+        label="Accounts, domains and add-ons start as",
+        choices=[("pending", "Pending"), ("active", "Active")],
+        initial="pending",
+    )
+    payment_method = forms.ChoiceField(required=False)
+    promotion_code = forms.CharField(max_length=40, required=False)
+    send_confirmation = forms.BooleanField(
+        label="Send the order confirmation email", required=False, initial=True
+    )
+    generate_invoice = forms.BooleanField(
+        label="Generate an invoice on acceptance", required=False, initial=True
+    )
+    send_invoice_email = forms.BooleanField(label="Email the invoice", required=False, initial=True)
+    admin_notes = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, help_text="Staff only."
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["payment_method"].choices = [("", "—"), *gateway_choices()]
+        self.fields[
+            "audit_reason"
+        ].help_text = "Recorded in the audit trail. Required when a price differs from the catalog."
+
+
+class ProductLineForm(forms.Form):
+    product = forms.ModelChoiceField(
+        queryset=Product.objects.filter(retired=False).select_related("group")
+    )
+    billing_cycle = forms.ChoiceField(choices=BillingCycle.choices, initial="monthly")
+    quantity = forms.IntegerField(min_value=1, max_value=1000, initial=1)
+    hostname = forms.CharField(label="Domain / host name", max_length=253, required=False)
+    server = forms.ModelChoiceField(queryset=Server.objects.filter(active=True), required=False)
+    price = _price("Price override", "Per unit and period; blank: the catalog price.")
+
+
+class DomainLineForm(forms.Form):
+    name = forms.CharField(label="Domain", max_length=253)
+    order_type = forms.ChoiceField(
+        choices=[
+            (Domain.OrderType.REGISTER, "Register"),
+            (Domain.OrderType.TRANSFER, "Transfer"),
+        ]
+    )
+    period_years = forms.TypedChoiceField(
+        label="Period",
+        coerce=int,
+        choices=[(n, f"{n} year{'s' * (n > 1)}") for n in range(1, 11)],
+        initial=1,
+    )
+    epp_code = forms.CharField(label="EPP code", max_length=200, required=False)
+    nameservers = forms.CharField(
+        label="Name servers",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One per line, 2 to 5; blank: our defaults.",
+    )
+    id_protection = forms.BooleanField(label="ID protection", required=False)
+    dns_management = forms.BooleanField(label="DNS management", required=False)
+    price = _price("Price override", "Registration or transfer; blank: the catalog price.")
+
+
+class AddonLineForm(forms.Form):
+    definition = forms.ModelChoiceField(
+        label="Add-on", queryset=AddonDefinition.objects.filter(active=True), required=False
+    )
+    name = forms.CharField(label="or custom name", max_length=150, required=False)
+    billing_cycle = forms.ChoiceField(choices=BillingCycle.choices, initial="monthly")
+    target = forms.ChoiceField(label="For")
+    price = _price("Price override", "Recurring; blank: the catalog price.")
+    setup_fee = _price("Setup fee override")
+
+    def __init__(self, *args: Any, targets: list[tuple[str, str]] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["target"].choices = [("", "—"), *targets]
+
+
+def _formset(form: type[forms.Form]) -> Any:
+    return forms.formset_factory(
+        form, extra=0, can_delete=True, max_num=MAX_ORDER_LINES, validate_max=True
+    )
+
+
+ProductLineFormSet = _formset(ProductLineForm)
+DomainLineFormSet = _formset(DomainLineForm)
+AddonLineFormSet = _formset(AddonLineForm)
+
+
+class AcceptOrderForm(ReasonFormMixin, forms.Form):
+    item_status = forms.ChoiceField(
+        label="Accounts, domains and add-ons start as",
+        choices=[("pending", "Pending"), ("active", "Active")],
+    )
+    generate_invoice = forms.BooleanField(label="Generate one invoice", required=False)
+    send_invoice_email = forms.BooleanField(label="Email the invoice", required=False)
+
+
+class OrderStatusForm(forms.Form):
+    reason = forms.CharField(max_length=500, help_text="Recorded in the audit trail.")
+    cancel_records = forms.BooleanField(
+        label="Also cancel what it created (accounts, domains, add-ons)", required=False
+    )
+    cancel_invoice = forms.BooleanField(
+        label="Also cancel its invoice (money already paid on it goes to the client's credit)",
+        required=False,
+    )
+
+    def __init__(self, *args: Any, accepted: bool = True, status: str = "", **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if not accepted:
+            del self.fields["cancel_records"], self.fields["cancel_invoice"]
+        elif status == Order.Status.FRAUD:
+            self.fields[
+                "cancel_records"
+            ].label = "Also flag what it created as fraud (add-ons are cancelled)"
+
+
+class OrderFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=Order.Status.choices, empty_label="Any status")
+    client = django_filters.ModelChoiceFilter(
+        queryset=Client.objects.all(), widget=ClientPickerWidget()
+    )
+    placed_from = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__gte", label="Placed from", widget=DATE
+    )
+    placed_to = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__lte", label="Placed until", widget=DATE
+    )
+
+    class Meta:
+        model = Order
+        fields = ["status", "client"]
+
+
+class ServiceChangeForm(ReasonFormMixin, forms.Form):
+    product = forms.ModelChoiceField(
+        label="New product", queryset=Product.objects.filter(retired=False)
+    )
+    billing_cycle = forms.ChoiceField(label="New billing cycle", choices=RECURRING_CYCLES)
+    recurring_amount = _price(
+        "New recurring price", "Blank: the catalog price (times the account's quantity)."
+    )
+    apply_now = forms.BooleanField(
+        label="Change now, before the invoice is paid",
+        required=False,
+        help_text="Needs a reason. Downgrades always change now.",
+    )
+    send_invoice_email = forms.BooleanField(
+        label="Email the proration invoice", required=False, initial=True
+    )
+
+    def __init__(self, *args: Any, service: Service, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial", {"product": service.product_id, "billing_cycle": service.billing_cycle}
+        )
+        super().__init__(*args, **kwargs)
+        self.fields["audit_reason"].help_text = (
+            "Recorded in the audit trail and on the change. Required to change now or at a "
+            "price other than the catalog's."
+        )
+
+
+class CancellationForm(forms.Form):
+    when = forms.ChoiceField(
+        label="Cancel",
+        choices=[
+            (ServiceChange.When.END_OF_PERIOD, "At the end of the billing period"),
+            (ServiceChange.When.IMMEDIATE, "Immediately"),
+        ],
+        widget=forms.RadioSelect,
+        initial=ServiceChange.When.END_OF_PERIOD,
+    )
+    reason = forms.CharField(max_length=500, help_text="Kept on the request and in the audit.")
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(max_length=500, help_text="Recorded in the audit trail.")
