@@ -69,7 +69,19 @@ class OrderForm(ReasonFormMixin, forms.Form):
         ].help_text = "Recorded in the audit trail. Required when a price differs from the catalog."
 
 
-class ProductLineForm(forms.Form):
+class _LineForm(forms.Form):
+    # Bootstrap column width of each field in the row.
+    widths: dict[str, str] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            field.col = self.widths.get(name, "col-md-3")
+
+
+class ProductLineForm(_LineForm):
+    widths = {"product": "col-md-4", "quantity": "col-md-2", "hostname": "col-md-3"}
+
     product = forms.ModelChoiceField(
         queryset=Product.objects.filter(retired=False).select_related("group")
     )
@@ -77,16 +89,25 @@ class ProductLineForm(forms.Form):
     quantity = forms.IntegerField(min_value=1, max_value=1000, initial=1)
     hostname = forms.CharField(label="Domain / host name", max_length=253, required=False)
     server = forms.ModelChoiceField(queryset=Server.objects.filter(active=True), required=False)
-    price = _price("Price override", "Per unit and period; blank: the catalog price.")
+    price = _price("Price override", "Per unit and period. Blank: catalog.")
 
 
-class DomainLineForm(forms.Form):
+class DomainLineForm(_LineForm):
+    widths = {
+        "name": "col-md-4",
+        "period_years": "col-md-2",
+        "nameservers": "col-md-4",
+        "id_protection": "col-md-2",
+        "dns_management": "col-md-2",
+        "price": "col-md-2",
+    }
     name = forms.CharField(label="Domain", max_length=253)
     order_type = forms.ChoiceField(
         choices=[
             (Domain.OrderType.REGISTER, "Register"),
             (Domain.OrderType.TRANSFER, "Transfer"),
-        ]
+        ],
+        initial=Domain.OrderType.REGISTER,
     )
     period_years = forms.TypedChoiceField(
         label="Period",
@@ -103,17 +124,19 @@ class DomainLineForm(forms.Form):
     )
     id_protection = forms.BooleanField(label="ID protection", required=False)
     dns_management = forms.BooleanField(label="DNS management", required=False)
-    price = _price("Price override", "Registration or transfer; blank: the catalog price.")
+    price = _price("Price override", "Blank: catalog.")
 
 
-class AddonLineForm(forms.Form):
+class AddonLineForm(_LineForm):
+    widths = {"definition": "col-md-4", "name": "col-md-4", "target": "col-md-6"}
+
     definition = forms.ModelChoiceField(
         label="Add-on", queryset=AddonDefinition.objects.filter(active=True), required=False
     )
     name = forms.CharField(label="or custom name", max_length=150, required=False)
     billing_cycle = forms.ChoiceField(choices=BillingCycle.choices, initial="monthly")
     target = forms.ChoiceField(label="For")
-    price = _price("Price override", "Recurring; blank: the catalog price.")
+    price = _price("Price override", "Recurring. Blank: catalog.")
     setup_fee = _price("Setup fee override")
 
     def __init__(self, *args: Any, targets: list[tuple[str, str]] = (), **kwargs: Any) -> None:
@@ -121,9 +144,22 @@ class AddonLineForm(forms.Form):
         self.fields["target"].choices = [("", "—"), *targets]
 
 
+class LineFormSet(forms.BaseFormSet):
+    """Every row is an "extra" row, so a row left blank is skipped rather than refused; the
+    view redraws the rows typed so far as initial data (see ``orders.views._unbound``)."""
+
+    def initial_form_count(self) -> int:
+        return super().initial_form_count() if self.is_bound else 0
+
+
 def _formset(form: type[forms.Form]) -> Any:
     return forms.formset_factory(
-        form, extra=0, can_delete=True, max_num=MAX_ORDER_LINES, validate_max=True
+        form,
+        formset=LineFormSet,
+        extra=0,
+        can_delete=True,
+        max_num=MAX_ORDER_LINES,
+        validate_max=True,
     )
 
 

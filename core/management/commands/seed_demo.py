@@ -16,6 +16,7 @@ from clients.models import Client
 from clients.services import create_client
 from core.roles import ADMIN, BILLING, READ_ONLY, SUPPORT
 from hosting.catalog import load_starter_catalog
+from orders.catalog import load_demo_orders
 
 DEMO_ADMIN = "demo-admin"
 DEMO_STAFF = {"demo-billing": BILLING, "demo-support": SUPPORT, "demo-readonly": READ_ONLY}
@@ -163,7 +164,10 @@ class Command(AuditedCommand):
             added += 1
         load_billing_defaults()
         invoices = self._demo_invoices()
-        self.stdout.write(f"Demo data: {added} client(s) and {invoices} invoice(s) added.")
+        orders = load_demo_orders()
+        self.stdout.write(
+            f"Demo data: {added} client(s), {invoices} invoice(s) and {orders} order(s) added."
+        )
         if created_admin_password:
             self.stdout.write(self.style.SUCCESS("Demo staff admin created. Log in with:"))
             self.stdout.write(f"    username: {DEMO_ADMIN}")
