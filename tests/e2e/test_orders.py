@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_order_preview_accept_pay_then_upgrade_with_a_proration_invoice(page, login, make_staff):
-    catalog = make_catalog()
+    make_catalog()  # Basic 5.00 + 1.00 setup, Pro 15.00 a month, .com 10.00
     customer = ClientFactory(first_name="Grace", last_name="Hopper", currency="GBP")
     login(make_staff(ADMIN, username="olivia"))
 
