@@ -39,6 +39,7 @@ N_SERVICES = 300_000
 N_DOMAINS = 200_000
 N_INVOICES = 1_000_000
 N_TRANSACTIONS = 2_000_000
+N_ORDERS = 500_000
 BUSY_CLIENT_ID = 1
 LAST_NAMES = [
     "Smith",
@@ -132,6 +133,7 @@ def seed() -> None:
         seed_profiles(get_user_model().objects.get(username="bench-staff-0").pk)
         seeded = seed_hosting()
         seeded = seed_billing() or seeded
+        seeded = seed_orders() or seeded
         if seeded:
             connection.cursor().execute("VACUUM ANALYZE")
         return
@@ -233,6 +235,7 @@ def seed() -> None:
     seed_profiles(staff[0])
     seed_hosting()
     seed_billing()
+    seed_orders()
     connection.cursor().execute("VACUUM ANALYZE")
 
 
@@ -447,6 +450,53 @@ def seed_billing() -> bool:
     return True
 
 
+def seed_orders() -> bool:
+    """500,000 orders (every status) with one product line each."""
+    from django.db import connection, transaction
+
+    from hosting.models import Product
+    from orders.models import Order
+
+    if Order.objects.count() >= N_ORDERS:
+        return False
+    started = time.perf_counter()
+    product = Product.objects.order_by("id").first().pk
+    with transaction.atomic(), connection.cursor() as cur:
+        _set_seed_context(cur)
+        cur.execute("SELECT min(id), count(*) FROM clients_client")
+        first_client, n_clients = cur.fetchone()
+        cur.execute(
+            """
+            INSERT INTO orders_order (client_id, status, currency, payment_method,
+                promotion_code, send_confirmation, generate_invoice, send_invoice_email,
+                item_status, first_payment_total, price_override_reason, admin_notes,
+                status_reason, accepted_at, created_at, updated_at)
+            SELECT %(first)s + (g %% %(n)s), s, 'GBP', 'bank_transfer', '', true, true, true,
+                   'pending', 5 + g %% 200, '', '', '',
+                   CASE WHEN s IN ('active', 'cancelled') THEN now() END,
+                   now() - make_interval(mins => g), now()
+            FROM (SELECT g, (ARRAY['active','active','active','active','active','active',
+                                   'pending','pending','cancelled','fraud'])[1 + g %% 10] AS s
+                  FROM generate_series(1, %(count)s) AS g) AS rows
+            """,
+            {"first": first_client, "n": n_clients, "count": N_ORDERS},
+        )
+        cur.execute(
+            """
+            INSERT INTO orders_orderline (order_id, position, kind, description, product_id,
+                hostname, billing_cycle, quantity, domain_name, domain_order_type, epp_code,
+                nameservers, id_protection, dns_management, addon_name, setup_fee,
+                first_period_amount, discount, recurring_amount, price_overridden)
+            SELECT id, 0, 'product', 'Bench plan', %(product)s, '', 'monthly', 1, '', '', '',
+                   '{}', false, false, '', 0, first_payment_total, 0, first_payment_total, false
+            FROM orders_order
+            """,
+            {"product": product},
+        )
+    print(f"Seed: {N_ORDERS:,} orders in {time.perf_counter() - started:.1f}s")
+    return True
+
+
 def measure(label: str, call: Callable[[int], object], iterations: int) -> dict[str, float]:
     for i in range(3):  # warm-up: connections, template caches
         call(-1 - i)
@@ -592,6 +642,20 @@ def run(iterations: int) -> list[dict]:
     tab_txn = measure("billing tab transactions", get(busy + "?tab=transactions"), iterations)
     tab_credit = measure("billing tab credit", get(busy + "?tab=credit"), iterations)
     publish_on, publish_off = _publish_and_pay(http, iterations, triggers_for_billing)
+    ord_1 = measure("order list p1", get("/orders/"), iterations)
+    ord_deep = measure("order list p1000", get("/orders/?page=1000"), iterations)
+    ord_f = measure(
+        "orders filtered",
+        get("/orders/?status=pending&placed_from=2026-01-01&placed_to=2026-12-31"),
+        iterations,
+    )
+    ord_client = measure("orders of a client", get(f"/orders/?client={BUSY_CLIENT_ID}"), iterations)
+    admin_ord = measure("admin orders", get("/admin/orders/order/"), iterations)
+    admin_ord_f = measure(
+        "admin orders filtered", get("/admin/orders/order/?status__exact=pending"), iterations
+    )
+    tab_orders = measure("client tab orders", get(busy + "?tab=orders"), iterations)
+    order_on, order_off = _place_order(http, iterations, triggers_for_orders)
 
     # Saves with and without the triggers alternate, so that drift (caches, table growth, the
     # other core's load) hits both sides alike.
@@ -654,6 +718,17 @@ def run(iterations: int) -> list[dict]:
     pair("Client tab: transactions", tab_txn, admin_change)
     pair("Client tab: credit", tab_credit, admin_change)
     pair("Publish + pay via forms", publish_on, publish_off, "baseline: audit triggers off")
+    pair("Orders, page 1", ord_1, admin_ord)
+    pair(
+        "Orders, page 1,000",
+        ord_deep,
+        admin_ord,
+        f"{ord_deep['median'] / ord_1['median']:.2f}x page 1",
+    )
+    pair("Orders, status + date range", ord_f, admin_ord_f)
+    pair("Orders, one client", ord_client, admin_ord_f)
+    pair("Client tab: orders", tab_orders, admin_change)
+    pair("Place + accept order via form", order_on, order_off, "baseline: audit triggers off")
     return rows
 
 
@@ -724,6 +799,81 @@ def _publish_and_pay(http, iterations: int, triggers) -> tuple[dict, dict]:
     return summarise("publish+pay audited", on_samples), summarise("publish+pay off", off_samples)
 
 
+ORDER_TABLES = (
+    *BILLING_TABLES,
+    "orders_order",
+    "orders_orderline",
+    "hosting_service",
+    "hosting_domain",
+    "clients_client",
+)
+
+
+def triggers_for_orders(enabled: bool) -> None:
+    """Benchmark only: the audit-off baseline. The app never disables a trigger."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        for table in ORDER_TABLES:
+            cur.execute(f"ALTER TABLE {table} {'ENABLE' if enabled else 'DISABLE'} TRIGGER USER")
+
+
+def _place_order(http, iterations: int, triggers) -> tuple[dict, dict]:
+    """Place and accept a two-line order (account + domain, one invoice) through the order
+    form, audit on vs off, alternating."""
+    from clients.models import Client
+    from hosting.catalog import load_starter_catalog
+    from hosting.models import Product
+
+    load_starter_catalog()
+    customer = Client.objects.order_by("id")[7]
+    product = Product.objects.get(name="Business").pk
+    run_id = uuid.uuid4().hex[:8]
+
+    def place(i: int, side: str) -> None:
+        name = f"bench-{run_id}-{side}-{i}.com"
+        data = {
+            "client": customer.pk,
+            "order_status": "active",
+            "item_status": "active",
+            "payment_method": "bank_transfer",
+            "promotion_code": "",
+            "generate_invoice": "on",
+            "admin_notes": "",
+            "audit_reason": "",
+            "action": "place",
+            "products-TOTAL_FORMS": 1,
+            "products-INITIAL_FORMS": 0,
+            "products-0-product": product,
+            "products-0-billing_cycle": "monthly",
+            "products-0-quantity": 1,
+            "products-0-hostname": name,
+            "domains-TOTAL_FORMS": 1,
+            "domains-INITIAL_FORMS": 0,
+            "domains-0-name": name,
+            "domains-0-order_type": "register",
+            "domains-0-period_years": 1,
+            "addons-TOTAL_FORMS": 0,
+            "addons-INITIAL_FORMS": 0,
+        }
+        response = http.post("/orders/new/", data)
+        if response.status_code != 302:
+            raise RuntimeError(f"the order form answered {response.status_code}")
+
+    on_samples: list[float] = []
+    off_samples: list[float] = []
+    try:
+        for i in range(iterations):
+            for enabled, side, samples in ((True, "on", on_samples), (False, "off", off_samples)):
+                triggers(enabled)
+                started = time.perf_counter()
+                place(i, side)
+                samples.append((time.perf_counter() - started) * 1000)
+    finally:
+        triggers(True)
+    return summarise("order audited", on_samples), summarise("order off", off_samples)
+
+
 def report(rows: list[dict]) -> str:
     lines = [
         f"{'page':<32} {'median ms':>10} {'p95 ms':>8} {'baseline median':>16} {'ratio':>6}  note",
@@ -744,6 +894,9 @@ def report(rows: list[dict]) -> str:
     pay = by_name["Publish + pay via forms"]
     pay_overhead = pay["median"] / pay["baseline"]["median"] - 1
     inv_deep = by_name["Invoices, page 1,000"]["median"] / by_name["Invoices, page 1"]["median"]
+    order = by_name["Place + accept order via form"]
+    order_overhead = order["median"] / order["baseline"]["median"] - 1
+    ord_deep = by_name["Orders, page 1,000"]["median"] / by_name["Orders, page 1"]["median"]
     lines += [
         "",
         f"Targets: audit overhead on a form save {overhead:+.1%} (<= 15%): "
@@ -753,6 +906,9 @@ def report(rows: list[dict]) -> str:
         f"Billing: audit overhead on publish + pay {pay_overhead:+.1%} (<= 15%): "
         f"{'OK' if pay_overhead <= 0.15 else 'MISSED'}; invoices deep page {inv_deep:.2f}x "
         f"page 1 (<= 1.3x): {'OK' if inv_deep <= 1.3 else 'MISSED'}",
+        f"Orders: audit overhead on placing + accepting {order_overhead:+.1%} (<= 15%): "
+        f"{'OK' if order_overhead <= 0.15 else 'MISSED'}; orders deep page {ord_deep:.2f}x "
+        f"page 1 (<= 1.3x): {'OK' if ord_deep <= 1.3 else 'MISSED'}",
     ]
     return "\n".join(lines)
 
