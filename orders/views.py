@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -275,7 +276,14 @@ class OrderCreateView(StaffPermissionRequiredMixin, View):
             if added:
                 blank = {"quantity": 1, "billing_cycle": "monthly", "period_years": 1}
                 rows[added].append(blank)
-            form = OrderForm(initial=request.POST.dict())
+            # What was typed, unticked boxes included (absent from the POST, not "default").
+            initial = {
+                name: bool(request.POST.get(name))
+                if isinstance(field, forms.BooleanField)
+                else request.POST.get(name)
+                for name, field in OrderForm.base_fields.items()
+            }
+            form = OrderForm(initial=initial)
             return self._render(request, client, form, _Formsets(client, rows=rows))
         form = OrderForm(request.POST)
         lines = _Formsets(client, data=request.POST)

@@ -86,6 +86,7 @@ def test_add_a_line_keeps_what_was_typed(client_as, customer, catalog):
         products=[product_row(catalog, hostname="shop.com")],
         action="add_domain",
         admin_notes="call first",
+        send_confirmation="",
     )
     page = http.post(NEW, data)
     assert page.status_code == 200
@@ -93,6 +94,9 @@ def test_add_a_line_keeps_what_was_typed(client_as, customer, catalog):
     assert 'name="domains-0-name"' in html and 'value="shop.com"' in html
     assert "call first" in html
     assert Order.objects.count() == 0
+    # An unticked box stays unticked (its default is ticked).
+    confirmation = page.context["form"]["send_confirmation"]
+    assert confirmation.value() is False
 
 
 def test_preview_shows_what_will_be_created_and_saves_nothing(client_as, customer, catalog):
