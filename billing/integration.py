@@ -14,6 +14,7 @@ from billing.models import BillableItem, CreditEntry, Invoice, Transaction
 from clients.models import Client
 from clients.profile import ProfileTab, register_note_subject, register_tab
 from clients.services import register_currency_lock
+from clients.timeline import TimelineSource, in_bulk, register_source
 from core.dashboard import Panel, register_panel
 
 TAB_LIMIT = 50
@@ -109,5 +110,32 @@ def _dashboard(request: HttpRequest) -> dict[str, Any]:
 register_panel(
     Panel(
         "billing", "billing.view_invoice", "billing/includes/_dashboard.html", _dashboard, order=30
+    )
+)
+
+
+# The client timeline: invoices (dated when entered) and money in and out.
+register_source(
+    TimelineSource(
+        "invoice",
+        "Invoices",
+        "billing.view_invoice",
+        lambda client: Invoice.objects.filter(client=client),
+        "created_at",
+        in_bulk(Invoice.objects.all()),
+        "billing/timeline/_invoice.html",
+        order=50,
+    )
+)
+register_source(
+    TimelineSource(
+        "payment",
+        "Payments",
+        "billing.view_transaction",
+        lambda client: Transaction.objects.filter(client=client),
+        "date",
+        in_bulk(Transaction.objects.all()),
+        "billing/timeline/_payment.html",
+        order=60,
     )
 )

@@ -298,6 +298,9 @@ class Invoice(TimeStampedModel):
         indexes = [
             models.Index(fields=["status", "-id"], name="billing_invoice_status_idx"),
             models.Index(fields=["client", "-id"], name="billing_invoice_client_idx"),
+            models.Index(
+                fields=["client", "-created_at", "-id"], name="billing_invoice_cli_time_idx"
+            ),
             models.Index(fields=["issue_date", "id"], name="billing_invoice_issued_idx"),
             models.Index(fields=["due_date", "id"], name="billing_invoice_due_idx"),
             models.Index(fields=["total", "id"], name="billing_invoice_total_idx"),
@@ -562,6 +565,7 @@ class Transaction(models.Model):
             models.Index(fields=["date", "id"], name="billing_txn_date_idx"),
             models.Index(fields=["gateway", "-id"], name="billing_txn_gateway_idx"),
             models.Index(fields=["client", "-id"], name="billing_txn_client_idx"),
+            models.Index(fields=["client", "-date", "-id"], name="billing_txn_client_date_idx"),
             models.Index(fields=["transaction_id"], name="billing_txn_txnid_idx"),
             models.Index(fields=["refund_of"], name="billing_txn_refund_of_idx"),
         ]

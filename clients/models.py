@@ -471,7 +471,8 @@ class Note(TimeStampedModel):
         indexes = [
             models.Index(
                 fields=["client", "-pinned", "-created_at"], name="clients_note_client_idx"
-            )
+            ),
+            models.Index(fields=["client", "-created_at", "-id"], name="clients_note_time_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(body=""), name="clients_note_body"),
@@ -499,6 +500,7 @@ class EmailLog(models.Model):
         INVOICE = "invoice", "Invoice"
         RECEIPT = "receipt", "Payment receipt"
         ORDER = "order", "Order confirmation"
+        TICKET = "ticket", "Support ticket"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -510,13 +510,14 @@ def queue_email(
     actor: AbstractBaseUser | None,
     logged_body: str | None = None,
     attachments: tuple[tuple[str, bytes, str], ...] = (),
+    from_email: str = "",
 ) -> EmailLog:
     """Log an email now and send it after commit; the log says whether it went out.
 
     Other apps (billing's invoices and receipts) send through here so that every email to a
     client is in its log. ``logged_body`` replaces the body in the log when the real one holds
     a secret (a link); ``attachments`` are (file name, content, MIME type) and only their names
-    are logged.
+    are logged. ``from_email`` replaces ``DEFAULT_FROM_EMAIL`` (a support department's address).
     """
     log = EmailLog(
         client=client,
@@ -529,19 +530,27 @@ def queue_email(
     )
     log.full_clean()
     log.save()
-    transaction.on_commit(lambda: deliver_email(log_id=log.pk, body=body, attachments=attachments))
+    transaction.on_commit(
+        lambda: deliver_email(
+            log_id=log.pk, body=body, attachments=attachments, from_email=from_email
+        )
+    )
     return log
 
 
 def deliver_email(
-    *, log_id: int, body: str, attachments: tuple[tuple[str, bytes, str], ...] = ()
+    *,
+    log_id: int,
+    body: str,
+    attachments: tuple[tuple[str, bytes, str], ...] = (),
+    from_email: str = "",
 ) -> None:
     """Send one logged email and record the outcome (runs after the commit)."""
     log = EmailLog.objects.get(pk=log_id)
     message = EmailMessage(
         subject=log.subject,
         body=body,
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        from_email=from_email or settings.DEFAULT_FROM_EMAIL,
         to=[a.strip() for a in log.to.split(",") if a.strip()],
         attachments=list(attachments),
     )

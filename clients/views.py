@@ -16,7 +16,7 @@ from django.views.generic import DetailView, ListView
 from audit.feed import Feed, FeedFilters
 from audit.tracking import event_model_for
 from audit.views import RecordHistoryMixin
-from clients import custom_fields, services
+from clients import custom_fields, services, timeline
 from clients.forms import (
     ClientFilter,
     ClientForm,
@@ -35,7 +35,7 @@ from core.forms import errors_to_form
 from core.pagination import DeferredJoinPaginator
 from core.views import StaffPermissionRequiredMixin
 
-TABS = ("summary", "contacts", "notes", "custom", "emails", "history")
+TABS = ("summary", "timeline", "contacts", "notes", "custom", "emails", "history")
 TAB_PAGE_SIZE = 25
 
 
@@ -109,6 +109,19 @@ class ClientDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailV
             context["custom_rows"] = [
                 (d, custom_fields.display(d, values.get(d.pk, ""))) for d in definitions
             ]
+        elif tab == "timeline":
+            sources = timeline.sources_for(user)
+            kinds = [k for k in self.request.GET.getlist("kind") if k in {s.kind for s in sources}]
+            cursor = self.request.GET.get("after") or None
+            context.update(
+                timeline=timeline.timeline_page(
+                    client=customer, user=user, kinds=kinds, cursor=cursor
+                ),
+                timeline_sources=sources,
+                timeline_kinds=kinds,
+                timeline_cursor=cursor,
+                timeline_kind_query="".join(f"&kind={k}" for k in kinds),
+            )
         elif tab == "emails":
             context["emails"] = list(
                 customer.emails.select_related("triggered_by")[: TAB_PAGE_SIZE * 4]

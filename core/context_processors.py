@@ -12,6 +12,8 @@ SECTIONS = (
     ("Services", "hosting:service-list", "hosting.view_service"),
     ("Domains", "hosting:domain-list", "hosting.view_domain"),
     ("Orders", "orders:order-list", "orders.view_order"),
+    ("Tickets", "support:ticket-list", "support.view_ticket"),
+    ("Communications", "support:communication-list", "support.view_communication"),
     ("Invoices", "billing:invoice-list", "billing.view_invoice"),
     ("Transactions", "billing:transaction-list", "billing.view_transaction"),
 )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pgtrigger
 from django.db import connections
 
 _EXTENSIONS: dict[tuple[str, str], bool] = {}
@@ -23,3 +24,24 @@ def extension_available(schema_editor, name: str) -> bool:
     with schema_editor.connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = %s", [name])
         return cursor.fetchone() is not None
+
+
+def transitions_guard(name: str, transitions: dict, label: str) -> pgtrigger.Trigger:
+    """A trigger refusing any status change not in ``transitions`` (the admin included)."""
+    pairs = ", ".join(
+        f"('{old}', '{new}')" for old, targets in transitions.items() for new in sorted(targets)
+    )
+    return pgtrigger.Trigger(
+        name=name,
+        when=pgtrigger.Before,
+        operation=pgtrigger.Update,
+        condition=pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
+        func=f"""
+            IF (OLD.status, NEW.status) NOT IN ({pairs}) THEN
+                RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE =
+                    '{label} ' || OLD.id || ': status cannot go from ' || OLD.status
+                    || ' to ' || NEW.status;
+            END IF;
+            RETURN NEW;
+        """,
+    )

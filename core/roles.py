@@ -20,7 +20,8 @@ BUSINESS_APPS = ("clients", "hosting", "billing", "orders", "support", "affiliat
 # or single models as "app.model". The hosting catalog stays with Admins.
 HOSTING_RECORDS = ("hosting.service", "hosting.domain", "hosting.addon", "hosting.secretreveal")
 EDITS = {
-    BILLING: ("clients", "billing", "orders", *HOSTING_RECORDS),
+    # Billing staff log their calls with clients too.
+    BILLING: ("clients", "billing", "orders", "support.communication", *HOSTING_RECORDS),
     SUPPORT: ("clients", "support", "kb", *HOSTING_RECORDS),
     READ_ONLY: (),
 }

@@ -12,6 +12,7 @@ from django.utils import timezone
 from billing.services import register_invoice_handler
 from clients.models import Client
 from clients.profile import ProfileTab, register_note_subject, register_tab
+from clients.timeline import TimelineSource, in_bulk, register_source
 from core.dashboard import Panel, register_panel
 from hosting.service_page import register_service_notice, register_service_tab
 from orders import services
@@ -103,4 +104,18 @@ def _dashboard(request: HttpRequest) -> dict[str, Any]:
 
 register_panel(
     Panel("orders", "orders.view_order", "orders/includes/_dashboard.html", _dashboard, order=35)
+)
+
+
+register_source(
+    TimelineSource(
+        "order",
+        "Orders",
+        "orders.view_order",
+        lambda client: Order.objects.filter(client=client),
+        "created_at",
+        in_bulk(Order.objects.select_related("placed_by", "invoice")),
+        "orders/timeline/_order.html",
+        order=40,
+    )
 )

@@ -13,32 +13,12 @@ from django.db.models import Q
 from django.db.models.functions import Upper
 from django.urls import reverse
 
+from core.db import transitions_guard as _transitions_guard
 from core.models import TimeStampedModel
 from hosting.models import BillingCycle, Domain
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 ZERO = Decimal("0.00")
-
-
-def _transitions_guard(name: str, transitions: dict, label: str) -> pgtrigger.Trigger:
-    """A trigger refusing any status change not in ``transitions`` (the admin included)."""
-    pairs = ", ".join(
-        f"('{old}', '{new}')" for old, targets in transitions.items() for new in sorted(targets)
-    )
-    return pgtrigger.Trigger(
-        name=name,
-        when=pgtrigger.Before,
-        operation=pgtrigger.Update,
-        condition=pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
-        func=f"""
-            IF (OLD.status, NEW.status) NOT IN ({pairs}) THEN
-                RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE =
-                    '{label} ' || OLD.id || ': status cannot go from ' || OLD.status
-                    || ' to ' || NEW.status;
-            END IF;
-            RETURN NEW;
-        """,
-    )
 
 
 # The only status changes there are (also enforced by a trigger).
@@ -220,6 +200,9 @@ class Order(TimeStampedModel):
         ]
         indexes = [
             models.Index(fields=["client", "-id"], name="orders_order_client_idx"),
+            models.Index(
+                fields=["client", "-created_at", "-id"], name="orders_order_client_time_idx"
+            ),
             models.Index(fields=["status", "-id"], name="orders_order_status_idx"),
             models.Index(fields=["created_at", "id"], name="orders_order_created_idx"),
         ]

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "hosting",
     "billing",
     "orders",
+    "support",
 ]
 
 MIDDLEWARE = [
@@ -212,6 +213,17 @@ DEFAULT_NAMESERVERS = env.list(
 # A downgrade's negative proration difference goes to the client's credit (True) or is
 # forgiven (False: the client keeps the days already paid at the old price).
 PRORATION_CREDIT_DOWNGRADES = env.bool("PRORATION_CREDIT_DOWNGRADES", default=True)
+
+# Support. Ticket attachments are stored here, outside the web root (no URL serves the folder;
+# a permission-checked view streams each file).
+PRIVATE_MEDIA_ROOT = env.path("PRIVATE_MEDIA_ROOT", default=BASE_DIR / ".data" / "private")
+TICKET_ATTACHMENT_MAX_BYTES = env.int("TICKET_ATTACHMENT_MAX_BYTES", default=5 * 1024 * 1024)
+TICKET_ATTACHMENT_MAX_FILES = env.int("TICKET_ATTACHMENT_MAX_FILES", default=5)
+# Extensions accepted; the content must match (a ".png" that is not a PNG is refused).
+TICKET_ATTACHMENT_TYPES = env.list(
+    "TICKET_ATTACHMENT_TYPES",
+    default=["png", "jpg", "jpeg", "gif", "webp", "pdf", "txt", "log", "csv", "zip"],
+)
 
 # Security: strict by default, relaxed only on a developer's machine (DEBUG) and in the tests,
 # which talk plain HTTP to a local server.

@@ -11,6 +11,7 @@ urlpatterns = [
     path("hosting/", include("hosting.urls")),
     path("billing/", include("billing.urls")),
     path("orders/", include("orders.urls")),
+    path("support/", include("support.urls")),
     path("audit/", include("audit.urls")),
     path(
         "login/",

@@ -1,0 +1,152 @@
+"""One timeline per client: notes, communications, tickets and replies, orders, invoices,
+payments, emails and audit entries, newest first.
+
+Each app registers a source (a queryset of the client's rows, the time column, how to load a
+page of them). A page is one ``UNION ALL`` of the sources, every branch already ordered and
+limited by its ``(client, time)`` index, then one query per kind present on the page to load
+the rows: the query count depends on the number of kinds, never on the number of entries.
+Pages follow a keyset cursor (time, kind, id), so the 200th page costs what the first does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import F, Q, QuerySet, Value
+from django.db.models.fields import CharField
+from django.utils import timezone
+
+PAGE_SIZE = 30
+
+
+@dataclass(frozen=True)
+class TimelineSource:
+    kind: str  # stable key used in URLs and the cursor, e.g. "ticket"
+    label: str  # plural, for the filter: "Tickets"
+    permission: str
+    rows: Callable[[Any], QuerySet]  # the client's rows of this kind
+    time_field: str  # the column the entry is dated by
+    load: Callable[[list[int]], dict[int, Any]]  # ids -> objects, in a constant number of queries
+    template: str  # renders one entry; gets ``entry``
+    order: int = 100
+
+
+_SOURCES: dict[str, TimelineSource] = {}
+
+
+def register_source(source: TimelineSource) -> None:
+    _SOURCES[source.kind] = source
+
+
+def sources_for(user: Any) -> list[TimelineSource]:
+    return sorted(
+        (s for s in _SOURCES.values() if user.has_perm(s.permission)),
+        key=lambda s: (s.order, s.kind),
+    )
+
+
+@dataclass
+class Entry:
+    kind: str
+    pk: int
+    at: dt.datetime
+    obj: Any
+    source: TimelineSource
+
+    @property
+    def template(self) -> str:
+        return self.source.template
+
+    @property
+    def cursor(self) -> str:
+        return encode_cursor(self.at, self.kind, self.pk)
+
+
+@dataclass
+class TimelinePage:
+    entries: list[Entry]
+    next_cursor: str | None
+
+
+def encode_cursor(at: dt.datetime, kind: str, pk: int) -> str:
+    raw = f"{at.isoformat()}|{kind}|{pk}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, str, int] | None:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        at, kind, pk = base64.urlsafe_b64decode(padded).decode().split("|")
+        moment = dt.datetime.fromisoformat(at)
+        if timezone.is_naive(moment):
+            return None
+        return moment, kind, int(pk)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+
+
+def _branch(source: TimelineSource, client: Any, after: Any, limit: int) -> QuerySet:
+    rows = source.rows(client)
+    time = source.time_field
+    if after is not None:
+        at, kind, pk = after
+        # Entries are ordered by (time, kind, id), all descending.
+        if source.kind < kind:
+            rows = rows.filter(**{f"{time}__lte": at})
+        elif source.kind == kind:
+            rows = rows.filter(Q(**{f"{time}__lt": at}) | Q(**{time: at, "pk__lt": pk}))
+        else:
+            rows = rows.filter(**{f"{time}__lt": at})
+    return (
+        rows.annotate(t_kind=Value(source.kind, output_field=CharField()), t_at=F(time))
+        .values_list("t_kind", "pk", "t_at")
+        .order_by(f"-{time}", "-pk")[:limit]
+    )
+
+
+def timeline_page(
+    *,
+    client: Any,
+    user: Any,
+    kinds: Iterable[str] = (),
+    cursor: str | None = None,
+    per_page: int = PAGE_SIZE,
+) -> TimelinePage:
+    sources = sources_for(user)
+    wanted = set(kinds)
+    if wanted:
+        sources = [s for s in sources if s.kind in wanted]
+    if not sources:
+        return TimelinePage(entries=[], next_cursor=None)
+    after = decode_cursor(cursor) if cursor else None
+    limit = per_page + 1
+    branches = [_branch(s, client, after, limit) for s in sources]
+    union = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
+    if len(branches) > 1:
+        union = union.order_by("-t_at", "-t_kind", "-pk")[:limit]
+    located = list(union)
+    has_more = len(located) > per_page
+    located = located[:per_page]
+
+    by_kind = {s.kind: s for s in sources}
+    ids: dict[str, list[int]] = {}
+    for kind, pk, _at in located:
+        ids.setdefault(kind, []).append(pk)
+    loaded = {kind: by_kind[kind].load(pks) for kind, pks in ids.items()}
+    entries = [
+        Entry(kind=kind, pk=pk, at=at, obj=loaded[kind][pk], source=by_kind[kind])
+        for kind, pk, at in located
+        if pk in loaded[kind]
+    ]
+    next_cursor = entries[-1].cursor if has_more and entries else None
+    return TimelinePage(entries=entries, next_cursor=next_cursor)
+
+
+def in_bulk(queryset: QuerySet) -> Callable[[list[int]], dict[int, Any]]:
+    """A ``load`` function: the rows with these ids, from ``queryset`` (with its joins)."""
+    return lambda pks: queryset.in_bulk(pks)
