@@ -65,6 +65,13 @@ def check_attachments(files: Sequence[UploadedFile]) -> list[tuple[UploadedFile,
     The extension must be allowed and the bytes must be what it says (a "photo.png" that is an
     executable is refused); text files must be UTF-8 without NUL bytes.
     """
+    try:
+        return _check_attachments(files)
+    except ValidationError as exc:
+        raise ValidationError({"attachments": exc.error_list}) from exc
+
+
+def _check_attachments(files: Sequence[UploadedFile]) -> list[tuple[UploadedFile, str, str]]:
     if len(files) > settings.TICKET_ATTACHMENT_MAX_FILES:
         raise ValidationError(
             f"Attach at most {settings.TICKET_ATTACHMENT_MAX_FILES} files to one message.",
@@ -408,7 +415,9 @@ def add_reply(
     """Add a staff reply (emailed unless suppressed), the client's reply as staff took it
     (status Customer-Reply), or an internal note (never emailed, status unchanged)."""
     ticket = (
-        Ticket.objects.select_for_update().select_related("client", "department").get(pk=ticket.pk)
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("client", "department")
+        .get(pk=ticket.pk)
     )
     if kind not in TicketReply.Kind.values:
         raise ValidationError({"kind": ValidationError("Unknown kind of reply.", code="bad_kind")})
@@ -528,7 +537,9 @@ def update_ticket(
     *, ticket: Ticket, data: dict[str, Any], actor: AbstractBaseUser, reason: str = ""
 ) -> Ticket:
     """Change a ticket's department, priority, assignee, CC, related records or subject."""
-    ticket = Ticket.objects.select_for_update().select_related("client").get(pk=ticket.pk)
+    ticket = (
+        Ticket.objects.select_for_update(of=("self",)).select_related("client").get(pk=ticket.pk)
+    )
     unknown = set(data) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"Not editable here: {', '.join(sorted(unknown))}")
@@ -621,7 +632,9 @@ def update_communication(
 ) -> Communication:
     """Correct a logged communication; the reason and old → new go to the audit trail."""
     entry = (
-        Communication.objects.select_for_update().select_related("client").get(pk=communication.pk)
+        Communication.objects.select_for_update(of=("self",))
+        .select_related("client")
+        .get(pk=communication.pk)
     )
     unknown = set(data) - set(COMMUNICATION_FIELDS)
     if unknown:

@@ -62,3 +62,16 @@ def staff_client(staff_admin) -> HttpClient:
     http = HttpClient()
     http.force_login(staff_admin)
     return http
+
+
+@pytest.fixture(autouse=True)
+def _private_media(settings, tmp_path):
+    """Ticket attachments go to a fresh folder per test, never the developer's ``.data``."""
+    from django.utils.functional import empty
+
+    from support.models import private_storage
+
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    private_storage._wrapped = empty
+    yield
+    private_storage._wrapped = empty
