@@ -332,9 +332,9 @@ def test_database_refuses_an_illegal_status_change(agent):
 def test_tickets_and_replies_cannot_be_deleted_or_replies_edited(agent):
     ticket = open_ticket(actor=agent)
     reply = services.add_reply(ticket=ticket, kind="staff", message="Hi", actor=agent)
-    with pytest.raises(Exception, match="undeletable|protect"), transaction.atomic():
+    with pytest.raises(Exception, match=r"undeletable|protect"), transaction.atomic():
         Ticket.objects.filter(pk=ticket.pk).delete()
-    with pytest.raises(Exception, match="append_only|protect"), transaction.atomic():
+    with pytest.raises(Exception, match=r"append_only|protect"), transaction.atomic():
         TicketReply.objects.filter(pk=reply.pk).update(message="rewritten")
 
 

@@ -17,6 +17,7 @@ from clients.services import create_client
 from core.roles import ADMIN, BILLING, READ_ONLY, SUPPORT
 from hosting.catalog import load_starter_catalog
 from orders.catalog import load_demo_orders
+from support.catalog import load_demo_support
 
 DEMO_ADMIN = "demo-admin"
 DEMO_STAFF = {"demo-billing": BILLING, "demo-support": SUPPORT, "demo-readonly": READ_ONLY}
@@ -165,8 +166,10 @@ class Command(AuditedCommand):
         load_billing_defaults()
         invoices = self._demo_invoices()
         orders = load_demo_orders()
+        tickets = load_demo_support(user_model.objects.get(username=DEMO_ADMIN))
         self.stdout.write(
-            f"Demo data: {added} client(s), {invoices} invoice(s) and {orders} order(s) added."
+            f"Demo data: {added} client(s), {invoices} invoice(s), {orders} order(s) and "
+            f"{tickets} ticket(s) added."
         )
         if created_admin_password:
             self.stdout.write(self.style.SUCCESS("Demo staff admin created. Log in with:"))
