@@ -40,6 +40,11 @@ N_DOMAINS = 200_000
 N_INVOICES = 1_000_000
 N_TRANSACTIONS = 2_000_000
 N_ORDERS = 500_000
+N_TICKETS = 200_000
+REPLIES_PER_TICKET = 10  # 2,000,000 replies
+BUSY_TICKETS = 800  # the busy client's timeline: 800 tickets + 3,200 replies + 1,000 calls
+BUSY_REPLIES = 4
+BUSY_CALLS = 1_000
 BUSY_CLIENT_ID = 1
 LAST_NAMES = [
     "Smith",
@@ -134,6 +139,7 @@ def seed() -> None:
         seeded = seed_hosting()
         seeded = seed_billing() or seeded
         seeded = seed_orders() or seeded
+        seeded = seed_support() or seeded
         if seeded:
             connection.cursor().execute("VACUUM ANALYZE")
         return
@@ -236,6 +242,7 @@ def seed() -> None:
     seed_hosting()
     seed_billing()
     seed_orders()
+    seed_support()
     connection.cursor().execute("VACUUM ANALYZE")
 
 
@@ -497,6 +504,103 @@ def seed_orders() -> bool:
     return True
 
 
+def seed_support() -> bool:
+    """200,000 tickets with 10 replies each (2,000,000), and a busy client whose timeline holds
+    more than 5,000 entries (tickets, replies, calls, besides its notes, invoices, orders...)."""
+    from django.db import connection, transaction
+
+    from support.catalog import load_departments
+    from support.models import Ticket
+
+    if Ticket.objects.count() >= N_TICKETS:
+        return False
+    started = time.perf_counter()
+    load_departments()
+    with transaction.atomic(), connection.cursor() as cur:
+        _set_seed_context(cur)
+        cur.execute("SELECT min(id), count(*) FROM clients_client")
+        first_client, n_clients = cur.fetchone()
+        cur.execute("SELECT array_agg(id ORDER BY id) FROM support_department")
+        (departments,) = cur.fetchone()
+        cur.execute(
+            "SELECT array_agg(id ORDER BY id) FROM auth_user WHERE username LIKE 'bench-%%'"
+        )
+        (staff,) = cur.fetchone()
+        # Tickets: most closed, the rest spread over the open statuses; the busy client gets
+        # its own run of tickets at the end.
+        cur.execute(
+            """
+            INSERT INTO support_ticket (number, department_id, client_id, name, email, cc,
+                subject, message, priority, status, assignee_id, suppress_email, opened_at,
+                backdated, backdate_reason, opened_by_id, last_activity_at, last_reply_at,
+                last_replier, reply_count, closed_at, created_at, updated_at)
+            SELECT 'B' || chr(65 + (g / 1000000) %% 26) || chr(65 + (g / 26000000) %% 26)
+                       || '-' || lpad((g %% 1000000)::text, 6, '0'),
+                   (%(departments)s::bigint[])[1 + g %% 3],
+                   CASE WHEN g > %(count)s THEN %(busy)s ELSE %(first)s + (g %% %(n)s) END,
+                   'Bench Client', 'bench' || g || '@bench.example', '',
+                   'Bench ticket ' || g, 'The site is slow again.',
+                   (ARRAY['low','medium','medium','high'])[1 + g %% 4], s,
+                   CASE WHEN g %% 5 = 0 THEN NULL
+                        ELSE (%(staff)s::bigint[])[1 + g %% array_length(%(staff)s::bigint[], 1)]
+                   END,
+                   false, now() - make_interval(mins => g * 2), false, '',
+                   (%(staff)s::bigint[])[1], now() - make_interval(mins => g), now()
+                       - make_interval(mins => g), 'bench-staff-1', %(per)s,
+                   CASE WHEN s = 'closed' THEN now() - make_interval(mins => g) END, now(), now()
+            FROM (SELECT g, (ARRAY['closed','closed','closed','closed','closed','closed',
+                                   'closed','closed','answered','customer_reply','open',
+                                   'on_hold','in_progress','closed','closed','closed',
+                                   'closed','closed','answered','open'])[1 + g %% 20] AS s
+                  FROM generate_series(1, %(total)s) AS g) AS rows
+            """,
+            {
+                "departments": departments,
+                "staff": staff,
+                "first": first_client,
+                "n": n_clients,
+                "count": N_TICKETS,
+                "total": N_TICKETS + BUSY_TICKETS,
+                "busy": BUSY_CLIENT_ID,
+                "per": REPLIES_PER_TICKET,
+            },
+        )
+        cur.execute(
+            """
+            INSERT INTO support_ticketreply (ticket_id, kind, author_id, message, emailed_to,
+                created_at)
+            SELECT t.id, (ARRAY['staff','client','note'])[1 + r %% 3], t.opened_by_id,
+                   'Reply ' || r || ' on the bench ticket.', '',
+                   t.opened_at + make_interval(mins => r)
+            FROM support_ticket t
+            CROSS JOIN generate_series(1, CASE WHEN t.client_id = %(busy)s THEN %(busy_r)s
+                                               ELSE %(per)s END) AS r
+            """,
+            {"busy": BUSY_CLIENT_ID, "busy_r": BUSY_REPLIES, "per": REPLIES_PER_TICKET},
+        )
+        cur.execute(
+            """
+            INSERT INTO support_communication (client_id, channel, direction, occurred_at,
+                duration_minutes, summary, outcome, follow_up_on, follow_up_owner_id,
+                follow_up_result, logged_by_id, created_at, updated_at)
+            SELECT %(busy)s, (ARRAY['phone','email','chat','meeting','letter'])[1 + g %% 5],
+                   (ARRAY['in','out'])[1 + g %% 2], now() - make_interval(mins => g * 7),
+                   g %% 30, 'Bench call ' || g, 'information',
+                   CASE WHEN g %% 10 = 0 THEN current_date + (g %% 20 - 10) END,
+                   CASE WHEN g %% 10 = 0 THEN (%(staff)s::bigint[])[1] END,
+                   '', (%(staff)s::bigint[])[1], now(), now()
+            FROM generate_series(1, %(calls)s) AS g
+            """,
+            {"busy": BUSY_CLIENT_ID, "staff": staff, "calls": BUSY_CALLS},
+        )
+    print(
+        f"Seed: {N_TICKETS + BUSY_TICKETS:,} tickets, about "
+        f"{N_TICKETS * REPLIES_PER_TICKET:,} replies and {BUSY_CALLS:,} calls in "
+        f"{time.perf_counter() - started:.1f}s"
+    )
+    return True
+
+
 def measure(label: str, call: Callable[[int], object], iterations: int) -> dict[str, float]:
     for i in range(3):  # warm-up: connections, template caches
         call(-1 - i)
@@ -656,6 +760,45 @@ def run(iterations: int) -> list[dict]:
     )
     tab_orders = measure("client tab orders", get(busy + "?tab=orders"), iterations)
     order_on, order_off = _place_order(http, iterations, triggers_for_orders)
+    queue_1 = measure("ticket queue p1", get("/support/tickets/"), iterations)
+    queue_deep = measure(
+        "ticket queue p1000 (all)", get("/support/tickets/?view=all&page=1000"), iterations
+    )
+    queue_f = measure(
+        "ticket queue filtered",
+        get(f"/support/tickets/?status=customer_reply&priority=high&assignee={actor.pk}"),
+        iterations,
+    )
+    queue_mine = measure("ticket queue, mine", get("/support/tickets/?assignee=me"), iterations)
+    queue_client = measure(
+        "ticket queue, one client",
+        get(f"/support/tickets/?view=all&client={BUSY_CLIENT_ID}"),
+        iterations,
+    )
+    admin_tickets = measure("admin tickets", get("/admin/support/ticket/"), iterations)
+    admin_tickets_f = measure(
+        "admin tickets filtered",
+        get("/admin/support/ticket/?status__exact=customer_reply&priority__exact=high"),
+        iterations,
+    )
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT number FROM support_ticket WHERE client_id <> %s ORDER BY id LIMIT 1",
+            [BUSY_CLIENT_ID],
+        )
+        (number,) = cur.fetchone()
+    ticket_page = measure("ticket page", get(f"/support/tickets/{number}/"), iterations)
+    admin_ticket = measure(
+        "admin ticket change", get("/admin/support/ticket/?number=" + number), iterations
+    )
+    timeline_1 = measure("timeline p1", get(busy + "?tab=timeline"), iterations)
+    cursor_url = _timeline_cursor(http, busy, pages=50)
+    timeline_deep = measure("timeline p50", get(cursor_url), iterations)
+    timeline_f = measure(
+        "timeline replies only",
+        get(busy + "?tab=timeline&kind=reply&kind=communication"),
+        iterations,
+    )
 
     # Saves with and without the triggers alternate, so that drift (caches, table growth, the
     # other core's load) hits both sides alike.
@@ -729,7 +872,37 @@ def run(iterations: int) -> list[dict]:
     pair("Orders, one client", ord_client, admin_ord_f)
     pair("Client tab: orders", tab_orders, admin_change)
     pair("Place + accept order via form", order_on, order_off, "baseline: audit triggers off")
+    pair("Ticket queue, page 1", queue_1, admin_tickets)
+    pair(
+        "Ticket queue, page 1,000 (all)",
+        queue_deep,
+        admin_tickets,
+        f"{queue_deep['median'] / queue_1['median']:.2f}x page 1",
+    )
+    pair("Tickets, status+priority+staff", queue_f, admin_tickets_f)
+    pair("Tickets, my tickets", queue_mine, admin_tickets_f)
+    pair("Tickets, one client", queue_client, admin_tickets_f)
+    pair("Ticket page (10 replies)", ticket_page, admin_ticket, "baseline: admin search")
+    pair("Timeline, 5,000+ entries, p1", timeline_1, admin_change)
+    pair(
+        "Timeline, page 50",
+        timeline_deep,
+        admin_change,
+        f"{timeline_deep['median'] / timeline_1['median']:.2f}x page 1",
+    )
+    pair("Timeline, two kinds", timeline_f, admin_change)
     return rows
+
+
+def _timeline_cursor(http, url: str, pages: int) -> str:
+    """The URL of the busy client's timeline ``pages`` pages deep (following "Older")."""
+    target = url + "?tab=timeline"
+    for _ in range(pages - 1):
+        page = http.get(target).context["timeline"]
+        if page.next_cursor is None:
+            break
+        target = f"{url}?tab=timeline&after={page.next_cursor}"
+    return target
 
 
 BILLING_TABLES = (
@@ -897,6 +1070,10 @@ def report(rows: list[dict]) -> str:
     order = by_name["Place + accept order via form"]
     order_overhead = order["median"] / order["baseline"]["median"] - 1
     ord_deep = by_name["Orders, page 1,000"]["median"] / by_name["Orders, page 1"]["median"]
+    queue = by_name["Ticket queue, page 1"]["median"]
+    queue_deep = by_name["Ticket queue, page 1,000 (all)"]["median"] / queue
+    timeline = by_name["Timeline, 5,000+ entries, p1"]["median"]
+    timeline_deep = by_name["Timeline, page 50"]["median"] / timeline
     lines += [
         "",
         f"Targets: audit overhead on a form save {overhead:+.1%} (<= 15%): "
@@ -909,6 +1086,11 @@ def report(rows: list[dict]) -> str:
         f"Orders: audit overhead on placing + accepting {order_overhead:+.1%} (<= 15%): "
         f"{'OK' if order_overhead <= 0.15 else 'MISSED'}; orders deep page {ord_deep:.2f}x "
         f"page 1 (<= 1.3x): {'OK' if ord_deep <= 1.3 else 'MISSED'}",
+        f"Support: ticket queue {queue:.1f} ms (< 100 ms): {'OK' if queue < 100 else 'MISSED'}; "
+        f"deep page {queue_deep:.2f}x page 1 (<= 1.3x): {'OK' if queue_deep <= 1.3 else 'MISSED'}"
+        f"; timeline {timeline:.1f} ms (< 100 ms): {'OK' if timeline < 100 else 'MISSED'}, "
+        f"page 50 {timeline_deep:.2f}x page 1 (<= 1.3x): "
+        f"{'OK' if timeline_deep <= 1.3 else 'MISSED'}",
     ]
     return "\n".join(lines)
 
