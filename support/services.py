@@ -553,7 +553,8 @@ def update_ticket(
         service=data.get("service", ticket.service),
         domain=data.get("domain", ticket.domain),
     )
-    _check_assignee(data.get("assignee"))
+    if "assignee" in changed:
+        _check_assignee(data["assignee"])
     if "cc" in data:
         data = {**data, "cc": _clean_cc(data["cc"])}
     with audit.context.context(action="support.update_ticket", reason=reason, actor=actor):

@@ -377,3 +377,28 @@ def test_dashboard_shows_my_tickets_and_follow_ups(support_http, support_user):
     )
     content = support_http.get(reverse("core:dashboard")).content.decode()
     assert "Assigned to Sam" in content and "Ring the client" in content
+
+
+def test_support_admin_pages_load_for_an_admin(staff_client, support_user):
+    ticket = open_ticket(actor=support_user, attachments=[png()])
+    services.add_reply(ticket=ticket, kind="note", message="n", actor=support_user)
+    CommunicationFactory(client=ticket.client)
+    for name in ("department", "ticket", "ticketreply", "ticketattachment", "communication"):
+        assert staff_client.get(reverse(f"admin:support_{name}_changelist")).status_code == 200
+    assert (
+        staff_client.get(
+            reverse("admin:support_department_change", args=[ticket.department_id])
+        ).status_code
+        == 200
+    )
+
+
+def test_admin_bulk_close_goes_through_the_service_with_a_reason(staff_client, support_user):
+    ticket = open_ticket(actor=support_user)
+    response = staff_client.post(
+        reverse("admin:support_ticket_changelist"),
+        {"action": "close_selected", "_selected_action": [ticket.pk], "audit_reason": "spam"},
+    )
+    assert response.status_code in (200, 302)
+    ticket.refresh_from_db()
+    assert ticket.status == "closed"
