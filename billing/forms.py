@@ -13,7 +13,7 @@ from billing.models import Invoice, Transaction
 from billing.services import MAX_LINES, gateway_choices
 from clients.models import Client
 from clients.widgets import ClientPickerWidget
-from core.forms import ReasonFormMixin
+from core.forms import ReasonFormMixin, StyledFilterSetMixin
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -292,7 +292,7 @@ class BillableItemForm(ReasonFormMixin, forms.Form):
 # Lists ---------------------------------------------------------------------------------------
 
 
-class InvoiceFilter(django_filters.FilterSet):
+class InvoiceFilter(StyledFilterSetMixin, django_filters.FilterSet):
     number = django_filters.CharFilter(method="filter_number", label="Number")
     status = django_filters.ChoiceFilter(choices=Invoice.Status.choices, empty_label="Any status")
     client = django_filters.ModelChoiceFilter(
@@ -328,7 +328,7 @@ class InvoiceFilter(django_filters.FilterSet):
         return queryset.overdue() if value else queryset
 
 
-class TransactionFilter(django_filters.FilterSet):
+class TransactionFilter(StyledFilterSetMixin, django_filters.FilterSet):
     transaction_id = django_filters.CharFilter(label="Transaction ID", lookup_expr="exact")
     gateway = django_filters.ChoiceFilter(choices=(), empty_label="Any gateway")
     kind = django_filters.ChoiceFilter(choices=Transaction.Kind.choices, empty_label="Any kind")

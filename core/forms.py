@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.widgets import Input
 
 
 class ReasonFormMixin(forms.Form):
@@ -58,3 +59,23 @@ def errors_to_form(form: forms.BaseForm, exc: ValidationError) -> None:
     reason_field = next((n for n in REASON_FIELDS if n in form.fields), None)
     for error in exc.error_list:
         form.add_error(reason_field if error.code == "reason_required" else None, error)
+
+
+def style_widgets(form: forms.BaseForm) -> None:
+    """Bootstrap classes on plain inputs and selects (custom widgets style themselves)."""
+    for field in form.fields.values():
+        widget = field.widget
+        if isinstance(widget, forms.Select):
+            widget.attrs.setdefault("class", "form-select")
+        elif isinstance(widget, Input) and not isinstance(widget, forms.FileInput):
+            widget.attrs.setdefault("class", "form-control")
+
+
+class StyledFilterSetMixin:
+    """For ``django_filters.FilterSet``: its form's widgets get Bootstrap classes."""
+
+    @property
+    def form(self) -> forms.Form:
+        form = super().form  # type: ignore[misc]
+        style_widgets(form)
+        return form

@@ -7,7 +7,7 @@ from django import forms
 from django.contrib.postgres.forms import SimpleArrayField
 from django.core.exceptions import ValidationError
 
-from core.forms import ReasonFormMixin
+from core.forms import ReasonFormMixin, StyledFilterSetMixin
 from hosting import services
 from hosting.domains import to_ascii, to_unicode
 from hosting.models import (
@@ -187,7 +187,7 @@ class AddonForm(ReasonFormMixin, forms.ModelForm):
             self.fields[name].help_text = "Leave empty to use the catalog price."
 
 
-class ServiceFilter(django_filters.FilterSet):
+class ServiceFilter(StyledFilterSetMixin, django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_search", label="Search")
     status = django_filters.ChoiceFilter(choices=Service.Status.choices, empty_label="Any status")
     product = django_filters.ModelChoiceFilter(
@@ -211,7 +211,7 @@ class ServiceFilter(django_filters.FilterSet):
         return queryset.search(value)
 
 
-class DomainFilter(django_filters.FilterSet):
+class DomainFilter(StyledFilterSetMixin, django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_search", label="Search")
     status = django_filters.ChoiceFilter(choices=Domain.Status.choices, empty_label="Any status")
     tld = django_filters.ModelChoiceFilter(

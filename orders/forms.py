@@ -10,7 +10,7 @@ from billing.forms import DATE
 from billing.services import gateway_choices
 from clients.models import Client
 from clients.widgets import ClientPickerWidget
-from core.forms import ReasonFormMixin
+from core.forms import ReasonFormMixin, StyledFilterSetMixin
 from hosting.models import AddonDefinition, BillingCycle, Domain, Product, Server, Service
 from orders.models import Order, ServiceChange
 from orders.services import MAX_ORDER_LINES
@@ -197,7 +197,7 @@ class OrderStatusForm(forms.Form):
             ].label = "Also flag what it created as fraud (add-ons are cancelled)"
 
 
-class OrderFilter(django_filters.FilterSet):
+class OrderFilter(StyledFilterSetMixin, django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Order.Status.choices, empty_label="Any status")
     client = django_filters.ModelChoiceFilter(
         queryset=Client.objects.all(), widget=ClientPickerWidget()

@@ -12,7 +12,7 @@ from django.utils import timezone
 from billing.forms import DATE, DATETIME
 from clients.models import Client
 from clients.widgets import ClientPickerWidget
-from core.forms import ReasonFormMixin
+from core.forms import ReasonFormMixin, StyledFilterSetMixin, style_widgets
 from support.models import Communication, Department, Ticket, TicketReply
 
 User = get_user_model()
@@ -216,7 +216,7 @@ class TicketUpdateForm(ReasonFormMixin, forms.Form):
         return {k: v for k, v in self.cleaned_data.items() if k != "audit_reason"}
 
 
-class TicketFilter(django_filters.FilterSet):
+class TicketFilter(StyledFilterSetMixin, django_filters.FilterSet):
     VIEW_CHOICES = [
         ("awaiting", "Awaiting action (not closed)"),
         ("all", "All tickets"),
@@ -348,9 +348,10 @@ class FollowUpFilter(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = staff_users()
+        style_widgets(self)
 
 
-class CommunicationFilter(django_filters.FilterSet):
+class CommunicationFilter(StyledFilterSetMixin, django_filters.FilterSet):
     channel = django_filters.ChoiceFilter(
         choices=Communication.Channel.choices, empty_label="Any channel"
     )

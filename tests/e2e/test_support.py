@@ -86,3 +86,42 @@ def test_ticket_with_attachment_reply_note_call_and_the_timeline(page, login, ma
     expect(feed.get_by_text(f"Internal note on ticket #{ticket.pk}")).to_be_visible()
     expect(feed.get_by_text(f"Communication #{entry.pk}")).to_be_visible()
     expect(feed).to_contain_text("olivia")
+
+
+def test_queue_my_tickets_and_follow_ups_due(page, login, make_staff):
+    from django.utils import timezone
+
+    from support import services
+    from tests.factories.support import CommunicationFactory, open_ticket
+
+    sam = make_staff("Support", username="sam")
+    mine = open_ticket(actor=sam, assignee=sam, subject="Disk quota on web3")
+    open_ticket(actor=sam, subject="DNS not resolving", priority="high")
+    closed = open_ticket(actor=sam, subject="Old question")
+    services.change_ticket_status(ticket=closed, status="closed", actor=sam)
+    CommunicationFactory(
+        client=mine.client,
+        follow_up_on=timezone.localdate() - dt.timedelta(days=1),
+        follow_up_owner=sam,
+        summary="Call back about the quota",
+    )
+    login(sam)
+
+    page.get_by_role("link", name="Tickets", exact=True).click()
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(2)  # awaiting action: the closed one is not there
+    expect(page.get_by_role("link", name="Closed 1")).to_be_visible()
+    page.get_by_role("link", name="My tickets 1").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Disk quota on web3")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ticket-queue.png"), full_page=True)
+
+    page.goto("/")
+    expect(page.get_by_text("Call back about the quota")).to_be_visible()
+    page.get_by_role("link", name="All (1)").click()
+    expect(page.get_by_text("overdue", exact=True)).to_be_visible()
+    page.get_by_label("What came of it").fill("Quota raised, client happy")
+    page.get_by_role("button", name="Done").click()
+    expect(page.get_by_text("Follow-up done.")).to_be_visible()
+    expect(page.get_by_text("Nothing to follow up.")).to_be_visible()
