@@ -792,7 +792,7 @@ def run(iterations: int) -> list[dict]:
         "admin ticket change", get("/admin/support/ticket/?number=" + number), iterations
     )
     timeline_1 = measure("timeline p1", get(busy + "?tab=timeline"), iterations)
-    cursor_url = _timeline_cursor(http, busy, pages=50)
+    cursor_url = _timeline_cursor(user, busy, pages=50)
     timeline_deep = measure("timeline p50", get(cursor_url), iterations)
     timeline_f = measure(
         "timeline replies only",
@@ -894,15 +894,19 @@ def run(iterations: int) -> list[dict]:
     return rows
 
 
-def _timeline_cursor(http, url: str, pages: int) -> str:
+def _timeline_cursor(user, url: str, pages: int) -> str:
     """The URL of the busy client's timeline ``pages`` pages deep (following "Older")."""
-    target = url + "?tab=timeline"
+    from clients.models import Client
+    from clients.timeline import timeline_page
+
+    customer = Client.objects.get(pk=BUSY_CLIENT_ID)
+    cursor = None
     for _ in range(pages - 1):
-        page = http.get(target).context["timeline"]
+        page = timeline_page(client=customer, user=user, cursor=cursor)
         if page.next_cursor is None:
             break
-        target = f"{url}?tab=timeline&after={page.next_cursor}"
-    return target
+        cursor = page.next_cursor
+    return f"{url}?tab=timeline" + (f"&after={cursor}" if cursor else "")
 
 
 BILLING_TABLES = (
