@@ -233,6 +233,12 @@ class Ticket(TimeStampedModel):
             models.Index(
                 fields=["status", "-last_activity_at", "-id"], name="support_ticket_status_idx"
             ),
+            # The queue's counts per status (closed tickets, the bulk, are not counted).
+            models.Index(
+                fields=["status", "id"],
+                name="support_ticket_count_idx",
+                condition=~Q(status="closed"),
+            ),
             models.Index(
                 fields=["department", "-last_activity_at", "-id"], name="support_ticket_dept_idx"
             ),

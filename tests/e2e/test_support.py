@@ -110,7 +110,7 @@ def test_queue_my_tickets_and_follow_ups_due(page, login, make_staff):
     page.get_by_role("link", name="Tickets", exact=True).click()
     rows = page.locator("tbody tr")
     expect(rows).to_have_count(2)  # awaiting action: the closed one is not there
-    expect(page.get_by_role("link", name="Closed 1")).to_be_visible()
+    expect(page.get_by_role("link", name="Closed", exact=True)).to_be_visible()
     page.get_by_role("link", name="My tickets 1").click()
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("Disk quota on web3")
