@@ -61,12 +61,12 @@ class LineData:
 # total or "mark paid") or Cancelled, so other apps act on it all-or-nothing: orders applies the
 # upgrade an invoice was for, or withdraws it. A handler that raises refuses the change.
 InvoiceHandler = Callable[..., None]
-_handlers: dict[str, list[InvoiceHandler]] = {"paid": [], "cancelled": []}
+_handlers: dict[str, list[InvoiceHandler]] = {"paid": [], "cancelled": [], "refunded": []}
 
 
 def register_invoice_handler(status: str, handler: InvoiceHandler) -> None:
     """``handler(invoice=..., actor=..., reason=...)`` runs when an invoice enters ``status``
-    (``paid`` or ``cancelled``)."""
+    (``paid``, ``cancelled`` or ``refunded``)."""
     if handler not in _handlers[status]:
         _handlers[status].append(handler)
 
@@ -844,11 +844,14 @@ def refund_payment(
             _allocate(invoice, -share, transaction_row=refund)
             invoice.amount_paid -= share
             fields = ["amount_paid", "updated_at"]
-            if invoice.amount_paid == 0 and invoice.status == Invoice.Status.PAID:
+            refunded = invoice.amount_paid == 0 and invoice.status == Invoice.Status.PAID
+            if refunded:
                 invoice.status = Invoice.Status.REFUNDED
                 invoice.status_reason = reason.strip()
                 fields += ["status", "status_reason"]
             invoice.save(update_fields=fields)
+            if refunded:
+                _entered(Invoice.Status.REFUNDED, invoice, actor, reason)
             left -= share
     return refund
 

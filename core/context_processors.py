@@ -16,6 +16,7 @@ SECTIONS = (
     ("Communications", "support:communication-list", "support.view_communication"),
     ("Invoices", "billing:invoice-list", "billing.view_invoice"),
     ("Transactions", "billing:transaction-list", "billing.view_transaction"),
+    ("Affiliates", "affiliates:affiliate-list", "affiliates.view_affiliate"),
 )
 AUDIT_SECTIONS = (
     ("Audit trail", "audit:feed", "audit.review_audit"),

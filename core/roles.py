@@ -21,7 +21,14 @@ BUSINESS_APPS = ("clients", "hosting", "billing", "orders", "support", "affiliat
 HOSTING_RECORDS = ("hosting.service", "hosting.domain", "hosting.addon", "hosting.secretreveal")
 EDITS = {
     # Billing staff log their calls with clients too.
-    BILLING: ("clients", "billing", "orders", "support.communication", *HOSTING_RECORDS),
+    BILLING: (
+        "clients",
+        "billing",
+        "orders",
+        "affiliates",
+        "support.communication",
+        *HOSTING_RECORDS,
+    ),
     SUPPORT: ("clients", "support", "kb", *HOSTING_RECORDS),
     READ_ONLY: (),
 }

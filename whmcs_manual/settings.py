@@ -4,6 +4,7 @@ See ``.env.example`` for the full list.
 """
 
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "billing",
     "orders",
     "support",
+    "affiliates",
 ]
 
 MIDDLEWARE = [
@@ -223,6 +225,17 @@ TICKET_ATTACHMENT_MAX_FILES = env.int("TICKET_ATTACHMENT_MAX_FILES", default=5)
 TICKET_ATTACHMENT_TYPES = env.list(
     "TICKET_ATTACHMENT_TYPES",
     default=["png", "jpg", "jpeg", "gif", "webp", "pdf", "txt", "log", "csv", "zip"],
+)
+
+# Affiliates: the default commission (percent of an invoice's subtotal before taxes), the
+# days a commission stays pending before the daily job clears it, and the default payout
+# threshold (in the affiliate's currency).
+AFFILIATE_DEFAULT_COMMISSION_PERCENT = Decimal(
+    env.str("AFFILIATE_DEFAULT_COMMISSION_PERCENT", default="10")
+)
+AFFILIATE_CLEARING_DAYS = env.int("AFFILIATE_CLEARING_DAYS", default=30)
+AFFILIATE_DEFAULT_PAYOUT_THRESHOLD = Decimal(
+    env.str("AFFILIATE_DEFAULT_PAYOUT_THRESHOLD", default="25.00")
 )
 
 # Security: strict by default, relaxed only on a developer's machine (DEBUG) and in the tests,

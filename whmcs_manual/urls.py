@@ -12,6 +12,7 @@ urlpatterns = [
     path("billing/", include("billing.urls")),
     path("orders/", include("orders.urls")),
     path("support/", include("support.urls")),
+    path("affiliates/", include("affiliates.urls")),
     path("audit/", include("audit.urls")),
     path(
         "login/",

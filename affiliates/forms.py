@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.db.models import Q
+
+from affiliates.models import Affiliate, Payout
+from billing.forms import DATE
+from billing.models import Invoice
+from billing.services import gateway_choices
+from clients.models import Client
+from clients.widgets import ClientPickerWidget
+from core.forms import ReasonFormMixin, style_widgets
+from hosting.models import Service
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+def _money(label: str, **kwargs: Any) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label,
+        min_value=Decimal("0.00"),
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+        **MONEY,
+        **kwargs,
+    )
+
+
+class AffiliateTermsForm(forms.Form):
+    code = forms.CharField(
+        label="Referral code",
+        max_length=30,
+        required=False,
+        help_text="Capital letters, digits and dashes; blank: made from the client's name.",
+    )
+    commission_type = forms.ChoiceField(choices=Affiliate.CommissionType.choices)
+    commission_value = _money(
+        "Commission", required=False, help_text="Percent, or an amount per referral."
+    )
+    payout_threshold = _money("Payout threshold", required=False)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class AffiliateUpdateForm(ReasonFormMixin, AffiliateTermsForm):
+    active = forms.BooleanField(required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["code"].required = True
+        self.fields["payout_threshold"].required = True
+
+
+class ReferralForm(forms.Form):
+    client = forms.ModelChoiceField(
+        queryset=Client.objects.all(), widget=ClientPickerWidget(), required=False
+    )
+    service = forms.IntegerField(
+        label="or hosting account number",
+        required=False,
+        min_value=1,
+        help_text="The number shown on the account's page (Service #…).",
+    )
+    reason = forms.CharField(
+        max_length=500,
+        required=False,
+        help_text="Required when another affiliate had this referral.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("service"):
+            service = Service.objects.filter(pk=cleaned["service"]).first()
+            if service is None:
+                self.add_error("service", "No hosting account has this number.")
+            cleaned["service"] = service
+        if not self.errors and bool(cleaned.get("client")) == bool(cleaned.get("service")):
+            raise forms.ValidationError("Choose a client or a hosting account (one of them).")
+        return cleaned
+
+
+class CommissionForm(forms.Form):
+    invoice = forms.CharField(
+        label="Related invoice",
+        max_length=60,
+        required=False,
+        help_text="Its number (or draft id). Blank amount: the affiliate's terms on its subtotal.",
+    )
+    amount = _money("Amount", required=False)
+    note = forms.CharField(max_length=500, required=False)
+    clears_on = forms.DateField(
+        label="Clears on",
+        required=False,
+        widget=DATE,
+        help_text="Blank: after the clearing period.",
+    )
+
+    def clean_invoice(self) -> Invoice | None:
+        value = self.cleaned_data["invoice"].strip()
+        if not value:
+            return None
+        match = Q(number=value)
+        if value.lstrip("#").isdigit():
+            match |= Q(pk=int(value.lstrip("#")))
+        invoice = Invoice.objects.filter(match).select_related("client").first()
+        if invoice is None:
+            raise forms.ValidationError("No invoice has this number.")
+        return invoice
+
+
+class ReverseForm(forms.Form):
+    reason = forms.CharField(max_length=500)
+
+
+class PayoutForm(forms.Form):
+    amount = _money("Amount")
+    method = forms.ChoiceField(choices=Payout.Method.choices, widget=forms.RadioSelect)
+    gateway = forms.ChoiceField(
+        choices=[], required=False, help_text="For money out: how it was sent."
+    )
+    reference = forms.CharField(max_length=100, required=False, label="Reference")
+    note = forms.CharField(max_length=500, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["gateway"].choices = gateway_choices()
+
+
+class AffiliateFilter(forms.Form):
+    q = forms.CharField(label="Code or client", required=False)
+    active = forms.ChoiceField(
+        choices=[("", "All"), ("yes", "Active"), ("no", "Inactive")], required=False
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        style_widgets(self)
