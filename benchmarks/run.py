@@ -45,6 +45,8 @@ REPLIES_PER_TICKET = 10  # 2,000,000 replies
 BUSY_TICKETS = 800  # the busy client's timeline: 800 tickets + 3,200 replies + 1,000 calls
 BUSY_REPLIES = 4
 BUSY_CALLS = 1_000
+N_AFFILIATES = 2_000
+BUSY_COMMISSIONS = 5_000  # the busy affiliate's ledger
 BUSY_CLIENT_ID = 1
 LAST_NAMES = [
     "Smith",
@@ -140,6 +142,7 @@ def seed() -> None:
         seeded = seed_billing() or seeded
         seeded = seed_orders() or seeded
         seeded = seed_support() or seeded
+        seeded = seed_affiliates() or seeded
         if seeded:
             connection.cursor().execute("VACUUM ANALYZE")
         return
@@ -243,6 +246,7 @@ def seed() -> None:
     seed_billing()
     seed_orders()
     seed_support()
+    seed_affiliates()
     connection.cursor().execute("VACUUM ANALYZE")
 
 
@@ -601,6 +605,71 @@ def seed_support() -> bool:
     return True
 
 
+def seed_affiliates() -> bool:
+    """2,000 affiliates with a few commissions each; the first has 5,000 commissions, 1,000
+    referrals and 100 payouts."""
+    from django.db import connection, transaction
+
+    from affiliates.models import Affiliate
+
+    if Affiliate.objects.count() >= N_AFFILIATES:
+        return False
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cur:
+        _set_seed_context(cur)
+        cur.execute("SELECT min(id) FROM auth_user WHERE username LIKE 'bench-%%'")
+        (staff,) = cur.fetchone()
+        cur.execute(
+            """
+            INSERT INTO affiliates_affiliate (client_id, code, commission_type, commission_value,
+                payout_threshold, active, notes, enrolled_by_id, created_at, updated_at)
+            SELECT c.id, 'BENCH-' || c.id, 'default', NULL, 25, true, '', %(staff)s, now(), now()
+            FROM clients_client c WHERE c.id <> %(busy)s ORDER BY c.id LIMIT %(n)s
+            """,
+            {"staff": staff, "busy": BUSY_CLIENT_ID, "n": N_AFFILIATES},
+        )
+        cur.execute("SELECT min(id) FROM affiliates_affiliate")
+        (busy,) = cur.fetchone()
+        cur.execute(
+            """
+            INSERT INTO affiliates_referral (affiliate_id, client_id, active, created_by_id,
+                created_at)
+            SELECT %(busy)s, c.id, true, %(staff)s, now() - make_interval(days => c.id %% 900)
+            FROM clients_client c WHERE c.id > 10000 ORDER BY c.id LIMIT 1000
+            """,
+            {"busy": busy, "staff": staff},
+        )
+        cur.execute(
+            """
+            INSERT INTO affiliates_payout (affiliate_id, amount, method, reference, note,
+                created_by_id, created_at)
+            SELECT %(busy)s, 50, 'manual', 'BP-' || g, '', %(staff)s,
+                   now() - make_interval(days => g)
+            FROM generate_series(1, 100) AS g
+            """,
+            {"busy": busy, "staff": staff},
+        )
+        cur.execute(
+            """
+            INSERT INTO affiliates_commission (affiliate_id, amount, note, status, clears_on,
+                cleared_at, created_by_id, reversal_reason, created_at, updated_at)
+            SELECT a.id, 1 + (g %% 20), 'Bench commission', s,
+                   current_date + (g %% 60 - 30),
+                   CASE WHEN s = 'cleared' THEN now() END, %(staff)s,
+                   CASE WHEN s = 'reversed' THEN 'bench' ELSE '' END,
+                   now() - make_interval(hours => g), now()
+            FROM affiliates_affiliate a
+            CROSS JOIN LATERAL generate_series(1, CASE WHEN a.id = %(busy)s THEN %(busy_n)s
+                                                       ELSE 5 END) AS g
+            CROSS JOIN LATERAL (SELECT (ARRAY['pending','cleared','cleared','reversed'])
+                                       [1 + g %% 4] AS s) AS st
+            """,
+            {"busy": busy, "staff": staff, "busy_n": BUSY_COMMISSIONS},
+        )
+    print(f"Seed: {N_AFFILIATES:,} affiliates in {time.perf_counter() - started:.1f}s")
+    return True
+
+
 def measure(label: str, call: Callable[[int], object], iterations: int) -> dict[str, float]:
     for i in range(3):  # warm-up: connections, template caches
         call(-1 - i)
@@ -794,6 +863,17 @@ def run(iterations: int) -> list[dict]:
     timeline_1 = measure("timeline p1", get(busy + "?tab=timeline"), iterations)
     cursor_url = _timeline_cursor(user, busy, pages=50)
     timeline_deep = measure("timeline p50", get(cursor_url), iterations)
+    with connection.cursor() as cur:
+        cur.execute("SELECT min(id) FROM affiliates_affiliate")
+        (busy_affiliate,) = cur.fetchone()
+    aff_list = measure("affiliate list", get("/affiliates/"), iterations)
+    aff_detail = measure("affiliate detail", get(f"/affiliates/{busy_affiliate}/"), iterations)
+    admin_aff = measure("admin affiliates", get("/admin/affiliates/affiliate/"), iterations)
+    admin_comm = measure(
+        "admin commissions of one",
+        get(f"/admin/affiliates/commission/?affiliate__id__exact={busy_affiliate}"),
+        iterations,
+    )
     timeline_f = measure(
         "timeline replies only",
         get(busy + "?tab=timeline&kind=reply&kind=communication"),
@@ -891,6 +971,8 @@ def run(iterations: int) -> list[dict]:
         f"{timeline_deep['median'] / timeline_1['median']:.2f}x page 1",
     )
     pair("Timeline, two kinds", timeline_f, admin_change)
+    pair("Affiliates, page 1", aff_list, admin_aff)
+    pair("Affiliate (5,000 commissions)", aff_detail, admin_comm, "baseline: admin filtered")
     return rows
 
 
