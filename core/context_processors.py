@@ -17,6 +17,7 @@ SECTIONS = (
     ("Invoices", "billing:invoice-list", "billing.view_invoice"),
     ("Transactions", "billing:transaction-list", "billing.view_transaction"),
     ("Affiliates", "affiliates:affiliate-list", "affiliates.view_affiliate"),
+    ("Knowledgebase", "kb:article-list", "kb.view_article"),
 )
 AUDIT_SECTIONS = (
     ("Audit trail", "audit:feed", "audit.review_audit"),

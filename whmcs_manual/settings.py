@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "orders",
     "support",
     "affiliates",
+    "kb",
 ]
 
 MIDDLEWARE = [

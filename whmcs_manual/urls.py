@@ -13,6 +13,7 @@ urlpatterns = [
     path("orders/", include("orders.urls")),
     path("support/", include("support.urls")),
     path("affiliates/", include("affiliates.urls")),
+    path("kb/", include("kb.urls")),
     path("audit/", include("audit.urls")),
     path(
         "login/",
