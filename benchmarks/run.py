@@ -47,6 +47,7 @@ BUSY_REPLIES = 4
 BUSY_CALLS = 1_000
 N_AFFILIATES = 2_000
 BUSY_COMMISSIONS = 5_000  # the busy affiliate's ledger
+N_ARTICLES = 100_000
 BUSY_CLIENT_ID = 1
 LAST_NAMES = [
     "Smith",
@@ -143,6 +144,7 @@ def seed() -> None:
         seeded = seed_orders() or seeded
         seeded = seed_support() or seeded
         seeded = seed_affiliates() or seeded
+        seeded = seed_kb() or seeded
         if seeded:
             connection.cursor().execute("VACUUM ANALYZE")
         return
@@ -247,6 +249,7 @@ def seed() -> None:
     seed_orders()
     seed_support()
     seed_affiliates()
+    seed_kb()
     connection.cursor().execute("VACUUM ANALYZE")
 
 
@@ -670,6 +673,66 @@ def seed_affiliates() -> bool:
     return True
 
 
+def seed_kb() -> bool:
+    """100,000 articles in 50 categories. "hosting" is in every article; "zeppelin" in ten."""
+    from django.db import connection, transaction
+
+    from kb.models import Article
+
+    if Article.objects.count() >= N_ARTICLES:
+        return False
+    started = time.perf_counter()
+    words = (
+        "domain email server backup restore password database website upload ftp dns "
+        "record certificate ssl invoice payment account cpanel plesk php mysql cron "
+        "redirect forward mailbox quota spam filter migrate transfer renew suspend"
+    ).split()
+    with transaction.atomic(), connection.cursor() as cur:
+        _set_seed_context(cur)
+        cur.execute("SELECT min(id) FROM auth_user WHERE username LIKE 'bench-%%'")
+        (staff,) = cur.fetchone()
+        cur.execute(
+            """
+            INSERT INTO kb_category (name, slug, description, position, public, created_at,
+                updated_at)
+            SELECT 'Bench category ' || g, 'bench-' || g, '', g, true, now(), now()
+            FROM generate_series(1, 50) AS g
+            """
+        )
+        cur.execute("SELECT array_agg(id ORDER BY id) FROM kb_category WHERE slug LIKE 'bench-%%'")
+        (categories,) = cur.fetchone()
+        cur.execute(
+            """
+            INSERT INTO kb_article (category_id, title, slug, body, body_html, tags, status,
+                visibility, published_at, created_by_id, updated_by_id, created_at, updated_at)
+            SELECT (%(categories)s::bigint[])[1 + g %% 50],
+                   initcap(w[1 + g %% 30]) || ' and ' || w[1 + (g / 30) %% 30] || ' guide ' || g,
+                   'bench-article-' || g, b, b, w[1 + g %% 30],
+                   CASE WHEN g %% 10 = 0 THEN 'draft' ELSE 'published' END,
+                   CASE WHEN g %% 20 = 0 THEN 'staff' ELSE 'public' END,
+                   CASE WHEN g %% 10 = 0 THEN NULL ELSE now() - make_interval(mins => g) END,
+                   %(staff)s, %(staff)s, now() - make_interval(mins => g),
+                   now() - make_interval(mins => g)
+            FROM (
+                SELECT g, %(words)s::text[] AS w,
+                       'How hosting handles ' || array_to_string(ARRAY(
+                           SELECT (%(words)s::text[])[1 + ((g * 7 + i * 13) %% 30)]
+                           FROM generate_series(1, 80) AS i), ' ')
+                       || CASE WHEN g %% 10000 = 0 THEN ' zeppelin' ELSE '' END
+                       || '. Contact support if the hosting panel shows an error.' AS b
+                FROM generate_series(1, %(n)s) AS g
+            ) AS rows
+            """,
+            {"categories": categories, "staff": staff, "words": words, "n": N_ARTICLES},
+        )
+        cur.execute(
+            "INSERT INTO kb_articlestats (article_id, views, helpful_yes, helpful_no) "
+            "SELECT id, 0, 0, 0 FROM kb_article"
+        )
+    print(f"Seed: {N_ARTICLES:,} articles in {time.perf_counter() - started:.1f}s")
+    return True
+
+
 def measure(label: str, call: Callable[[int], object], iterations: int) -> dict[str, float]:
     for i in range(3):  # warm-up: connections, template caches
         call(-1 - i)
@@ -874,6 +937,13 @@ def run(iterations: int) -> list[dict]:
         get(f"/admin/affiliates/commission/?affiliate__id__exact={busy_affiliate}"),
         iterations,
     )
+    kb_common = measure("kb search common", get("/kb/public/?q=hosting"), iterations)
+    kb_rare = measure("kb search rare", get("/kb/public/?q=zeppelin"), iterations)
+    kb_two = measure("kb search two words", get("/kb/public/?q=backup+restore"), iterations)
+    kb_staff = measure("kb staff search", get("/kb/?q=hosting"), iterations)
+    kb_list = measure("kb article list", get("/kb/"), iterations)
+    admin_kb = measure("admin articles", get("/admin/kb/article/"), iterations)
+    admin_kb_q = measure("admin article search", get("/admin/kb/article/?q=zeppelin"), iterations)
     timeline_f = measure(
         "timeline replies only",
         get(busy + "?tab=timeline&kind=reply&kind=communication"),
@@ -973,6 +1043,11 @@ def run(iterations: int) -> list[dict]:
     pair("Timeline, two kinds", timeline_f, admin_change)
     pair("Affiliates, page 1", aff_list, admin_aff)
     pair("Affiliate (5,000 commissions)", aff_detail, admin_comm, "baseline: admin filtered")
+    pair("KB search, word in every article", kb_common, admin_kb_q, "public, ranked")
+    pair("KB search, rare word", kb_rare, admin_kb_q, "public, ranked")
+    pair("KB search, two words", kb_two, admin_kb_q, "public, ranked")
+    pair("KB search, staff", kb_staff, admin_kb_q)
+    pair("KB article list", kb_list, admin_kb)
     return rows
 
 
@@ -1160,6 +1235,14 @@ def report(rows: list[dict]) -> str:
     queue_deep = by_name["Ticket queue, page 1,000 (all)"]["median"] / queue
     timeline = by_name["Timeline, 5,000+ entries, p1"]["median"]
     timeline_deep = by_name["Timeline, page 50"]["median"] / timeline
+    kb_worst = max(
+        by_name[n]["median"]
+        for n in (
+            "KB search, word in every article",
+            "KB search, rare word",
+            "KB search, two words",
+        )
+    )
     lines += [
         "",
         f"Targets: audit overhead on a form save {overhead:+.1%} (<= 15%): "
@@ -1177,6 +1260,8 @@ def report(rows: list[dict]) -> str:
         f"; timeline {timeline:.1f} ms (< 100 ms): {'OK' if timeline < 100 else 'MISSED'}, "
         f"page 50 {timeline_deep:.2f}x page 1 (<= 1.3x): "
         f"{'OK' if timeline_deep <= 1.3 else 'MISSED'}",
+        f"Knowledgebase: slowest public search {kb_worst:.1f} ms (< 100 ms): "
+        f"{'OK' if kb_worst < 100 else 'MISSED'}",
     ]
     return "\n".join(lines)
 

@@ -16,6 +16,7 @@ from clients.models import Client
 from clients.services import create_client
 from core.roles import ADMIN, BILLING, READ_ONLY, SUPPORT
 from hosting.catalog import load_starter_catalog
+from kb.catalog import load_demo_kb
 from orders.catalog import load_demo_orders
 from support.catalog import load_demo_support
 
@@ -166,10 +167,12 @@ class Command(AuditedCommand):
         load_billing_defaults()
         invoices = self._demo_invoices()
         orders = load_demo_orders()
-        tickets = load_demo_support(user_model.objects.get(username=DEMO_ADMIN))
+        demo_admin = user_model.objects.get(username=DEMO_ADMIN)
+        tickets = load_demo_support(demo_admin)
+        articles = load_demo_kb(demo_admin)
         self.stdout.write(
-            f"Demo data: {added} client(s), {invoices} invoice(s), {orders} order(s) and "
-            f"{tickets} ticket(s) added."
+            f"Demo data: {added} client(s), {invoices} invoice(s), {orders} order(s), "
+            f"{tickets} ticket(s) and {articles} knowledgebase article(s) added."
         )
         if created_admin_password:
             self.stdout.write(self.style.SUCCESS("Demo staff admin created. Log in with:"))
