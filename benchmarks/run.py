@@ -637,7 +637,8 @@ def seed_affiliates() -> bool:
             """
             INSERT INTO affiliates_referral (affiliate_id, client_id, active, created_by_id,
                 created_at)
-            SELECT %(busy)s, c.id, true, %(staff)s, now() - make_interval(days => c.id %% 900)
+            SELECT %(busy)s, c.id, true, %(staff)s,
+                   now() - make_interval(days => (c.id %% 900)::int)
             FROM clients_client c WHERE c.id > 10000 ORDER BY c.id LIMIT 1000
             """,
             {"busy": busy, "staff": staff},
@@ -682,11 +683,12 @@ def seed_kb() -> bool:
     if Article.objects.count() >= N_ARTICLES:
         return False
     started = time.perf_counter()
-    words = (
-        "domain email server backup restore password database website upload ftp dns "
-        "record certificate ssl invoice payment account cpanel plesk php mysql cron "
-        "redirect forward mailbox quota spam filter migrate transfer renew suspend"
-    ).split()
+    words = [
+        *("domain", "email", "server", "backup", "restore", "password", "database"),
+        *("website", "upload", "ftp", "dns", "record", "certificate", "ssl", "invoice"),
+        *("payment", "account", "cpanel", "plesk", "php", "mysql", "cron", "redirect"),
+        *("forward", "mailbox", "quota", "spam", "filter", "migrate", "transfer", "renew"),
+    ]
     with transaction.atomic(), connection.cursor() as cur:
         _set_seed_context(cur)
         cur.execute("SELECT min(id) FROM auth_user WHERE username LIKE 'bench-%%'")
