@@ -720,7 +720,7 @@ def seed_kb() -> bool:
                        'How hosting handles ' || array_to_string(ARRAY(
                            SELECT (%(words)s::text[])[1 + ((g * 7 + i * 13) %% 30)]
                            FROM generate_series(1, 80) AS i), ' ')
-                       || CASE WHEN g %% 10000 = 0 THEN ' zeppelin' ELSE '' END
+                       || CASE WHEN g %% 10000 = 1 THEN ' zeppelin' ELSE '' END
                        || '. Contact support if the hosting panel shows an error.' AS b
                 FROM generate_series(1, %(n)s) AS g
             ) AS rows

@@ -125,6 +125,12 @@ class Article(TimeStampedModel):
                 name="kb_article_public_idx",
                 condition=Q(status="published", visibility="public"),
             ),
+            # The public index counts articles per category from this index alone.
+            models.Index(
+                fields=["category", "id"],
+                name="kb_article_public_cat_idx",
+                condition=Q(status="published", visibility="public"),
+            ),
         ]
 
     def __str__(self) -> str:
