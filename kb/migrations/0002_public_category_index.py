@@ -5,15 +5,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('kb', '0001_initial'),
+        ("kb", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='article',
-            index=models.Index(condition=models.Q(('status', 'published'), ('visibility', 'public')), fields=['category', 'id'], name='kb_article_public_cat_idx'),
+            model_name="article",
+            index=models.Index(
+                condition=models.Q(("status", "published"), ("visibility", "public")),
+                fields=["category", "id"],
+                name="kb_article_public_cat_idx",
+            ),
         ),
     ]
