@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from affiliates.catalog import load_demo_affiliates
 from audit.management.base import AuditedCommand
 from billing import services as billing
 from billing.catalog import load_billing_defaults
@@ -170,9 +171,11 @@ class Command(AuditedCommand):
         demo_admin = user_model.objects.get(username=DEMO_ADMIN)
         tickets = load_demo_support(demo_admin)
         articles = load_demo_kb(demo_admin)
+        affiliates = load_demo_affiliates(demo_admin)
         self.stdout.write(
             f"Demo data: {added} client(s), {invoices} invoice(s), {orders} order(s), "
-            f"{tickets} ticket(s) and {articles} knowledgebase article(s) added."
+            f"{tickets} ticket(s), {articles} knowledgebase article(s) and {affiliates} "
+            "affiliate(s) added."
         )
         if created_admin_password:
             self.stdout.write(self.style.SUCCESS("Demo staff admin created. Log in with:"))
