@@ -194,16 +194,21 @@ def suggested_commission(affiliate: Affiliate, invoice: Invoice | None) -> Decim
 def add_commission(
     *,
     affiliate: Affiliate,
-    amount: Decimal,
+    amount: Decimal | None,
     actor: AbstractBaseUser,
     invoice: Invoice | None = None,
     referral: Referral | None = None,
     note: str = "",
     clears_on: dt.date | None = None,
 ) -> Commission:
-    """A manual commission; pending until the clearing period has passed."""
+    """A manual commission; pending until the clearing period has passed. Without an amount,
+    the affiliate's terms are applied to the invoice."""
     affiliate = Affiliate.objects.select_for_update().select_related("client").get(pk=affiliate.pk)
-    if amount is None or amount <= 0:
+    if amount is None:
+        amount = suggested_commission(affiliate, invoice)
+        if amount is None:
+            raise _field("amount", "Give the amount (or the invoice).", "required")
+    if amount <= 0:
         raise _field("amount", "A commission is more than zero.", "not_positive")
     if invoice is not None:
         if invoice.currency != affiliate.client.currency:

@@ -220,20 +220,9 @@ class CommissionCreateView(_AffiliateAction):
 
     def act(self, request: HttpRequest, affiliate: Affiliate, form: Any) -> str:
         data = form.cleaned_data
-        amount = data["amount"]
-        if amount is None:
-            amount = services.suggested_commission(affiliate, data["invoice"])
-            if amount is None:
-                raise ValidationError(
-                    {
-                        "amount": ValidationError(
-                            "Give the amount (or the invoice).", code="required"
-                        )
-                    }
-                )
         commission = services.add_commission(
             affiliate=affiliate,
-            amount=amount,
+            amount=data["amount"],
             actor=request.user,
             invoice=data["invoice"],
             note=data["note"],

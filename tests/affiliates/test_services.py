@@ -248,3 +248,15 @@ def test_affiliate_rows_are_audited_with_the_actor(staff):
     affiliate = enrol(actor=staff)
     event = event_model_for(Affiliate).objects.get(pgh_obj_id=affiliate.pk)
     assert event.pgh_context.metadata["username"] == "bea"
+
+
+def test_commission_without_an_amount_applies_the_terms_to_the_invoice(staff):
+    invoice = make_invoice(ClientFactory(currency="GBP"), lines=[("1", "60.00")], actor=staff)
+    affiliate = enrol(actor=staff, commission_type="percentage", commission_value=D("20"))
+    commission = services.add_commission(
+        affiliate=affiliate, amount=None, invoice=invoice, actor=staff
+    )
+    assert commission.amount == D("12.00")
+    with pytest.raises(ValidationError) as exc:
+        services.add_commission(affiliate=affiliate, amount=None, note="x", actor=staff)
+    assert _codes(exc.value) == {"required"}
