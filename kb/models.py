@@ -118,6 +118,8 @@ class Article(TimeStampedModel):
         ]
         indexes = [
             GinIndex(fields=["search_vector"], name="kb_article_search_idx"),
+            # The staff list's order, and the newest matches the search ranks.
+            models.Index(fields=["-updated_at", "-id"], name="kb_article_updated_idx"),
             models.Index(fields=["category", "status", "-updated_at"], name="kb_article_cat_idx"),
             models.Index(fields=["status", "-updated_at", "-id"], name="kb_article_status_idx"),
             models.Index(
