@@ -346,7 +346,7 @@ def open_ticket(
                     subject=f"[Ticket {ticket.number}] {ticket.subject}",
                     body=render_to_string(
                         "support/emails/ticket_opened.txt",
-                        {"ticket": ticket, "company": settings.COMPANY_NAME},
+                        {"ticket": ticket, "files": files, "company": settings.COMPANY_NAME},
                     ),
                     actor=actor,
                     files=files,

@@ -476,3 +476,10 @@ def test_complete_follow_up_once(agent):
     with pytest.raises(ValidationError) as exc:
         services.complete_follow_up(communication=CommunicationFactory(), actor=agent)
     assert _codes(exc.value) == {"no_follow_up"}
+
+
+def test_opening_email_names_and_attaches_the_files(agent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        open_ticket(actor=agent, attachments=[png()])
+    assert "Attached: screenshot.png" in mail.outbox[0].body
+    assert mail.outbox[0].attachments[0][0] == "screenshot.png"
