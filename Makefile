@@ -43,7 +43,10 @@ system-deps:
 # `make run` is the developer's server: DEBUG on unless DJANGO_DEBUG says otherwise.
 run migrate seed: export DJANGO_DEBUG := $(or $(DJANGO_DEBUG),1)
 
+# prepare_database creates the database (and the app's role, where the owner may) when missing;
+# migrate runs as the schema owner and grants the app role its rights.
 migrate: install system-deps
+	$(PY) manage.py prepare_database
 	$(PY) manage.py migrate --noinput
 
 seed: migrate
@@ -76,5 +79,5 @@ bench: install
 
 clean-data:
 	@echo "Stopping and removing the embedded PostgreSQL under .data/"
-	-$(VENV)/bin/python -c "import pgserver; pgserver.get_server('.data/pg', cleanup_mode='delete')"
+	-$(VENV)/bin/python -c "from pathlib import Path; from whmcs_manual.embedded_db import stop_and_remove; stop_and_remove(Path('.data'))"
 	rm -rf .data

@@ -6,6 +6,9 @@ import sys
 
 # Commands that serve requests or run tests open their own contexts (or none) per request.
 UNWRAPPED = {"runserver", "test", "help", "check", "makemigrations", "collectstatic", "version"}
+# Commands that change the schema connect as its owner (DATABASE_OWNER_URL); everything else,
+# the server included, as the app's role (DATABASE_URL), which cannot touch a trigger.
+OWNER_COMMANDS = {"migrate"}
 
 
 def main() -> None:
@@ -13,6 +16,8 @@ def main() -> None:
     from django.core.management import execute_from_command_line
 
     command = sys.argv[1] if len(sys.argv) > 1 else "help"
+    if command in OWNER_COMMANDS:
+        os.environ["WHMCS_DB_AS_OWNER"] = "1"
     if command in UNWRAPPED or command.startswith("-"):
         execute_from_command_line(sys.argv)
         return

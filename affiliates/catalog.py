@@ -28,7 +28,7 @@ def load_demo_affiliates(actor: Any) -> int:
     services.add_commission(
         affiliate=affiliate,
         amount=Decimal("7.50"),
-        note="Referred Linus (first order)",
+        reason="Referred Linus (first order)",
         actor=actor,
     )
     return 1

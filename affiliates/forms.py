@@ -88,7 +88,7 @@ class CommissionForm(forms.Form):
         help_text="Its number (or draft id). Blank amount: the affiliate's terms on its subtotal.",
     )
     amount = _money("Amount", required=False)
-    note = forms.CharField(max_length=500, required=False)
+    reason = forms.CharField(label="Note", max_length=500, required=False)
     clears_on = forms.DateField(
         label="Clears on",
         required=False,
@@ -120,7 +120,7 @@ class PayoutForm(forms.Form):
         choices=[], required=False, help_text="For money out: how it was sent."
     )
     reference = forms.CharField(max_length=100, required=False, label="Reference")
-    note = forms.CharField(max_length=500, required=False)
+    reason = forms.CharField(label="Note", max_length=500, required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 import audit.context
 from affiliates.models import Affiliate, Commission, Payout, Referral
+from audit.context import require_reason
 from billing import services as billing
 from billing.models import Invoice, Transaction
 from clients.models import Client
@@ -198,7 +199,7 @@ def add_commission(
     actor: AbstractBaseUser,
     invoice: Invoice | None = None,
     referral: Referral | None = None,
-    note: str = "",
+    reason: str = "",
     clears_on: dt.date | None = None,
 ) -> Commission:
     """A manual commission; pending until the clearing period has passed. Without an amount,
@@ -226,18 +227,18 @@ def add_commission(
             )
     if referral is not None and referral.affiliate_id != affiliate.pk:
         raise _field("referral", "This referral belongs to another affiliate.", "foreign_referral")
-    if not note.strip() and invoice is None:
-        raise _field(
-            "note", "Say what the commission is for (or choose the invoice).", "note_required"
+    if invoice is None:
+        require_reason(
+            reason, "Say what the commission is for (or choose the invoice).", field="reason"
         )
     today = timezone.localdate()
-    with audit.context.context(action="affiliates.add_commission", reason=note, actor=actor):
+    with audit.context.context(action="affiliates.add_commission", reason=reason, actor=actor):
         commission = Commission(
             affiliate=affiliate,
             amount=amount,
             invoice=invoice,
             referral=referral,
-            note=note.strip(),
+            note=reason.strip(),
             clears_on=clears_on or today + dt.timedelta(days=settings.AFFILIATE_CLEARING_DAYS),
             created_by=actor,
         )
@@ -332,7 +333,7 @@ def record_payout(
     method: str,
     actor: AbstractBaseUser,
     reference: str = "",
-    note: str = "",
+    reason: str = "",
     gateway: str = "",
 ) -> Payout:
     """Pay an affiliate from its balance: at least the threshold, at most the balance. Cleared
@@ -356,14 +357,16 @@ def record_payout(
         )
     if method not in Payout.Method.values:
         raise _field("method", "Choose how it is paid.", "bad_method")
-    description = f"Affiliate payout to {affiliate.code}" + (f": {note.strip()}" if note else "")
-    with audit.context.context(action="affiliates.record_payout", reason=note, actor=actor):
+    description = f"Affiliate payout to {affiliate.code}" + (
+        f": {reason.strip()}" if reason.strip() else ""
+    )
+    with audit.context.context(action="affiliates.record_payout", reason=reason, actor=actor):
         payout = Payout(
             affiliate=affiliate,
             amount=amount,
             method=method,
             reference=reference.strip(),
-            note=note.strip(),
+            note=reason.strip(),
             created_by=actor,
         )
         if method == Payout.Method.TRANSACTION:
@@ -381,7 +384,7 @@ def record_payout(
             )
         elif method == Payout.Method.CREDIT:
             payout.credit_entry = billing.add_credit(
-                client=affiliate.client, amount=amount, justification=description, actor=actor
+                client=affiliate.client, amount=amount, reason=description, actor=actor
             )
         payout.full_clean()
         payout.save()

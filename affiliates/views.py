@@ -225,7 +225,7 @@ class CommissionCreateView(_AffiliateAction):
             amount=data["amount"],
             actor=request.user,
             invoice=data["invoice"],
-            note=data["note"],
+            reason=data["reason"],
             clears_on=data["clears_on"],
         )
         return (
@@ -247,7 +247,7 @@ class PayoutCreateView(_AffiliateAction):
             method=data["method"],
             actor=request.user,
             reference=data["reference"],
-            note=data["note"],
+            reason=data["reason"],
             gateway=data["gateway"],
         )
         return f"Payout of {payout.amount} recorded."

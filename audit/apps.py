@@ -13,4 +13,10 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit trail"
 
     def ready(self) -> None:
-        from audit import signals  # noqa: F401  (login/logout receivers)
+        from django.db.models.signals import post_migrate
+
+        from audit import checks, signals  # noqa: F401  (system checks, login/logout receivers)
+        from audit.db import on_post_migrate
+
+        # Grants for new event tables and the hardened trigger check, after every migrate.
+        post_migrate.connect(on_post_migrate, dispatch_uid="audit.grants_and_hardening")

@@ -1,18 +1,45 @@
 """The context that travels with every write: who, from where, through which channel, and why.
 
-The context is a ``pghistory`` context: one row per request or command, referenced by every event
-row written inside it. Nested calls merge their metadata into the same row.
+Every event row of the trail points at one context row (pghistory's ``pghistory_context``). The
+database trigger that writes the event reads the context from two transaction-local settings,
+``pghistory.context_id`` and ``pghistory.context_metadata``, which this module sets in front of
+each write statement.
+
+Contexts form a stack, one frame per layer that knows something:
+
+- the **root** frame is the request (``AuditMiddleware``) or the command run
+  (``command_context``): user, IP, user agent, request id, channel;
+- every **service call** pushes a frame of its own (``with audit.context.context(action=...,
+  reason=..., actor=...)``): the root's metadata plus that call's action, reason and actor.
+
+The innermost frame names the events written while it is open; when it closes, the outer frame
+(an outer service call, or the request) names the next ones again. Each frame is its own context
+row, so an order accepted with its invoice published and emailed reads as three sections —
+``orders.accept_order``, ``billing.publish_invoice``, ``billing.email_invoice`` — each with its
+own reason, all sharing the request id that groups them on one entry page.
+
+A frame's metadata never changes once written: changing anything (the user logging in halfway
+through a request) opens a fresh context id. So a context row is written once, by one
+transaction, and the database can refuse every later change (``audit`` migration 0005).
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
+import json
 import os
 import socket
 import uuid
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
-import pghistory
+import psycopg.pq
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
 
 WEB = "web"
 ADMIN = "admin"
@@ -20,32 +47,197 @@ COMMAND = "command"
 OTHER = "other"
 CHANNELS = (WEB, ADMIN, COMMAND, OTHER)
 
+# Keys that belong to one service call and never leak into the calls it makes.
+CALL_KEYS = ("action", "reason", "within")
+
+
+@dataclass(frozen=True)
+class Frame:
+    id: uuid.UUID
+    metadata: dict[str, Any]
+    root: bool
+    serialized: str = field(default="", compare=False)
+
+    @classmethod
+    def make(cls, metadata: dict[str, Any], *, root: bool) -> Frame:
+        clean = {k: v for k, v in metadata.items() if v not in (None, "")}
+        return cls(
+            id=uuid.uuid4(),
+            metadata=clean,
+            root=root,
+            serialized=json.dumps(clean, cls=DjangoJSONEncoder, sort_keys=True),
+        )
+
+
+_frames: ContextVar[tuple[Frame, ...]] = ContextVar("audit_frames", default=())
+
+# Statements that never write a tracked row: no context in front of them. Savepoints are
+# skipped too (Django opens one per nested atomic block; half of a form save's statements).
+_SKIPPED_PREFIXES = (
+    "select",
+    "savepoint",
+    "release",
+    "rollback",
+    "commit",
+    "begin",
+    "start",
+    "set transaction",
+    "set session",
+    "show",
+    "vacuum",
+    "analyze",
+    "checkpoint",
+    "discard",
+    "load",
+    "cluster",
+    "reindex",
+    "create",
+    "alter",
+    "drop",
+    "explain",
+)
+
+
+def current() -> Frame | None:
+    frames = _frames.get()
+    return frames[-1] if frames else None
+
+
+def current_metadata() -> dict[str, Any]:
+    frame = current()
+    return dict(frame.metadata) if frame is not None else {}
+
+
+def _injectable(cursor: Any, sql: str) -> bool:
+    if sql.lstrip()[:16].lower().startswith(_SKIPPED_PREFIXES):
+        return False
+    if getattr(cursor, "name", None):  # named (server-side) cursors only read
+        return False
+    status = cursor.connection.info.transaction_status
+    return status != psycopg.pq.TransactionStatus.INERROR
+
+
+def _inject(execute: Any, sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
+    frame = current()
+    is_bytes = isinstance(sql, bytes)
+    text = sql.decode() if is_bytes else sql
+    if frame is None or not _injectable(context["cursor"], text or ""):
+        return execute(sql, params, many, context)
+    if isinstance(params, dict):
+        params = {
+            **params,
+            "audit__context_id": str(frame.id),
+            "audit__context_metadata": frame.serialized,
+        }
+        prefix = (
+            "SELECT set_config('pghistory.context_id', %(audit__context_id)s, true), "
+            "set_config('pghistory.context_metadata', %(audit__context_metadata)s, true); "
+        )
+    else:
+        params = (str(frame.id), frame.serialized, *(params or ()))
+        prefix = (
+            "SELECT set_config('pghistory.context_id', %s, true), "
+            "set_config('pghistory.context_metadata', %s, true); "
+        )
+    text = prefix + text
+    result = execute(text.encode() if is_bytes else text, params, many, context)
+    # psycopg 3 leaves the cursor on the first result (the set_config row): move to the last.
+    while result is not None and result.nextset():
+        pass
+    return result
+
+
+@contextlib.contextmanager
+def _pushed(frame: Frame) -> Iterator[Frame]:
+    frames = _frames.get()
+    wrapper = None
+    if not frames:
+        wrapper = connection.execute_wrapper(_inject)
+        wrapper.__enter__()
+    token = _frames.set((*frames, frame))
+    try:
+        yield frame
+    finally:
+        _frames.reset(token)
+        if wrapper is not None:
+            wrapper.__exit__(None, None, None)
+
+
+def root(**metadata: Any) -> contextlib.AbstractContextManager[Frame]:
+    """Open the context of a request or command run (``request_id`` groups its entries)."""
+    metadata.setdefault("request_id", uuid.uuid4().hex)
+    return _pushed(Frame.make(metadata, root=True))
+
+
+def _actor_metadata(actor: Any) -> dict[str, Any]:
+    if actor is not None and getattr(actor, "is_authenticated", False) and actor.pk:
+        return {"user": actor.pk, "username": actor.get_username()}
+    return {}
+
 
 def context(
     *, action: str = "", reason: str = "", actor: Any = None, **metadata: Any
-) -> pghistory.context:
-    """Add the action name and reason to the current context (or open one).
+) -> contextlib.AbstractContextManager[Frame]:
+    """The frame of one service call: its action, its reason and its actor.
 
-    Services call ``with audit.context(action="clients.create_client", reason=reason):`` around
-    their writes. Empty values never overwrite what an outer layer already set.
+    Services write ``with audit.context.context(action="clients.create_client", reason=reason,
+    actor=actor):`` around their writes. The frame inherits who/where from the request or
+    command; the action and reason are this call's alone (an inner call without a reason
+    records none, rather than its caller's). Outside any request or command, the call opens
+    its own root.
     """
-    values = {k: v for k, v in {"action": action, "reason": reason.strip()}.items() if v}
-    if actor is not None and getattr(actor, "is_authenticated", False):
-        values.update(user=actor.pk, username=actor.get_username())
-    values.update({k: v for k, v in metadata.items() if v not in (None, "")})
-    return pghistory.context(**values)
+    outer = current()
+    base = {k: v for k, v in (outer.metadata if outer else {}).items() if k not in CALL_KEYS}
+    if outer is None:
+        base["request_id"] = uuid.uuid4().hex
+        base["channel"] = OTHER
+    elif outer.metadata.get("action"):
+        base["within"] = outer.metadata["action"]
+    values = {
+        **base,
+        **_actor_metadata(actor),
+        "action": action,
+        "reason": (reason or "").strip(),
+        **metadata,
+    }
+    return _pushed(Frame.make(values, root=False))
 
 
-def command_context(name: str) -> pghistory.context:
+def set_actor(user: Any) -> None:
+    """The request's user became known (a login): later writes of the request carry it.
+
+    The open frames are replaced by copies with a fresh context id, so the context rows already
+    written keep the metadata they were written with.
+    """
+    extra = _actor_metadata(user)
+    frames = _frames.get()
+    if not frames or not extra:
+        return
+    _frames.set(tuple(Frame.make({**f.metadata, **extra}, root=f.root) for f in frames))
+
+
+def command_context(name: str) -> contextlib.AbstractContextManager[Frame]:
     """The context of a management command run: channel ``command`` and the OS user."""
     try:
         os_user = getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (some containers)
         os_user = str(os.getuid())
-    return pghistory.context(
+    return root(
         channel=COMMAND,
         command=name,
         os_user=os_user,
         host=socket.gethostname(),
-        request_id=uuid.uuid4().hex,
     )
+
+
+def require_reason(reason: str, message: str, *, field: str | None = None) -> str:
+    """The one check that a reason was given; returns it stripped.
+
+    Raises ``ValidationError`` with code ``reason_required`` (on ``field`` when given, so a form
+    shows it next to the reason box).
+    """
+    cleaned = (reason or "").strip()
+    if not cleaned:
+        error = ValidationError(message, code="reason_required")
+        raise ValidationError({field: error}) if field else error
+    return cleaned

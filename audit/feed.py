@@ -31,7 +31,7 @@ from audit.context import COMMAND
 from audit.tracking import DELETE, INSERT, UPDATE, event_models, secret_fields
 
 PGH_FIELDS = frozenset({"pgh_id", "pgh_created_at", "pgh_label", "pgh_obj", "pgh_context"})
-ACTION_LABELS = {INSERT: "Created", UPDATE: "Changed", DELETE: "Deleted"}
+OPERATION_LABELS = {INSERT: "Created", UPDATE: "Changed", DELETE: "Deleted"}
 EMPTY = "—"
 # Up to this many matching entries (an actor's, an IP's), the feed lists them by id.
 CONTEXT_LIST_LIMIT = 20_000
@@ -44,7 +44,8 @@ class FeedFilters:
     until: dt.date | None = None
     actor_id: int | None = None
     model: str = ""  # label_lower of the tracked model, e.g. "clients.client"
-    action: str = ""
+    operation: str = ""  # the row operation: insert, update or delete
+    action: str = ""  # the business action, or an app's prefix ("billing." or "billing")
     object_id: int | None = None
     ip: str = ""
     channel: str = ""
@@ -52,6 +53,7 @@ class FeedFilters:
     reason: str = ""
     unattributed: bool = False
     context_id: uuid.UUID | None = None
+    context_ids: tuple[uuid.UUID, ...] | None = None
 
 
 @dataclass
@@ -73,12 +75,18 @@ class FeedRow:
     object_url: str = ""
 
     @property
-    def action(self) -> str:
+    def operation(self) -> str:
+        """What happened to the row: insert, update or delete."""
         return self.event.pgh_label
 
     @property
-    def action_display(self) -> str:
-        return ACTION_LABELS.get(self.event.pgh_label, self.event.pgh_label)
+    def operation_display(self) -> str:
+        return OPERATION_LABELS.get(self.event.pgh_label, self.event.pgh_label)
+
+    @property
+    def action(self) -> str:
+        """The business action of the service call that wrote it (``billing.refund_payment``)."""
+        return self.metadata.get("action", "")
 
     @property
     def created_at(self) -> dt.datetime:
@@ -114,9 +122,9 @@ class FeedRow:
 
     @property
     def summary(self) -> str:
-        if self.action == INSERT:
+        if self.operation == INSERT:
             return "Created"
-        if self.action == DELETE:
+        if self.operation == DELETE:
             return "Deleted"
         if not self.changes:
             return "No visible change"
@@ -211,7 +219,15 @@ class Feed:
             params.append(f.request_id)
         if f.reason:
             conds.append("c.metadata->>'reason' ILIKE %s")
-            params.append("%" + f.reason.replace("\\", "\\\\").replace("%", r"\%") + "%")
+            params.append("%" + _like_escape(f.reason) + "%")
+        if f.action:
+            if f.action.endswith(".") or "." not in f.action:
+                # An app's actions: "billing" or "billing." matches "billing.refund_payment".
+                conds.append("c.metadata->>'action' LIKE %s")
+                params.append(_like_escape(f.action.rstrip(".")) + ".%")
+            else:
+                conds.append("c.metadata->>'action' = %s")
+                params.append(f.action)
         return conds, params
 
     def _branch(
@@ -243,15 +259,18 @@ class Feed:
         if f.until:
             conds.append("e.pgh_created_at < %s")
             params.append(_start_of(f.until + dt.timedelta(days=1)))
-        if f.action:
+        if f.operation:
             conds.append("e.pgh_label = %s")
-            params.append(f.action)
+            params.append(f.operation)
         if f.object_id is not None:
             conds.append("e.pgh_obj_id = %s")
             params.append(f.object_id)
         if f.context_id is not None:
             conds.append("e.pgh_context_id = %s")
             params.append(f.context_id)
+        if f.context_ids is not None:
+            conds.append("e.pgh_context_id = ANY(%s::uuid[])")
+            params.append(list(f.context_ids))
         if f.unattributed:
             conds.append("e.pgh_context_id IS NULL")
         context_conds, context_params = self._context_conditions()
@@ -328,6 +347,10 @@ class Feed:
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
 
 
 def _start_of(day: dt.date) -> dt.datetime:
@@ -484,7 +507,7 @@ def _resolve_related_names(rows: list[FeedRow]) -> None:
             if change.secret or change.name in secrets:
                 change.secret = True
                 change.old, change.new = _mask(change.old), _mask(change.new)
-                if row.action == UPDATE and change.old == change.new == "set":
+                if row.operation == UPDATE and change.old == change.new == "set":
                     change.old, change.new = "set", SECRET_CHANGED
                 continue
             change.old = display_value(f, change.old, names)

@@ -6,7 +6,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from audit.context import CHANNELS
-from audit.feed import ACTION_LABELS, FeedFilters
+from audit.feed import OPERATION_LABELS, FeedFilters
 from audit.tracking import tracked_models
 
 
@@ -30,10 +30,18 @@ class FeedFilterForm(forms.Form):
         empty_label="Anyone",
     )
     model = forms.ChoiceField(label="Record type", required=False, choices=_model_choices)
-    action = forms.ChoiceField(
-        label="Action",
+    action = forms.RegexField(
+        label="Business action",
         required=False,
-        choices=[("", "Any action"), *ACTION_LABELS.items()],
+        max_length=100,
+        regex=r"^[a-z_]+(\.[a-z_]*)?$",
+        error_messages={"invalid": "An action such as billing.refund_payment, or an app: billing."},
+        help_text="billing.refund_payment, or billing. for all of an app's",
+    )
+    operation = forms.ChoiceField(
+        label="Operation",
+        required=False,
+        choices=[("", "Any operation"), *OPERATION_LABELS.items()],
     )
     object_id = forms.IntegerField(label="Record ID", required=False, min_value=1)
     ip = forms.GenericIPAddressField(label="IP address", required=False)
@@ -61,7 +69,8 @@ class FeedFilterForm(forms.Form):
             until=data.get("until"),
             actor_id=actor.pk if actor else None,
             model=data.get("model") or "",
-            action=data.get("action") or "",
+            action=(data.get("action") or "").strip(),
+            operation=data.get("operation") or "",
             object_id=data.get("object_id"),
             ip=data.get("ip") or "",
             channel=data.get("channel") or "",

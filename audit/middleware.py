@@ -12,8 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from pghistory.middleware import HistoryMiddleware
 
+import audit.context
 from audit.context import ADMIN, WEB
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -64,9 +64,17 @@ def client_ip(request: HttpRequest, trusted_proxies: Iterable[str] | None = None
     return nearest
 
 
-def request_id_for(request: HttpRequest) -> str:
+def request_id_for(request: HttpRequest, trusted_proxies: Iterable[str] | None = None) -> str:
+    """The request's id: a well-formed ``X-Request-ID`` set by one of our proxies, or a new one.
+
+    Anyone else's header is ignored: a client must not choose the id the trail records.
+    """
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    return incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+    proxies = tuple(settings.AUDIT_TRUSTED_PROXIES if trusted_proxies is None else trusted_proxies)
+    peer = request.META.get("REMOTE_ADDR", "") or ""
+    if _REQUEST_ID_RE.match(incoming) and _is_trusted(peer, _trusted_networks(proxies)):
+        return incoming
+    return uuid.uuid4().hex
 
 
 @cache
@@ -78,20 +86,24 @@ def channel_for(request: HttpRequest) -> str:
     return ADMIN if request.path.startswith(_admin_prefix()) else WEB
 
 
-class AuditMiddleware(HistoryMiddleware):
-    """pghistory's middleware, with the full request context and a request id.
+class AuditMiddleware:
+    """Open the root audit context of every request: who, from where, which request.
 
-    Every write made while handling the request (form saves, admin actions, bulk updates) lands
-    in one pghistory context row carrying this metadata. The request id is echoed back so a
-    support conversation can point at the exact entry.
+    Every write made while handling the request (form saves, admin actions, bulk updates) carries
+    this metadata; each service call adds its own action and reason on top (``audit.context``).
+    The request id is echoed back so a support conversation can point at the exact entry.
     """
 
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
     def get_context(self, request: HttpRequest) -> dict[str, Any]:
-        context = super().get_context(request)
         user = getattr(request, "user", None)
+        authenticated = user is not None and user.is_authenticated
         return {
-            **context,
-            "username": user.get_username() if user is not None and user.is_authenticated else "",
+            "user": user.pk if authenticated else None,
+            "username": user.get_username() if authenticated else "",
+            "url": request.path,
             "ip": client_ip(request),
             "user_agent": request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
             "request_id": request.request_id,
@@ -101,6 +113,7 @@ class AuditMiddleware(HistoryMiddleware):
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.request_id = request_id_for(request)
-        response = super().__call__(request)
+        with audit.context.root(**self.get_context(request)):
+            response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request.request_id
         return response

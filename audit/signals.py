@@ -14,7 +14,7 @@ from audit.services import record_staff_session
 
 @receiver(user_logged_in, dispatch_uid="audit.logged_in")
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
-    audit.context.context(user=user.pk, username=user.get_username())
+    audit.context.set_actor(user)
     record_staff_session(kind=StaffSession.Kind.LOGIN, request=request, user=user)
 
 

@@ -79,7 +79,13 @@ def _digest_secrets_trigger(model: type[models.Model], names: frozenset[str]) ->
 
 
 def track_model(model: type[models.Model], *, app_label: str | None = None) -> None:
-    """Attach insert/update/delete event tracking to ``model``."""
+    """Attach insert/update/delete event tracking to ``model``, and refuse TRUNCATE of it.
+
+    TRUNCATE fires no row trigger, so it would empty a business table without a single event:
+    the tracked table refuses it (``TRUNCATE ... CASCADE`` reaches every table it empties).
+    """
+    if not model._meta.proxy:
+        pgtrigger.register(NoTruncate(name="refuse_truncate"))(model)
     secrets = secret_fields(model)
     triggers: list[pgtrigger.Trigger] = [NoTruncate(name="no_truncate")]
     if secrets:

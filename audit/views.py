@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -35,8 +36,24 @@ class FeedView(StaffPermissionRequiredMixin, TemplateView):
         return context
 
 
+@dataclass
+class EntrySection:
+    """What one service call (one context) of the request changed, grouped by record."""
+
+    context: Any
+    records: dict[tuple[str, Any], list[FeedRow]] = field(default_factory=dict)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.context.metadata if self.context is not None else {}
+
+
+# A request with more service calls than this (a demo seed, a bulk job) lists the first ones.
+ENTRY_CONTEXT_LIMIT = 2_000
+
+
 class EntryView(StaffPermissionRequiredMixin, TemplateView):
-    """Everything one request or command changed, grouped by record."""
+    """Everything one request or command run changed: a section per service call (action)."""
 
     permission_required = REVIEW
     template_name = "audit/entry.html"
@@ -48,13 +65,36 @@ class EntryView(StaffPermissionRequiredMixin, TemplateView):
         entry = Context.objects.filter(pk=kwargs["context_id"]).first()
         if entry is None:
             raise Http404("No such entry.")
-        page = Feed(FeedFilters(context_id=entry.pk)).page(
+        request_id = entry.metadata.get("request_id", "")
+        contexts = [entry]
+        if request_id:
+            contexts = list(
+                Context.objects.filter(metadata__request_id=request_id).order_by(
+                    "created_at", "id"
+                )[:ENTRY_CONTEXT_LIMIT]
+            )
+        by_id = {c.pk: c for c in contexts}
+        page = Feed(FeedFilters(context_ids=tuple(by_id))).page(
             cursor=self.request.GET.get("after"), per_page=500
         )
-        groups: dict[tuple[str, Any], list[FeedRow]] = {}
+        sections: dict[Any, EntrySection] = {}
         for row in reversed(page.rows):  # oldest first reads like the story of the request
-            groups.setdefault((row.model_label, row.object_id), []).append(row)
-        context.update(entry=entry, metadata=entry.metadata, page=page, groups=groups)
+            section = sections.setdefault(
+                row.event.pgh_context_id, EntrySection(context=by_id.get(row.event.pgh_context_id))
+            )
+            section.records.setdefault((row.model_label, row.object_id), []).append(row)
+        # Who/where/when of the request: the outermost frame's metadata (no action, reason).
+        metadata = {
+            k: v for k, v in entry.metadata.items() if k not in ("action", "reason", "within")
+        }
+        context.update(
+            entry=entry,
+            metadata=metadata,
+            page=page,
+            sections=list(sections.values()),
+            truncated=len(contexts) >= ENTRY_CONTEXT_LIMIT,
+            actions=sorted({c.metadata.get("action", "") for c in contexts} - {""}),
+        )
         return context
 
 
@@ -95,6 +135,7 @@ EXPORT_HEADER = [
     "actor",
     "channel",
     "action",
+    "operation",
     "record type",
     "record id",
     "record",
@@ -117,6 +158,7 @@ def export_rows(feed: Feed) -> Iterator[list[str]]:
                 row.actor,
                 row.channel,
                 row.action,
+                row.operation,
                 row.model_label,
                 row.object_id,
                 row.object_repr,

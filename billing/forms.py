@@ -261,9 +261,7 @@ class CreditForm(forms.Form):
         choices=[("add", "Add credit"), ("remove", "Remove credit")], widget=forms.RadioSelect
     )
     amount = _money("Amount")
-    justification = forms.CharField(
-        max_length=500, help_text="Required: why the client's credit changes."
-    )
+    reason = forms.CharField(max_length=500, help_text="Required: why the client's credit changes.")
 
 
 class ApplyCreditForm(forms.Form):

@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 import audit.context
+from audit.context import require_reason
 from billing.models import (
     ZERO,
     Allocation,
@@ -84,11 +85,6 @@ def _became_paid(invoice: Invoice, actor: AbstractBaseUser | None) -> None:
 
 def _field_error(field_name: str, message: str, code: str) -> ValidationError:
     return ValidationError({field_name: ValidationError(message, code=code)})
-
-
-def _require_reason(reason: str, message: str) -> None:
-    if not (reason or "").strip():
-        raise ValidationError(message, code="reason_required")
 
 
 def _actor(actor: AbstractBaseUser | None) -> AbstractBaseUser | None:
@@ -416,7 +412,7 @@ def change_invoice_status(
                 else status,
             },
         )
-    _require_reason(reason, "Say why the invoice status changes.")
+    require_reason(reason, "Say why the invoice status changes.")
     with audit.context.context(action=f"billing.invoice_{status}", reason=reason, actor=actor):
         if status == Invoice.Status.CANCELLED and invoice.amount_paid > 0:
             if not paid_to_credit:
@@ -452,7 +448,7 @@ def mark_invoice_paid(*, invoice: Invoice, actor: AbstractBaseUser | None, reaso
     invoice = _lock_invoice(invoice)
     if invoice.status not in Invoice.PAYABLE:
         raise ValidationError("Only an unpaid invoice can be marked paid.", code="not_payable")
-    _require_reason(reason, "Say why this invoice is paid without a payment.")
+    require_reason(reason, "Say why this invoice is paid without a payment.")
     with audit.context.context(action="billing.mark_invoice_paid", reason=reason, actor=actor):
         invoice.status = Invoice.Status.PAID
         invoice.paid_at = timezone.now()
@@ -542,7 +538,7 @@ def _check_date(when: dt.datetime, reason: str, *, name: str = "date") -> bool:
         raise _field_error(name, "Money cannot move in the future.", "future_date")
     backdated = timezone.localdate(when) < timezone.localdate()
     if backdated:
-        _require_reason(reason, "Say why the date is in the past.")
+        require_reason(reason, "Say why the date is in the past.")
     return backdated
 
 
@@ -581,7 +577,7 @@ def _new_transaction(
                 "duplicate_transaction_id",
             )
         if allow_duplicate_id:
-            _require_reason(reason, "Say why the same transaction ID is recorded again.")
+            require_reason(reason, "Say why the same transaction ID is recorded again.")
     row = Transaction(
         client=client,
         kind=kind,
@@ -793,7 +789,7 @@ def refund_payment(
     payment = Transaction.objects.select_related("client").get(pk=payment.pk)
     if payment.kind != Transaction.Kind.PAYMENT:
         raise ValidationError("Only a payment can be refunded.", code="not_a_payment")
-    _require_reason(reason, "Say why the payment is refunded.")
+    require_reason(reason, "Say why the payment is refunded.")
     client = _lock_client(payment.client)
     allocations = list(payment.allocations.order_by("-id"))
     locked = {
@@ -861,26 +857,26 @@ def refund_payment(
 
 @transaction.atomic
 def add_credit(
-    *, client: Client, amount: Decimal, justification: str, actor: AbstractBaseUser | None
+    *, client: Client, amount: Decimal, reason: str, actor: AbstractBaseUser | None
 ) -> CreditEntry:
-    _require_reason(justification, "Say why the client gets this credit.")
+    require_reason(reason, "Say why the client gets this credit.")
     amount = _positive(amount, "amount", "The credit")
     client = _lock_client(client)
-    with audit.context.context(action="billing.add_credit", reason=justification, actor=actor):
+    with audit.context.context(action="billing.add_credit", reason=reason, actor=actor):
         return _credit_entry(
             client=client,
             kind=CreditEntry.Kind.ADDED,
             amount=amount,
-            description=justification.strip(),
+            description=reason.strip(),
             actor=actor,
         )
 
 
 @transaction.atomic
 def remove_credit(
-    *, client: Client, amount: Decimal, justification: str, actor: AbstractBaseUser | None
+    *, client: Client, amount: Decimal, reason: str, actor: AbstractBaseUser | None
 ) -> CreditEntry:
-    _require_reason(justification, "Say why the credit is removed.")
+    require_reason(reason, "Say why the credit is removed.")
     amount = _positive(amount, "amount", "The amount")
     client = _lock_client(client)
     balance = credit_balance(client)
@@ -890,12 +886,12 @@ def remove_credit(
             f"The client has only {balance} {client.currency} of credit.",
             "insufficient_credit",
         )
-    with audit.context.context(action="billing.remove_credit", reason=justification, actor=actor):
+    with audit.context.context(action="billing.remove_credit", reason=reason, actor=actor):
         return _credit_entry(
             client=client,
             kind=CreditEntry.Kind.REMOVED,
             amount=-amount,
-            description=justification.strip(),
+            description=reason.strip(),
             actor=actor,
         )
 

@@ -875,7 +875,7 @@ class CreditView(_ClientActionView):
                 change(
                     client=client,
                     amount=data["amount"],
-                    justification=data["justification"],
+                    reason=data["reason"],
                     actor=request.user,
                 )
             except ValidationError as exc:

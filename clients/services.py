@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 import audit.context
+from audit.context import require_reason
 from clients import custom_fields
 from clients.models import (
     Client,
@@ -86,11 +87,6 @@ def register_currency_lock(check: Callable[[Client], str]) -> None:
         CURRENCY_LOCKS.append(check)
 
 
-def _require_reason(reason: str, message: str) -> None:
-    if not reason.strip():
-        raise ValidationError(message, code="reason_required")
-
-
 def _check_fields(data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
     unknown = set(data) - set(allowed)
     if unknown:
@@ -135,7 +131,7 @@ def validate_status_change(*, client: Client, new_status: str, reason: str) -> N
                 "new": Client.Status(new_status).label.lower(),
             },
         )
-    _require_reason(reason, "Say why the status changes.")
+    require_reason(reason, "Say why the status changes.")
 
 
 def validate_currency_change(*, client: Client, new_currency: str) -> None:
@@ -153,7 +149,7 @@ def validate_backdating(*, signed_up_on: Any, previous: Any, reason: str) -> boo
     """True when ``signed_up_on`` back-dates the client; back-dating needs a reason."""
     backdated = signed_up_on is not None and signed_up_on < timezone.localdate()
     if backdated and signed_up_on != previous:
-        _require_reason(reason, "Say why the sign-up date is in the past.")
+        require_reason(reason, "Say why the sign-up date is in the past.")
     return backdated
 
 
@@ -173,7 +169,7 @@ def create_client(
     with audit.context.context(action="clients.create_client", reason=reason, actor=actor):
         client = Client(**data)
         if client.status != Client.Status.ACTIVE:
-            _require_reason(reason, "Say why a new client does not start active.")
+            require_reason(reason, "Say why a new client does not start active.")
         client.backdated = validate_backdating(
             signed_up_on=client.signed_up_on, previous=None, reason=reason
         )
@@ -244,7 +240,7 @@ def reactivate_client(*, client: Client, actor: AbstractBaseUser | None, reason:
 def change_client_group(
     *, client: Client, group: ClientGroup | None, actor: AbstractBaseUser | None, reason: str
 ) -> Client:
-    _require_reason(reason, "Say why the client changes group.")
+    require_reason(reason, "Say why the client changes group.")
     return update_client(client=client, data={"group": group}, actor=actor, reason=reason)
 
 
@@ -276,7 +272,7 @@ def delete_client(*, client: Client, actor: AbstractBaseUser | None, reason: str
     """
     if actor is not None and not actor.has_perm("clients.delete_client"):
         raise PermissionDenied("Only Admins can delete clients.")
-    _require_reason(reason, "Say why the client is deleted.")
+    require_reason(reason, "Say why the client is deleted.")
     client = Client.objects.select_for_update().get(pk=client.pk)
     dependents = dependent_records(client)
     if dependents:
@@ -400,7 +396,7 @@ def update_contact(
 
 @transaction.atomic
 def remove_contact(*, contact: Contact, actor: AbstractBaseUser | None, reason: str) -> None:
-    _require_reason(reason, "Say why the contact is removed.")
+    require_reason(reason, "Say why the contact is removed.")
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     with audit.context.context(action="clients.remove_contact", reason=reason, actor=actor):
         contact.delete()

@@ -43,7 +43,7 @@ class ReasonFormMixin(forms.Form):
         return cleaned
 
 
-REASON_FIELDS = ("audit_reason", "reason", "justification")
+REASON_FIELDS = ("audit_reason", "reason")
 
 
 def errors_to_form(form: forms.BaseForm, exc: ValidationError) -> None:

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import audit.context
+from audit.context import require_reason
 from clients.models import Client
 from hosting import crypto
 from hosting.domains import validate_domain_name, validate_host_name
@@ -80,11 +81,6 @@ ADDON_FIELDS = (
 MIN_NAMESERVERS, MAX_NAMESERVERS = 2, 5
 
 
-def _require_reason(reason: str, message: str) -> None:
-    if not reason.strip():
-        raise ValidationError(message, code="reason_required")
-
-
 def _check_fields(data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
     unknown = set(data) - set(allowed)
     if unknown:
@@ -104,7 +100,7 @@ def _transition(obj: Any, new_status: str, reason: str) -> None:
                 "new": type(obj).Status(new_status).label.lower(),
             },
         )
-    _require_reason(reason, "Say why the status changes.")
+    require_reason(reason, "Say why the status changes.")
 
 
 def next_due_after(start: dt.date, cycle: str) -> dt.date | None:
@@ -157,7 +153,7 @@ def _apply_prices(service: Service, data: Mapping[str, Any], reason: str, recalc
         or (Decimal(service.first_payment_amount), Decimal(service.recurring_amount)) != catalog
     )
     if overridden and not service.price_overridden:
-        _require_reason(reason, "Say why the price differs from the catalog.")
+        require_reason(reason, "Say why the price differs from the catalog.")
     service.price_overridden = overridden
 
 
@@ -244,7 +240,7 @@ def change_service_plan(
 ) -> Service:
     """Move an account to another product and/or billing cycle at a new recurring price (an
     upgrade or downgrade). The next due date and the first payment stay as they are."""
-    _require_reason(reason, "Say why the product or billing cycle changes.")
+    require_reason(reason, "Say why the product or billing cycle changes.")
     service = Service.objects.select_for_update().select_related("product").get(pk=service.pk)
     if service.status not in (
         Service.Status.PENDING,
@@ -307,7 +303,7 @@ def set_service_password(
 @transaction.atomic
 def reveal_service_password(*, service: Service, actor: AbstractBaseUser, reason: str) -> str:
     """The account password in clear; the reveal itself is recorded, with who and why."""
-    _require_reason(reason, "Say why you need to see the password.")
+    require_reason(reason, "Say why you need to see the password.")
     with audit.context.context(
         action="hosting.reveal_service_password", reason=reason, actor=actor
     ):
@@ -324,7 +320,7 @@ def reveal_service_password(*, service: Service, actor: AbstractBaseUser, reason
 def move_service(
     *, service: Service, server: Server | None, actor: AbstractBaseUser | None, reason: str
 ) -> Service:
-    _require_reason(reason, "Say why the account moves.")
+    require_reason(reason, "Say why the account moves.")
     return update_service(service=service, data={"server": server}, actor=actor, reason=reason)
 
 
@@ -332,7 +328,7 @@ def move_service(
 def set_service_next_due_date(
     *, service: Service, next_due_date: dt.date, actor: AbstractBaseUser | None, reason: str
 ) -> Service:
-    _require_reason(reason, "Say why the due date changes.")
+    require_reason(reason, "Say why the due date changes.")
     return update_service(
         service=service, data={"next_due_date": next_due_date}, actor=actor, reason=reason
     )
@@ -409,7 +405,7 @@ def _prepare_domain(domain: Domain, data: Mapping[str, Any], reason: str, *, new
         if new or {"registration_date", "period_years"} & set(data):
             domain.expiry_date = derived
     elif given != derived and (new or given != domain.expiry_date):
-        _require_reason(reason, "Say why the expiry date differs from the registration period.")
+        require_reason(reason, "Say why the expiry date differs from the registration period.")
         domain.expiry_date = given
     catalog = domain_catalog_amounts(
         tld=domain.tld,
@@ -436,7 +432,7 @@ def _prepare_domain(domain: Domain, data: Mapping[str, Any], reason: str, *, new
         if recurring is not None:
             domain.recurring_amount = recurring
         if catalog is None or (domain.first_payment_amount, domain.recurring_amount) != catalog:
-            _require_reason(reason, "Say why the price differs from the catalog.")
+            require_reason(reason, "Say why the price differs from the catalog.")
     if domain.next_due_date is None:
         domain.next_due_date = domain.expiry_date
 
@@ -532,7 +528,7 @@ def set_epp_code(
 
 @transaction.atomic
 def reveal_epp_code(*, domain: Domain, actor: AbstractBaseUser, reason: str) -> str:
-    _require_reason(reason, "Say why you need to see the EPP code.")
+    require_reason(reason, "Say why you need to see the EPP code.")
     with audit.context.context(action="hosting.reveal_epp_code", reason=reason, actor=actor):
         SecretReveal.objects.create(
             field=SecretReveal.Field.EPP_CODE,
@@ -593,7 +589,7 @@ def add_addon(
             )
         addon.recurring_price = recurring
         if catalog is not None and (addon.setup_fee, addon.recurring_price) != catalog:
-            _require_reason(reason, "Say why the price differs from the catalog.")
+            require_reason(reason, "Say why the price differs from the catalog.")
     if addon.next_due_date is None:
         addon.next_due_date = next_due_after(timezone.localdate(), addon.billing_cycle)
     with audit.context.context(action="hosting.add_addon", reason=reason, actor=actor):

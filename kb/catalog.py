@@ -61,6 +61,6 @@ def load_demo_kb(actor: Any) -> int:
                 "visibility": "public",
             },
             actor=actor,
-            note="Demo article",
+            reason="Demo article",
         )
     return len(ARTICLES)

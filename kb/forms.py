@@ -45,7 +45,7 @@ class ArticleForm(forms.Form):
         label="Related articles",
         widget=forms.SelectMultiple(attrs={"size": 6}),
     )
-    note = forms.CharField(
+    reason = forms.CharField(
         label="Change note",
         max_length=300,
         required=False,

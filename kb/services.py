@@ -123,7 +123,7 @@ def save_article(
     data: dict[str, Any],
     actor: AbstractBaseUser,
     article: Article | None = None,
-    note: str = "",
+    reason: str = "",
     related: Iterable[Article] | None = None,
     restored_from: int | None = None,
 ) -> Article:
@@ -161,19 +161,19 @@ def save_article(
     if article.status == Article.Status.DRAFT:
         article.published_at = None
     action = "kb.create_article" if article.pk is None else "kb.update_article"
-    with audit.context.context(action=action, reason=note, actor=actor):
+    with audit.context.context(action=action, reason=reason, actor=actor):
         article.full_clean(exclude=["body_html"])
         article.save()
         ArticleStats.objects.get_or_create(article=article)
         if related is not None:
             article.related.set([a for a in related if a.pk != article.pk])
-        _revision(article, actor, note, restored_from)
+        _revision(article, actor, reason, restored_from)
     return article
 
 
 def set_status(*, article: Article, status: str, actor: AbstractBaseUser) -> Article:
-    note = "Published" if status == Article.Status.PUBLISHED else "Back to draft"
-    return save_article(article=article, data={"status": status}, actor=actor, note=note)
+    reason = "Published" if status == Article.Status.PUBLISHED else "Back to draft"
+    return save_article(article=article, data={"status": status}, actor=actor, reason=reason)
 
 
 def restore_revision(*, article: Article, number: int, actor: AbstractBaseUser) -> Article:
@@ -192,7 +192,7 @@ def restore_revision(*, article: Article, number: int, actor: AbstractBaseUser) 
         article=article,
         data=data,
         actor=actor,
-        note=f"Restored revision {number}",
+        reason=f"Restored revision {number}",
         restored_from=number,
     )
 

@@ -76,7 +76,7 @@ class ArticleCreateView(StaffPermissionRequiredMixin, View):
                 article = services.save_article(
                     data=form.article_data(),
                     actor=request.user,
-                    note=form.cleaned_data["note"],
+                    reason=form.cleaned_data["reason"],
                     related=form.cleaned_data["related"],
                 )
             except ValidationError as exc:
@@ -105,7 +105,7 @@ class ArticleUpdateView(StaffPermissionRequiredMixin, View):
                     article=article,
                     data=form.article_data(),
                     actor=request.user,
-                    note=form.cleaned_data["note"],
+                    reason=form.cleaned_data["reason"],
                     related=form.cleaned_data["related"],
                 )
             except ValidationError as exc:

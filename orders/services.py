@@ -24,6 +24,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 import audit.context
+from audit.context import require_reason
 from billing import services as billing
 from billing.models import Invoice, InvoiceItem
 from billing.totals import HUNDRED, Line, Totals, compute_totals, money
@@ -51,11 +52,6 @@ from orders.proration import Proration, prorate
 ZERO = Decimal("0.00")
 MAX_ORDER_LINES = 50
 ITEM_STATUSES = ("pending", "active")
-
-
-def _require_reason(reason: str, message: str) -> None:
-    if not reason.strip():
-        raise ValidationError(message, code="reason_required")
 
 
 def _line_error(group: str, index: int, name: str, message: str, code: str) -> ValidationError:
@@ -562,7 +558,7 @@ def place_order(
         lock_promotion=True,
     )
     if plan.needs_reason:
-        _require_reason(reason, "Say why a price differs from the catalog.")
+        require_reason(reason, "Say why a price differs from the catalog.")
     with audit.context.context(action="orders.place_order", reason=reason, actor=actor):
         order = Order(
             client=client,
@@ -761,7 +757,6 @@ def accept_order(
             reason=reason,
         )
         invoice = billing.publish_invoice(invoice=invoice, actor=actor, send_email=email)
-    # Last, so that this entry of the audit trail is named after the order.
     with audit.context.context(action="orders.accept_order", reason=reason, actor=actor):
         order.status = Order.Status.ACTIVE
         order.item_status, order.generate_invoice = item_status, generate
@@ -824,7 +819,7 @@ def change_order_status(
                 else status,
             },
         )
-    _require_reason(reason, "Say why the order status changes.")
+    require_reason(reason, "Say why the order status changes.")
     if order.is_accepted and cancel_records:
         _cancel_records(order, status, actor, reason)
     if order.is_accepted and cancel_invoice and order.invoice_id:
@@ -1053,9 +1048,9 @@ def change_service_product(
         today=today,
     )
     if plan.price_overridden:
-        _require_reason(reason, "Say why the new price differs from the catalog.")
+        require_reason(reason, "Say why the new price differs from the catalog.")
     if apply_now:
-        _require_reason(reason, "Say why the change happens before the invoice is paid.")
+        require_reason(reason, "Say why the change happens before the invoice is paid.")
     p = plan.proration
     invoice = credit_entry = None
     label = (
@@ -1090,7 +1085,7 @@ def change_service_product(
         credit_entry = billing.add_credit(
             client=service.client,
             amount=-p.difference,
-            justification=f"Downgrade of {service}: {label}, {days} unused "
+            reason=f"Downgrade of {service}: {label}, {days} unused "
             + (f"({reason.strip()})" if reason.strip() else ""),
             actor=actor,
         )
@@ -1167,7 +1162,7 @@ def withdraw_change(
 ) -> ServiceChange:
     """Withdraw a pending upgrade, downgrade or cancellation; an upgrade's unpaid invoice is
     cancelled with it."""
-    _require_reason(reason, "Say why the request is withdrawn.")
+    require_reason(reason, "Say why the request is withdrawn.")
     change = ServiceChange.objects.select_for_update().get(pk=change.pk)
     if change.status != ServiceChange.Status.PENDING:
         raise ValidationError(
@@ -1218,7 +1213,7 @@ def request_cancellation(
 ) -> ServiceChange:
     """Cancel an account now, or at the end of its billing period (carried out by the daily
     ``process_cancellations`` command). Its add-ons are cancelled with it."""
-    _require_reason(reason, "Say why the account is cancelled.")
+    require_reason(reason, "Say why the account is cancelled.")
     if when not in (ServiceChange.When.IMMEDIATE, ServiceChange.When.END_OF_PERIOD):
         raise ValidationError(
             {"when": ValidationError("Now or at the end of the period.", code="bad_when")}

@@ -108,7 +108,7 @@ class TicketForm(forms.Form):
         help_text="When the client asked. Earlier than now: "
         "the ticket is flagged back-dated and needs a reason.",
     )
-    backdate_reason = forms.CharField(
+    reason = forms.CharField(
         label="Reason for back-dating",
         max_length=300,
         required=False,

@@ -31,6 +31,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 import audit.context
+from audit.context import require_reason
 from clients.models import Client, Contact, EmailLog
 from clients.services import queue_email
 from support.models import (
@@ -241,7 +242,7 @@ def open_ticket(
     private_note: str = "",
     suppress_email: bool = False,
     opened_at: dt.datetime | None = None,
-    backdate_reason: str = "",
+    reason: str = "",
     attachments: Sequence[UploadedFile] = (),
 ) -> Ticket:
     """Open a ticket for a client (or one of its contacts, or a non-client by name and email),
@@ -281,20 +282,17 @@ def open_ticket(
             }
         )
     backdated = opened_at < now - BACKDATE_TOLERANCE
-    if backdated and not backdate_reason.strip():
-        raise ValidationError(
-            {
-                "backdate_reason": ValidationError(
-                    "Say why this ticket is back-dated (e.g. the client called on that day).",
-                    code="backdate_reason_required",
-                )
-            }
+    if backdated:
+        require_reason(
+            reason,
+            "Say why this ticket is back-dated (e.g. the client called on that day).",
+            field="reason",
         )
     checked = check_attachments(attachments)
     stored: list[str] = []
     try:
         with audit.context.context(
-            action="support.open_ticket", reason=backdate_reason if backdated else "", actor=actor
+            action="support.open_ticket", reason=reason if backdated else "", actor=actor
         ):
             ticket = Ticket(
                 department=department,
@@ -312,7 +310,7 @@ def open_ticket(
                 suppress_email=suppress_email,
                 opened_at=opened_at,
                 backdated=backdated,
-                backdate_reason=backdate_reason.strip() if backdated else "",
+                backdate_reason=reason.strip() if backdated else "",
                 opened_by=actor,
                 last_activity_at=opened_at,
             )

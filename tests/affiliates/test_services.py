@@ -126,7 +126,7 @@ def test_ledger_arithmetic(staff):
     affiliate = enrol(actor=staff, payout_threshold=D("5.00"))
     cleared_commission(affiliate, "10.00", actor=staff)
     cleared_commission(affiliate, "7.50", actor=staff)
-    services.add_commission(affiliate=affiliate, amount=D("4.00"), note="new", actor=staff)
+    services.add_commission(affiliate=affiliate, amount=D("4.00"), reason="new", actor=staff)
     reversed_one = cleared_commission(affiliate, "3.00", actor=staff)
     services.reverse_commission(commission=reversed_one, reason="Fraud", actor=staff)
     row = services.balance_of(affiliate)
@@ -158,20 +158,22 @@ def test_commission_needs_a_note_or_invoice_and_a_matching_currency(staff):
     affiliate = enrol(ClientFactory(currency="GBP"), actor=staff)
     with pytest.raises(ValidationError) as exc:
         services.add_commission(affiliate=affiliate, amount=D("5"), actor=staff)
-    assert _codes(exc.value) == {"note_required"}
+    assert _codes(exc.value) == {"reason_required"}
     euro = make_invoice(ClientFactory(currency="EUR"), actor=staff)
     with pytest.raises(ValidationError) as exc:
         services.add_commission(affiliate=affiliate, amount=D("5"), invoice=euro, actor=staff)
     assert _codes(exc.value) == {"currency_mismatch"}
     with pytest.raises(ValidationError) as exc:
-        services.add_commission(affiliate=affiliate, amount=D("0"), note="x", actor=staff)
+        services.add_commission(affiliate=affiliate, amount=D("0"), reason="x", actor=staff)
     assert _codes(exc.value) == {"not_positive"}
 
 
 def test_clearing_is_idempotent_and_waits_for_the_date(staff, settings):
     settings.AFFILIATE_CLEARING_DAYS = 30
     affiliate = enrol(actor=staff)
-    commission = services.add_commission(affiliate=affiliate, amount=D("9"), note="x", actor=staff)
+    commission = services.add_commission(
+        affiliate=affiliate, amount=D("9"), reason="x", actor=staff
+    )
     today = dt.date.today()
     assert commission.clears_on == today + dt.timedelta(days=30)
     assert services.clear_due_commissions(today=today + dt.timedelta(days=29)) == 0
@@ -258,5 +260,5 @@ def test_commission_without_an_amount_applies_the_terms_to_the_invoice(staff):
     )
     assert commission.amount == D("12.00")
     with pytest.raises(ValidationError) as exc:
-        services.add_commission(affiliate=affiliate, amount=None, note="x", actor=staff)
+        services.add_commission(affiliate=affiliate, amount=None, reason="x", actor=staff)
     assert _codes(exc.value) == {"required"}

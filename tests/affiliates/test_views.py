@@ -64,20 +64,20 @@ def test_referral_commission_and_payout_pages(client_as, staff_admin):
     invoice = make_invoice(referred, lines=[("1", "40.00")], actor=staff_admin)
     response = http.post(
         reverse("affiliates:commission-create", args=[affiliate.pk]),
-        {"invoice": invoice.number, "amount": "", "note": "", "clears_on": ""},
+        {"invoice": invoice.number, "amount": "", "reason": "", "clears_on": ""},
     )
     assert response.status_code == 302
     assert Commission.objects.get().amount == Decimal("4.00")  # 10% default of 40.00
     cleared_commission(affiliate, "20.00", actor=staff_admin)
     too_much = http.post(
         reverse("affiliates:payout-create", args=[affiliate.pk]),
-        {"amount": "500", "method": "manual", "gateway": "", "reference": "", "note": ""},
+        {"amount": "500", "method": "manual", "gateway": "", "reference": "", "reason": ""},
     )
     assert too_much.status_code == 400
     assert "balance" in str(too_much.context["form"].errors["amount"])
     ok = http.post(
         reverse("affiliates:payout-create", args=[affiliate.pk]),
-        {"amount": "20", "method": "manual", "gateway": "", "reference": "", "note": ""},
+        {"amount": "20", "method": "manual", "gateway": "", "reference": "", "reason": ""},
     )
     assert ok.status_code == 302 and Payout.objects.get().amount == Decimal("20.00")
     page = http.get(affiliate.get_absolute_url())
@@ -88,7 +88,7 @@ def test_unknown_invoice_number_is_a_field_error(client_as, staff_admin):
     affiliate = enrol(actor=staff_admin)
     response = client_as("Billing").post(
         reverse("affiliates:commission-create", args=[affiliate.pk]),
-        {"invoice": "NOPE-1", "amount": "", "note": "", "clears_on": ""},
+        {"invoice": "NOPE-1", "amount": "", "reason": "", "clears_on": ""},
     )
     assert response.status_code == 400 and "invoice" in response.context["form"].errors
 

@@ -50,7 +50,7 @@ def test_feed_shows_old_and_new_values_with_labels(make_staff):
         actor=make_staff("Admin"),
         reason="moved",
     )
-    row = _rows(action="update")[0]
+    row = _rows(operation="update")[0]
     changes = {c.label: (c.old, c.new) for c in row.changes}
     assert changes == {"City": ("Leeds", "York"), "Status": ("Active", "Inactive")}
     assert row.summary == "City, Status changed"
@@ -60,7 +60,7 @@ def test_feed_shows_old_and_new_values_with_labels(make_staff):
 @pytest.mark.parametrize(
     ("filters", "expected"),
     [
-        ({"action": "update"}, {"b"}),
+        ({"operation": "update"}, {"b"}),
         ({"channel": "command"}, {"b"}),
         ({"reason": "BULK fix"}, {"b"}),
         ({"ip": "198.51.100.1"}, {"a"}),
@@ -104,10 +104,14 @@ def test_entry_groups_everything_one_request_changed(staff_client):
             "audit_reason": "review",
         },
     )
-    row = _rows(action="update")[0]
+    row = _rows(operation="update")[0]
     response = staff_client.get(reverse("audit:entry", args=[row.context.pk]))
     assert response.status_code == 200
-    assert len(response.context["groups"]) == 2
+    sections = response.context["sections"]
+    # The bulk action ran the client service once per row: a section each, within the action.
+    assert [s.metadata["action"] for s in sections] == ["clients.update_client"] * 2
+    assert {s.metadata["within"] for s in sections} == {"admin.mark_inactive"}
+    assert sum(len(s.records) for s in sections) == 2
     body = response.content.decode()
     assert "review" in body
     assert "Inactive" in body
@@ -127,7 +131,7 @@ def test_secrets_show_as_changed_never_the_value(staff_client, make_staff):
     user = make_staff(None)
     user.set_password("a-brand-new-password-9")
     user.save()
-    row = _rows(model="audit.staffuser", action="update")[0]
+    row = _rows(model="audit.staffuser", operation="update")[0]
     password = next(c for c in row.changes if c.name == "password")
     assert (password.old, password.new) == ("set", "changed")
     page = staff_client.get(reverse("audit:event", args=[row.model_label, row.event.pgh_id]))
@@ -208,7 +212,7 @@ def test_staff_account_changes_in_the_admin_carry_the_reason(staff_client, make_
     }
     response = staff_client.post(url, data)
     assert response.status_code == 302, response.context["adminform"].form.errors
-    row = _rows(model="audit.staffuser", action="update", object_id=user.pk)[0]
+    row = _rows(model="audit.staffuser", operation="update", object_id=user.pk)[0]
     assert row.reason == "name from HR"
     assert row.channel == "admin"
     assert "First name" in [c.label for c in row.changes]

@@ -46,8 +46,16 @@ def test_client_ip_falls_back_to_the_nearest_trusted_hop_on_garbage():
     ],
 )
 def test_request_id_reuses_only_well_formed_incoming_ids(incoming, kept):
-    request = RequestFactory().get("/", HTTP_X_REQUEST_ID=incoming)
-    assert (request_id_for(request) == incoming) is kept
+    request = RequestFactory().get("/", HTTP_X_REQUEST_ID=incoming, REMOTE_ADDR="10.0.0.2")
+    assert (request_id_for(request, trusted_proxies=PROXIES) == incoming) is kept
+
+
+def test_request_id_from_anyone_but_our_proxies_is_replaced():
+    request = RequestFactory().get(
+        "/", HTTP_X_REQUEST_ID="chosen-by-the-client", REMOTE_ADDR="198.51.100.7"
+    )
+    assert request_id_for(request, trusted_proxies=PROXIES) != "chosen-by-the-client"
+    assert request_id_for(request, trusted_proxies=[]) != "chosen-by-the-client"
 
 
 @pytest.mark.django_db

@@ -13,7 +13,10 @@ pytestmark = pytest.mark.django_db
 CLIENT_DATA = client_form_data(company_name="")
 
 
-def test_web_form_create_records_one_event_with_the_request_context(staff_client, staff_admin):
+def test_web_form_create_records_one_event_with_the_request_context(
+    staff_client, staff_admin, settings
+):
+    settings.AUDIT_TRUSTED_PROXIES = ["203.0.113.9"]  # the proxy that sets the request id
     response = staff_client.post(
         reverse("clients:client-create"),
         CLIENT_DATA,

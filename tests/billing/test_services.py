@@ -404,26 +404,22 @@ def test_money_in_or_out_without_an_invoice():
     assert _code(exc) == "not_positive"
 
 
-def test_credit_is_a_ledger_with_a_justification_and_never_below_zero(staff_admin):
+def test_credit_is_a_ledger_with_a_reason_and_never_below_zero(staff_admin):
     customer = ClientFactory()
     with pytest.raises(ValidationError) as exc:
-        services.add_credit(client=customer, amount=D("10"), justification="", actor=staff_admin)
+        services.add_credit(client=customer, amount=D("10"), reason="", actor=staff_admin)
     assert _code(exc) == "reason_required"
-    services.add_credit(
-        client=customer, amount=D("25"), justification="Goodwill", actor=staff_admin
-    )
-    services.remove_credit(client=customer, amount=D("5"), justification="Typo", actor=staff_admin)
+    services.add_credit(client=customer, amount=D("25"), reason="Goodwill", actor=staff_admin)
+    services.remove_credit(client=customer, amount=D("5"), reason="Typo", actor=staff_admin)
     assert services.credit_balance(customer) == D("20")
     with pytest.raises(ValidationError) as exc:
-        services.remove_credit(
-            client=customer, amount=D("21"), justification="x", actor=staff_admin
-        )
+        services.remove_credit(client=customer, amount=D("21"), reason="x", actor=staff_admin)
     assert _code(exc) == "insufficient_credit"
 
 
 def test_applying_credit_pays_as_much_as_fits(staff_admin):
     customer = ClientFactory()
-    services.add_credit(client=customer, amount=D("150"), justification="Promo", actor=staff_admin)
+    services.add_credit(client=customer, amount=D("150"), reason="Promo", actor=staff_admin)
     invoice = make_invoice(customer, lines=[("1", "100")])
     services.apply_credit(invoice=invoice, actor=staff_admin)
     invoice.refresh_from_db()

@@ -24,7 +24,7 @@ def cleared_commission(affiliate, amount="10.00", *, actor=None, note="Manual co
         affiliate=affiliate,
         amount=Decimal(amount),
         actor=actor or StaffFactory(role="Billing"),
-        note=note,
+        reason=note,
         clears_on=dt.date.today() - dt.timedelta(days=1),
     )
     services.clear_due_commissions()

@@ -95,7 +95,7 @@ def test_every_save_keeps_a_revision_and_restore_adds_one():
     staff = StaffFactory(role="Support")
     article = write_article(actor=staff, body="First version")
     services.save_article(article=article, data={"body": "Second version"}, actor=staff)
-    services.save_article(article=article, data={"title": "Renamed"}, actor=staff, note="title")
+    services.save_article(article=article, data={"title": "Renamed"}, actor=staff, reason="title")
     assert list(article.revisions.values_list("number", flat=True)) == [3, 2, 1]
     restored = services.restore_revision(article=article, number=1, actor=staff)
     assert restored.body == "First version" and restored.title == "How to point your domain at us"

@@ -19,7 +19,7 @@ def _post(category, **overrides):
         "tags": "wordpress, cms",
         "status": "draft",
         "visibility": "public",
-        "note": "",
+        "reason": "",
     }
     data.update(overrides)
     return data
@@ -34,7 +34,7 @@ def test_write_edit_and_publish_an_article(client_as):
     assert "<strong>Softaculous</strong>" in article.body_html
     http.post(
         reverse("kb:article-update", args=[article.pk]),
-        _post(category, body="1. Open **Installatron**", note="new installer"),
+        _post(category, body="1. Open **Installatron**", reason="new installer"),
     )
     http.post(reverse("kb:article-status", args=[article.pk]), {"status": "published"})
     article.refresh_from_db()

@@ -112,8 +112,8 @@ def test_backdated_ticket_is_flagged_and_needs_a_reason(agent):
     earlier = timezone.now() - dt.timedelta(days=2)
     with pytest.raises(ValidationError) as exc:
         open_ticket(actor=agent, opened_at=earlier)
-    assert _codes(exc.value) == {"backdate_reason_required"}
-    ticket = open_ticket(actor=agent, opened_at=earlier, backdate_reason="Client called Monday")
+    assert _codes(exc.value) == {"reason_required"}
+    ticket = open_ticket(actor=agent, opened_at=earlier, reason="Client called Monday")
     assert ticket.backdated and ticket.backdate_reason == "Client called Monday"
     event = event_model_for(Ticket).objects.get(pgh_obj_id=ticket.pk)
     assert event.pgh_context.metadata["reason"] == "Client called Monday"

@@ -55,7 +55,7 @@ def _ticket_post(department, **overrides):
         "domain": "",
         "private_note": "",
         "opened_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
-        "backdate_reason": "",
+        "reason": "",
     }
     data.update(overrides)
     return data
@@ -106,7 +106,7 @@ def test_bad_ticket_input_comes_back_with_the_input_and_saves_nothing(support_ht
     assert response.status_code == 400
     assert b"Keep this subject" in response.content
     form = response.context["form"]
-    assert "cc" in form.errors or "backdate_reason" in form.errors
+    assert "cc" in form.errors or "reason" in form.errors
     assert not Ticket.objects.exists()
 
 

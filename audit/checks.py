@@ -1,0 +1,27 @@
+"""``manage.py check --deploy``: the app's database role must not be able to rewrite history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.db import DatabaseError, connection
+
+HINT = (
+    "Serve as a separate login role that is neither superuser nor owner (DATABASE_URL) and run "
+    "migrate as the owner (DATABASE_OWNER_URL); see README, 'How the audit trail works'."
+)
+
+
+@register(Tags.security, deploy=True)
+def check_app_database_role(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    from audit.db import role_findings
+
+    try:
+        with connection.cursor() as cursor:
+            findings = role_findings(cursor)
+    except DatabaseError as exc:  # no database yet: nothing to say about its roles
+        return [Warning(f"Could not inspect the database role: {exc}", id="audit.W002")]
+    level = Warning if settings.DEBUG else Error
+    return [level(finding, hint=HINT, id="audit.E001") for finding in findings]

@@ -1,0 +1,216 @@
+"""Each event names the service call that wrote it: its action, its reason, its actor.
+
+Composed services (a client with its welcome email, a published and emailed invoice, an order
+with its confirmation, a cron run over several cancellations) used to file every row under the
+last service to run. These tests use the forms as a person does, default boxes ticked.
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from pghistory.models import Context
+
+import audit.context
+from billing.models import InvoiceEvent
+from clients.models import Client, ClientEvent
+from core.roles import BILLING
+from hosting.models import ServiceEvent
+from orders import services as orders
+from orders.models import Order, OrderEvent
+from tests.factories.billing import make_invoice
+from tests.factories.clients import ClientFactory, client_form_data
+from tests.factories.hosting import ServiceFactory
+from tests.factories.orders import make_catalog
+
+pytestmark = pytest.mark.django_db
+
+
+def form_defaults(response) -> dict:
+    """What a browser submits for the page's form untouched: initial values, ticked boxes on."""
+    form = response.context["form"]
+    data = {}
+    for bound in form:
+        value = bound.value()
+        if isinstance(value, bool):
+            if value:
+                data[bound.html_name] = "on"
+        elif value is not None:
+            data[bound.html_name] = value
+    return data
+
+
+def test_a_client_created_with_its_default_emails_is_filed_under_create_client(staff_client):
+    page = staff_client.get(reverse("clients:client-create"))
+    defaults = form_defaults(page)
+    assert defaults["send_welcome"] == "on" and defaults["send_password_link"] == "on"
+    data = {**defaults, **client_form_data(email="ada@example.com")}
+    response = staff_client.post(reverse("clients:client-create"), data)
+    assert response.status_code == 302
+    customer = Client.objects.get()
+    insert = ClientEvent.objects.get(pgh_obj=customer, pgh_label="insert")
+    assert insert.pgh_context.metadata["action"] == "clients.create_client"
+    # The emails sent with it are entries of their own in the same request.
+    request_id = insert.pgh_context.metadata["request_id"]
+    actions = set(
+        Context.objects.filter(metadata__request_id=request_id).values_list(
+            "metadata__action", flat=True
+        )
+    )
+    assert "clients.create_client" in actions
+    assert len(actions) > 1
+
+
+def test_publishing_with_the_email_box_ticked_files_the_publish_under_publish(staff_client):
+    draft = make_invoice(ClientFactory(), publish=False)
+    url = reverse("billing:invoice-publish", args=[draft.pk])
+    data = form_defaults(staff_client.get(url)) | {"send_email": "on"}
+    response = staff_client.post(url, data)
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert draft.number and draft.status == "unpaid"
+    publish = (
+        InvoiceEvent.objects.filter(pgh_obj=draft, pgh_label="update", status="unpaid")
+        .select_related("pgh_context")
+        .get()
+    )
+    assert publish.pgh_context.metadata["action"] == "billing.publish_invoice"
+
+
+def test_a_pending_order_with_its_confirmation_is_filed_under_place_order(client_as):
+    from tests.orders.test_views import NEW, order_post, product_row
+
+    catalog = make_catalog()
+    customer = ClientFactory(email="buyer@example.com")
+    http = client_as(BILLING)
+    data = order_post(
+        customer,
+        products=[product_row(catalog, hostname="shop.com")],
+        order_status="pending",
+        action="place",
+    )
+    assert data["send_confirmation"] == "on"  # the form's default
+    response = http.post(NEW, data)
+    assert response.status_code == 302
+    order = Order.objects.get()
+    insert = OrderEvent.objects.get(pgh_obj=order, pgh_label="insert")
+    assert insert.pgh_context.metadata["action"] == "orders.place_order"
+
+
+@pytest.fixture
+def two_cancellations(staff_admin):
+    catalog = make_catalog()
+    customer = ClientFactory()
+    due = dt.date.today() + dt.timedelta(days=3)
+    first, second = (
+        ServiceFactory(
+            client=customer,
+            product=catalog.basic,
+            recurring_amount=Decimal("5.00"),
+            next_due_date=due,
+        )
+        for _ in range(2)
+    )
+    orders.request_cancellation(
+        service=first, when="end_of_period", actor=staff_admin, reason="Reason A"
+    )
+    orders.request_cancellation(
+        service=second, when="end_of_period", actor=staff_admin, reason="Reason B"
+    )
+    return first, second, due
+
+
+def test_the_cancellation_run_files_each_cancellation_under_its_own_reason(two_cancellations):
+    first, second, due = two_cancellations
+    call_command("process_cancellations", date=due.isoformat(), verbosity=0)
+    for service, reason in ((first, "Reason A"), (second, "Reason B")):
+        event = ServiceEvent.objects.get(pgh_obj=service, pgh_label="update", status="cancelled")
+        meta = event.pgh_context.metadata
+        assert meta["reason"] == reason
+        assert meta["channel"] == "command" and meta["command"] == "process_cancellations"
+    # One command run: one request id groups both.
+    ids = {
+        e.pgh_context.metadata["request_id"]
+        for e in ServiceEvent.objects.filter(status="cancelled").select_related("pgh_context")
+    }
+    assert len(ids) == 1
+
+
+def test_seed_demo_files_each_row_under_the_service_that_wrote_it():
+    call_command("seed_demo", verbosity=0)
+    actions = set(Context.objects.values_list("metadata__action", flat=True))
+    assert {"clients.create_client", "billing.publish_invoice", "orders.place_order"} <= actions
+    reasons = Context.objects.exclude(metadata__reason=None).values_list(
+        "metadata__reason", flat=True
+    )
+    assert len(set(reasons)) > 1
+
+
+def test_an_inner_call_names_its_rows_and_the_outer_call_resumes_after_it(staff_admin):
+    with audit.context.context(action="outer.call", reason="outer reason", actor=staff_admin):
+        first = ClientFactory()
+        with audit.context.context(action="inner.call", reason="inner reason"):
+            inner = ClientFactory()
+        after = ClientFactory()
+    meta = {
+        c.pk: ClientEvent.objects.get(pgh_obj=c).pgh_context.metadata for c in (first, inner, after)
+    }
+    assert meta[first.pk]["action"] == meta[after.pk]["action"] == "outer.call"
+    assert meta[first.pk]["reason"] == meta[after.pk]["reason"] == "outer reason"
+    assert meta[inner.pk]["action"] == "inner.call"
+    assert meta[inner.pk]["reason"] == "inner reason"
+    assert meta[inner.pk]["within"] == "outer.call"
+    # The actor carries into the inner call; the request id groups all three.
+    assert meta[inner.pk]["user"] == staff_admin.pk
+    assert len({m["request_id"] for m in meta.values()}) == 1
+
+
+def test_an_inner_call_without_a_reason_does_not_borrow_its_callers(staff_admin):
+    with (
+        audit.context.context(action="outer.call", reason="outer reason", actor=staff_admin),
+        audit.context.context(action="inner.call"),
+    ):
+        inner = ClientFactory()
+    assert "reason" not in ClientEvent.objects.get(pgh_obj=inner).pgh_context.metadata
+
+
+def test_the_entry_page_shows_a_section_per_action_of_the_request(staff_client):
+    page = staff_client.get(reverse("clients:client-create"))
+    data = {**form_defaults(page), **client_form_data(email="ada@example.com")}
+    staff_client.post(reverse("clients:client-create"), data)
+    insert = ClientEvent.objects.get(pgh_label="insert")
+    response = staff_client.get(reverse("audit:entry", args=[insert.pgh_context_id]))
+    assert response.status_code == 200
+    actions = [s.metadata.get("action") for s in response.context["sections"]]
+    assert actions[0] == "clients.create_client"
+    assert len(actions) == len(set(actions)) > 1
+    body = response.content.decode()
+    assert "clients.create_client" in body and "Created" in body
+
+
+def test_the_feed_filters_by_business_action_and_by_operation(staff_admin, make_staff):
+    from audit.feed import Feed, FeedFilters
+    from clients.services import update_client
+
+    customer = ClientFactory()
+    update_client(client=customer, data={"city": "York"}, actor=staff_admin, reason="moved")
+    rows = Feed(FeedFilters(action="clients.update_client")).page().rows
+    assert {(r.model_label, r.operation) for r in rows} == {("clients.client", "update")}
+    assert rows[0].action == "clients.update_client"
+    assert Feed(FeedFilters(action="clients.")).page().rows
+    assert not Feed(FeedFilters(action="billing.")).page().rows
+    inserts = Feed(FeedFilters(operation="insert", model="clients.client")).page().rows
+    assert [r.object_id for r in inserts] == [customer.pk]
+
+
+def test_the_feed_shows_action_and_operation_as_two_columns(staff_client, staff_admin):
+    from clients.services import update_client
+
+    customer = ClientFactory()
+    update_client(client=customer, data={"city": "York"}, actor=staff_admin, reason="moved")
+    response = staff_client.get(reverse("audit:feed"), {"action": "clients.update_client"})
+    body = response.content.decode()
+    assert "<code>clients.update_client</code>" in body and "<td>Changed</td>" in body
+    assert response.context["form"].fields["operation"].choices[1] == ("insert", "Created")
