@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Info, Tags, Warning, register
 from django.db import DatabaseError, connection
 
 HINT = (
@@ -21,7 +21,8 @@ def check_app_database_role(app_configs: Any = None, **kwargs: Any) -> list[Chec
     try:
         with connection.cursor() as cursor:
             findings = role_findings(cursor)
-    except DatabaseError as exc:  # no database yet: nothing to say about its roles
-        return [Warning(f"Could not inspect the database role: {exc}", id="audit.W002")]
-    level = Warning if settings.DEBUG else Error
-    return [level(finding, hint=HINT, id="audit.E001") for finding in findings]
+    except DatabaseError as exc:  # no database yet (a build step): nothing to say about roles
+        return [Info(f"Could not inspect the database role: {exc}", id="audit.I001")]
+    if settings.DEBUG:
+        return [Warning(finding, hint=HINT, id="audit.W001") for finding in findings]
+    return [Error(finding, hint=HINT, id="audit.E001") for finding in findings]

@@ -108,8 +108,16 @@ def current_metadata() -> dict[str, Any]:
     return dict(frame.metadata) if frame is not None else {}
 
 
+def _statement_start(sql: str) -> str:
+    """The first words of the statement, past leading blank lines and ``--`` comments."""
+    text = sql.lstrip()
+    while text.startswith("--"):
+        text = text.split("\n", 1)[1].lstrip() if "\n" in text else ""
+    return text[:16].lower()
+
+
 def _injectable(cursor: Any, sql: str) -> bool:
-    if sql.lstrip()[:16].lower().startswith(_SKIPPED_PREFIXES):
+    if _statement_start(sql).startswith(_SKIPPED_PREFIXES):
         return False
     if getattr(cursor, "name", None):  # named (server-side) cursors only read
         return False

@@ -11,8 +11,8 @@ from importlib import import_module
 
 from django.db import migrations
 
+# Rows written before this migration belong to no live transaction ('0').
 FORWARD = r"""
--- Rows written before this migration belong to no live transaction ('0').
 ALTER TABLE pghistory_context ADD COLUMN audit_xid xid8 NOT NULL DEFAULT '0';
 
 CREATE OR REPLACE FUNCTION audit_protect_context() RETURNS trigger AS $$
