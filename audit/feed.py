@@ -33,7 +33,9 @@ from audit.tracking import DELETE, INSERT, UPDATE, event_models, secret_fields
 PGH_FIELDS = frozenset({"pgh_id", "pgh_created_at", "pgh_label", "pgh_obj", "pgh_context"})
 OPERATION_LABELS = {INSERT: "Created", UPDATE: "Changed", DELETE: "Deleted"}
 EMPTY = "—"
-# Up to this many matching entries (an actor's, an IP's), the feed lists them by id.
+# Filters on the context (actor, IP, reason...) walk the matching contexts in growing batches,
+# at most this many batches of at most this many contexts.
+CONTEXT_BATCHES = 6
 CONTEXT_LIST_LIMIT = 20_000
 SECRET_CHANGED = "changed"  # noqa: S105 - a label shown to reviewers, not a secret
 
@@ -235,6 +237,7 @@ class Feed:
         event_model: type[models.Model],
         after: tuple[dt.datetime, str, int] | None,
         limit: int,
+        batch: list[uuid.UUID] | None = None,
     ) -> tuple[str, list[Any]]:
         f = self.filters
         label = model_label(event_model)
@@ -273,21 +276,12 @@ class Feed:
             params.append(list(f.context_ids))
         if f.unattributed:
             conds.append("e.pgh_context_id IS NULL")
-        context_conds, context_params = self._context_conditions()
-        if context_conds:
-            if self.context_ids is not None:
-                # Few matching entries: their events come straight from the pgh_context_id
-                # index. (Left to IN (subquery), the planner walks the newest events hoping to
-                # meet a match soon, and reads the whole table when there is none.)
-                conds.append("e.pgh_context_id = ANY(%s::uuid[])")
-                params.append(self.context_ids)
-            else:
-                conds.append(
-                    "e.pgh_context_id IN (SELECT c.id FROM pghistory_context c WHERE "
-                    + " AND ".join(context_conds)
-                    + ")"
-                )
-                params.extend(context_params)
+        if batch is not None:
+            # The events of one batch of matching contexts, straight from the pgh_context_id
+            # index. (Left to IN (subquery), the planner walks the newest events hoping to meet
+            # a match soon, and reads the whole table when there is none.)
+            conds.append("e.pgh_context_id = ANY(%s::uuid[])")
+            params.append(batch)
         where = ("WHERE " + " AND ".join(conds)) if conds else ""
         params.append(limit)
         sql = (
@@ -296,39 +290,93 @@ class Feed:
         )
         return sql, params
 
-    def _resolve_contexts(self) -> None:
-        """Fetch the matching entries' ids once, when there are few enough to list."""
-        self.context_ids = None
-        conds, params = self._context_conditions()
-        if not conds:
-            return
-        with connection.cursor() as cur:
-            cur.execute(
-                "SELECT c.id FROM pghistory_context c WHERE " + " AND ".join(conds) + " LIMIT %s",
-                [*params, CONTEXT_LIST_LIMIT + 1],
-            )
-            ids = [row[0] for row in cur.fetchall()]
-        if len(ids) <= CONTEXT_LIST_LIMIT:
-            self.context_ids = ids
-
-    def _locate(self, cursor: str | None, limit: int) -> list[tuple[str, int]]:
-        if not self.event_models:
-            return []
-        self._resolve_contexts()
-        after = decode_cursor(cursor) if cursor else None
+    def _union(
+        self,
+        after: tuple[dt.datetime, str, int] | None,
+        limit: int,
+        batch: list[uuid.UUID] | None = None,
+    ) -> list[tuple[str, int, dt.datetime]]:
         branches, params = [], []
         for event_model in self.event_models:
-            sql, branch_params = self._branch(event_model, after, limit)
+            sql, branch_params = self._branch(event_model, after, limit, batch)
             branches.append(sql)
             params.extend(branch_params)
         sql = (
-            "SELECT model, pgh_id FROM (" + " UNION ALL ".join(branches) + ") AS u "
+            "SELECT model, pgh_id, pgh_created_at FROM (" + " UNION ALL ".join(branches) + ") AS u "
             "ORDER BY pgh_created_at DESC, model DESC, pgh_id DESC LIMIT %s"
         )
         params.append(limit)
         with connection.cursor() as cur:
             cur.execute(sql, params)
             return list(cur.fetchall())
+
+    def _locate_by_contexts(
+        self, after: tuple[dt.datetime, str, int] | None, limit: int
+    ) -> list[tuple[str, int]]:
+        """Filters on who/where/why: walk the matching contexts newest first, in batches.
+
+        A context row and its events are written by the same transaction, so they share
+        ``created_at`` (``NOW()``): the events of older contexts are older than every event of
+        the batch in hand. The first batch usually fills the page (one service call writes at
+        least one row); a sparse combination (an actor and a rare record type) takes a few
+        growing batches. The cost follows the page, not the actor's history.
+        """
+        conds, params = self._context_conditions()
+        if after is not None:
+            conds.append("c.created_at <= %s")
+            params.append(after[0])
+        found: list[tuple[str, int, dt.datetime]] = []
+        before: dt.datetime | None = None
+        size = limit
+        for _ in range(CONTEXT_BATCHES):
+            contexts = self._context_batch(conds, params, before, size)
+            if not contexts:
+                break
+            found.extend(self._union(after, limit, [c[0] for c in contexts]))
+            if len(found) >= limit or len(contexts) < size:
+                break
+            before = min(c[1] for c in contexts)
+            size = min(size * 4, CONTEXT_LIST_LIMIT)
+        found.sort(key=lambda r: (r[2], r[0], r[1]), reverse=True)
+        return [(label, pgh_id) for label, pgh_id, _ in found[:limit]]
+
+    def _context_batch(
+        self, conds: list[str], params: list[Any], before: dt.datetime | None, size: int
+    ) -> list[tuple[uuid.UUID, dt.datetime]]:
+        """The newest ``size`` matching contexts older than ``before``, ties included.
+
+        Contexts written by one transaction share ``created_at`` (a bulk action writes one per
+        row): a batch never splits them, so the next batch is strictly older.
+        """
+        conds, params = list(conds), list(params)
+        if before is not None:
+            conds.append("c.created_at < %s")
+            params.append(before)
+        where = " AND ".join(conds)
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT c.id, c.created_at FROM pghistory_context c WHERE {where} "
+                "ORDER BY c.created_at DESC, c.id DESC LIMIT %s",
+                [*params, size],
+            )
+            contexts = cur.fetchall()
+            if len(contexts) < size:
+                return contexts
+            last = contexts[-1][1]
+            cur.execute(
+                f"SELECT c.id, c.created_at FROM pghistory_context c WHERE {where} "
+                "AND c.created_at = %s LIMIT %s",
+                [*params, last, CONTEXT_LIST_LIMIT],
+            )
+            return [c for c in contexts if c[1] > last] + cur.fetchall()
+
+    def _locate(self, cursor: str | None, limit: int) -> list[tuple[str, int]]:
+        if not self.event_models:
+            return []
+        after = decode_cursor(cursor) if cursor else None
+        if self._context_conditions()[0]:
+            return self._locate_by_contexts(after, limit)
+        return [(label, pgh_id) for label, pgh_id, _ in self._union(after, limit)]
 
     # Pages ---------------------------------------------------------------------------------
 

@@ -229,3 +229,39 @@ def test_actor_filter_is_the_same_whether_entries_are_listed_or_joined(make_staf
     monkeypatch.setattr(audit.feed, "CONTEXT_LIST_LIMIT", 0)  # too many entries to list
     joined = [r.object_id for r in _rows(actor_id=alice.pk, model="clients.client")]
     assert listed == joined == [first.pk]
+
+
+def test_an_actors_feed_pages_through_every_entry_once_newest_first(make_staff):
+    alice, bob = make_staff("Admin"), make_staff("Admin")
+    customers = ClientFactory.create_batch(3)
+    for i in range(40):  # 40 service calls each: 40 contexts of alice's, 40 of bob's
+        for actor in (alice, bob):
+            update_client(client=customers[i % 3], data={"city": f"{actor.pk}-{i}"}, actor=actor)
+    feed = Feed(FeedFilters(actor_id=alice.pk))
+    seen, cursor = [], None
+    while True:
+        page = feed.page(cursor=cursor, per_page=15)
+        seen.extend(page.rows)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert len(seen) == 40 == len({(r.model_label, r.event.pgh_id) for r in seen})
+    assert {r.metadata["user"] for r in seen} == {alice.pk}
+    stamps = [(r.created_at, r.event.pgh_id) for r in seen]
+    assert stamps == sorted(stamps, reverse=True)
+
+
+def test_an_actor_filter_finds_a_rare_record_type_behind_many_newer_entries(make_staff):
+    from clients.services import add_contact
+
+    alice = make_staff("Admin")
+    customer = ClientFactory()
+    add_contact(
+        client=customer,
+        data={"first_name": "Old", "last_name": "Contact", "email": "old@example.com"},
+        actor=alice,
+    )
+    for i in range(300):  # newer entries of another record type: several batches to walk
+        update_client(client=customer, data={"city": f"C{i}"}, actor=alice)
+    rows = Feed(FeedFilters(actor_id=alice.pk, model="clients.contact")).page(per_page=5).rows
+    assert [r.object_repr for r in rows] == ["Old Contact"]
