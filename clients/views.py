@@ -31,6 +31,7 @@ from clients.forms import (
 )
 from clients.models import Client, Contact, CustomFieldValue, Note
 from clients.profile import extra_tabs
+from core import inputs
 from core.forms import errors_to_form
 from core.pagination import DeferredJoinPaginator
 from core.views import StaffPermissionRequiredMixin
@@ -496,19 +497,21 @@ class DuplicateCheckView(StaffPermissionRequiredMixin, View):
     permission_required = "clients.view_client"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        get = request.GET
-        exclude = get.get("exclude", "")
+        typed = {
+            name: inputs.text(request.GET.get(name))
+            for name in ("email", "phone", "company_name", "tax_id")
+        }
         matches = list(
             Client.objects.possible_duplicates(
-                email=get.get("email", ""),
-                phone=_normalise_phone(get.get("phone", "")),
-                company_name=get.get("company_name", ""),
-                tax_id=get.get("tax_id", ""),
-                exclude_pk=int(exclude) if exclude.isdigit() else None,
+                email=typed["email"],
+                phone=_normalise_phone(typed["phone"]),
+                company_name=typed["company_name"],
+                tax_id=typed["tax_id"],
+                exclude_pk=inputs.record_id(request.GET.get("exclude")),
             ).order_by("-id")[:10]
         )
         for match in matches:
-            match.matched_on = _matched_on(match, get)
+            match.matched_on = _matched_on(match, typed)
         return render(request, "clients/includes/_duplicates.html", {"matches": matches})
 
 
@@ -519,18 +522,15 @@ def _normalise_phone(text: str) -> str:
     return number.as_e164 if number is not None and number.is_valid() else ""
 
 
-def _matched_on(client: Client, get: Any) -> list[str]:
+def _matched_on(client: Client, typed: dict[str, str]) -> list[str]:
     found = []
-    if get.get("email", "").strip().lower() == client.email.lower():
+    if typed["email"].lower() == client.email.lower():
         found.append("email")
-    if client.phone and _normalise_phone(get.get("phone", "")) == str(client.phone):
+    if client.phone and _normalise_phone(typed["phone"]) == str(client.phone):
         found.append("phone")
-    if (
-        get.get("company_name", "").strip().lower() == client.company_name.lower()
-        and client.company_name
-    ):
+    if typed["company_name"].lower() == client.company_name.lower() and client.company_name:
         found.append("company")
-    if get.get("tax_id", "").strip().lower() == client.tax_id.lower() and client.tax_id:
+    if typed["tax_id"].lower() == client.tax_id.lower() and client.tax_id:
         found.append("VAT number")
     return found
 
@@ -542,14 +542,14 @@ class ClientAutocompleteView(StaffPermissionRequiredMixin, View):
     limit = 10
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        query = request.GET.get("q", "").strip()
+        query = inputs.text(request.GET.get("q"))
         matches = []
         if query:
             matches = list(Client.objects.search(query).order_by("-id")[: self.limit])
         return render(
             request,
             "clients/includes/_picker_results.html",
-            {"matches": matches, "query": query, "target": request.GET.get("target", "")},
+            {"matches": matches, "query": query, "target": inputs.text(request.GET.get("target"))},
         )
 
 

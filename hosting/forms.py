@@ -7,6 +7,7 @@ from django import forms
 from django.contrib.postgres.forms import SimpleArrayField
 from django.core.exceptions import ValidationError
 
+from core import inputs
 from core.forms import ReasonFormMixin, StyledFilterSetMixin
 from hosting import services
 from hosting.domains import to_ascii, to_unicode
@@ -188,7 +189,7 @@ class AddonForm(ReasonFormMixin, forms.ModelForm):
 
 
 class ServiceFilter(StyledFilterSetMixin, django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_search", label="Search")
+    q = inputs.SearchFilter(method="filter_search", label="Search")
     status = django_filters.ChoiceFilter(choices=Service.Status.choices, empty_label="Any status")
     product = django_filters.ModelChoiceFilter(
         queryset=Product.objects.order_by("name"), empty_label="Any product"
@@ -196,10 +197,10 @@ class ServiceFilter(StyledFilterSetMixin, django_filters.FilterSet):
     server = django_filters.ModelChoiceFilter(
         queryset=Server.objects.order_by("name"), empty_label="Any server"
     )
-    due_after = django_filters.DateFilter(
+    due_after = inputs.DateFilter(
         field_name="next_due_date", lookup_expr="gte", label="Due from", widget=DATE
     )
-    due_before = django_filters.DateFilter(
+    due_before = inputs.DateFilter(
         field_name="next_due_date", lookup_expr="lte", label="Due until", widget=DATE
     )
 
@@ -212,18 +213,18 @@ class ServiceFilter(StyledFilterSetMixin, django_filters.FilterSet):
 
 
 class DomainFilter(StyledFilterSetMixin, django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_search", label="Search")
+    q = inputs.SearchFilter(method="filter_search", label="Search")
     status = django_filters.ChoiceFilter(choices=Domain.Status.choices, empty_label="Any status")
     tld = django_filters.ModelChoiceFilter(
         queryset=Tld.objects.order_by("name"), empty_label="Any TLD", label="TLD"
     )
-    expires_after = django_filters.DateFilter(
+    expires_after = inputs.DateFilter(
         field_name="expiry_date", lookup_expr="gte", label="Expires from", widget=DATE
     )
-    expires_before = django_filters.DateFilter(
+    expires_before = inputs.DateFilter(
         field_name="expiry_date", lookup_expr="lte", label="Expires until", widget=DATE
     )
-    registrar = django_filters.CharFilter(label="Registrar", lookup_expr="exact")
+    registrar = inputs.SearchFilter(label="Registrar", lookup_expr="exact")
 
     class Meta:
         model = Domain

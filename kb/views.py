@@ -14,6 +14,7 @@ from django.views import View
 from django.views.generic import DetailView, ListView
 
 from audit.views import RecordHistoryMixin
+from core import inputs
 from core.forms import errors_to_form
 from core.pagination import DeferredJoinPaginator
 from core.views import StaffPermissionRequiredMixin
@@ -221,8 +222,8 @@ def _public_categories() -> list[Category]:
 @method_decorator(login_not_required, name="dispatch")
 class PublicIndexView(View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        text = request.GET.get("q", "")[:200]
-        results = services.search(text, public_only=True) if text.strip() else None
+        text = inputs.text(request.GET.get("q"))
+        results = services.search(text, public_only=True) if text else None
         categories = _public_categories()
         return render(
             request,

@@ -10,6 +10,7 @@ from billing.forms import DATE
 from billing.services import gateway_choices
 from clients.models import Client
 from clients.widgets import ClientPickerWidget
+from core import inputs
 from core.forms import ReasonFormMixin, StyledFilterSetMixin
 from hosting.models import AddonDefinition, BillingCycle, Domain, Product, Server, Service
 from orders.models import Order, ServiceChange
@@ -202,10 +203,10 @@ class OrderFilter(StyledFilterSetMixin, django_filters.FilterSet):
     client = django_filters.ModelChoiceFilter(
         queryset=Client.objects.all(), widget=ClientPickerWidget()
     )
-    placed_from = django_filters.DateFilter(
+    placed_from = inputs.DateFilter(
         field_name="created_at", lookup_expr="date__gte", label="Placed from", widget=DATE
     )
-    placed_to = django_filters.DateFilter(
+    placed_to = inputs.DateFilter(
         field_name="created_at", lookup_expr="date__lte", label="Placed until", widget=DATE
     )
 
