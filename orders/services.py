@@ -266,6 +266,10 @@ def _price_domain(index: int, data: DomainLineData, client: Client, seen: set[st
         raise _line_error(
             group, index, "epp_code", "A transfer needs the EPP code.", "epp_required"
         )
+    try:
+        crypto.validate_secret_length(data.epp_code.strip())
+    except ValidationError as exc:
+        raise _line_error(group, index, "epp_code", exc.messages[0], exc.code) from exc
     if not 1 <= int(data.period_years or 0) <= 10:
         raise _line_error(
             group, index, "period_years", "Register for 1 to 10 years.", "period_range"

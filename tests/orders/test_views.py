@@ -358,3 +358,17 @@ def test_the_admin_page_of_an_order_opens_for_whoever_may_view_orders(
     if allowed:
         assert catalog.basic.name in response.content.decode()
 
+
+def test_an_epp_code_too_long_to_store_is_an_error_on_its_row(client_as, customer, catalog):
+    wide = "€" * 200  # 200 characters but 600 bytes: the encrypted token would not fit
+    data = order_post(
+        customer,
+        domains=[domain_row(order_type="transfer", epp_code=wide)],
+        action="place",
+    )
+    page = client_as(BILLING).post(NEW, data)
+    assert page.status_code == 400
+    row = page.context["lines"].sets["domains"].forms[0]
+    assert "epp_code" in row.errors
+    assert row["name"].value() == "shop.com"
+    assert not Order.objects.exists()
