@@ -69,7 +69,11 @@ class ClientListView(StaffPermissionRequiredMixin, ListView):
 
 
 class ClientDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailView):
-    """The client profile: one tab at a time, each a bounded number of queries."""
+    """The client profile: one tab at a time, each a bounded number of queries.
+
+    A form posted from a tab and refused comes back on this same page (every app's tabs
+    included), with ``tab`` and the bound form passed to ``get_context_data``.
+    """
 
     permission_required = "clients.view_client"
     template_name = "clients/client_detail.html"
@@ -83,7 +87,7 @@ class ClientDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailV
         customer = self.object
         user = self.request.user
         extra = {t.key: t for t in extra_tabs() if user.has_perm(t.permission)}
-        tab = self.request.GET.get("tab", "summary")
+        tab = kwargs.get("tab") or self.request.GET.get("tab", "summary")
         tab = tab if tab in TABS or tab in extra else "summary"
         context["tab"] = tab
         context["extra_tabs"] = list(extra.values())
@@ -103,7 +107,7 @@ class ClientDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailV
                 .prefetch_related("about")
                 .pinned_first()[: TAB_PAGE_SIZE * 4]
             )
-            context["note_form"] = NoteForm(client=customer)
+            context.setdefault("note_form", NoteForm(client=customer))
         elif tab == "custom":
             definitions = custom_field_definitions(admin=_is_admin(self.request.user))
             values = {v.field_id: v.value for v in customer.custom_values.all()}
@@ -404,13 +408,15 @@ class ContactRemoveView(StaffPermissionRequiredMixin, View):
 # Notes --------------------------------------------------------------------------------------
 
 
-class NoteCreateView(StaffPermissionRequiredMixin, View):
+class NoteCreateView(ClientDetailView):
+    """The Notes tab's form. Refused, it comes back on the whole profile, Notes tab open."""
+
     permission_required = "clients.change_client"
+    http_method_names = ["post"]
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        customer = get_object_or_404(Client, pk=pk)
+        customer = self.object = self.get_object()
         form = NoteForm(request.POST, client=customer)
-        url = reverse("clients:client-detail", args=[pk]) + "?tab=notes"
         if form.is_valid():
             try:
                 services.add_note(
@@ -421,25 +427,18 @@ class NoteCreateView(StaffPermissionRequiredMixin, View):
                     actor=request.user,
                 )
             except ValidationError as exc:
-                form.add_error("about_record" if "about_record" in form.fields else None, exc)
+                if (
+                    getattr(exc, "code", None) == "about_other_client"
+                    and "about_record" in form.fields
+                ):
+                    form.add_error("about_record", exc)
+                else:
+                    errors_to_form(form, exc)
             else:
                 messages.success(request, "Note added.")
-                return redirect(url)
-        notes = list(customer.notes.select_related("author").pinned_first()[: TAB_PAGE_SIZE * 4])
-        return render(
-            request,
-            "clients/client_detail.html",
-            {
-                "customer": customer,
-                "object": customer,
-                "tab": "notes",
-                "notes": notes,
-                "note_form": form,
-                "pinned_notes": [n for n in notes if n.pinned][:5],
-                "can_review_audit": request.user.has_perm("audit.review_audit"),
-            },
-            status=400,
-        )
+                return redirect(reverse("clients:client-detail", args=[pk]) + "?tab=notes")
+        context = self.get_context_data(object=customer, tab="notes", note_form=form)
+        return self.render_to_response(context, status=400)
 
 
 class NoteUpdateView(StaffPermissionRequiredMixin, View):
@@ -466,14 +465,18 @@ class NoteUpdateView(StaffPermissionRequiredMixin, View):
         note = get_object_or_404(Note.objects.select_related("client", "author"), pk=pk)
         form = NoteEditForm(request.POST)
         if form.is_valid():
-            services.edit_note(
-                note=note,
-                body=form.cleaned_data["body"],
-                actor=request.user,
-                reason=form.cleaned_data["audit_reason"],
-            )
-            messages.success(request, "Note saved; the earlier text stays in its history.")
-            return redirect(note.get_absolute_url())
+            try:
+                services.edit_note(
+                    note=note,
+                    body=form.cleaned_data["body"],
+                    actor=request.user,
+                    reason=form.cleaned_data["audit_reason"],
+                )
+            except ValidationError as exc:
+                errors_to_form(form, exc)
+            else:
+                messages.success(request, "Note saved; the earlier text stays in its history.")
+                return redirect(note.get_absolute_url())
         return self._render(request, note, form, status=400)
 
 

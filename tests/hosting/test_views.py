@@ -352,3 +352,20 @@ def test_an_overlong_epp_code_is_a_field_error_when_set_on_its_own(staff_client)
     )
     assert response.status_code == 400
     assert "secret" in response.context["form"].errors
+
+
+def test_an_epp_code_refused_by_the_service_comes_back_on_the_form(staff_client, monkeypatch):
+    from django.core.exceptions import ValidationError
+
+    from hosting import services
+
+    def refuse(**kwargs):
+        raise ValidationError({"epp_code": ValidationError("Registry says no.", code="refused")})
+
+    monkeypatch.setattr(services, "set_epp_code", refuse)
+    domain = DomainFactory()
+    response = staff_client.post(
+        reverse("hosting:domain-epp-set", args=[domain.pk]), {"secret": "abc-123"}
+    )
+    assert response.status_code == 400
+    assert response.context["form"].errors["secret"] == ["Registry says no."]
