@@ -20,7 +20,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 import audit.context
@@ -28,6 +27,7 @@ from billing import services as billing
 from billing.models import Invoice, InvoiceItem
 from billing.totals import HUNDRED, Line, Totals, compute_totals, money
 from clients.models import Client, EmailLog
+from core.emails import render_text
 from hosting import crypto
 from hosting import services as hosting
 from hosting.domains import to_ascii, to_unicode, validate_domain_name
@@ -515,7 +515,7 @@ def _send_confirmation(order: Order, actor: AbstractBaseUser | None) -> EmailLog
     from clients.services import queue_email
 
     lines = list(order.lines.order_by("position"))
-    body = render_to_string(
+    body = render_text(
         "orders/emails/order_confirmation.txt",
         {"order": order, "lines": lines, "client": order.client, "company": settings.COMPANY_NAME},
     )
