@@ -7,8 +7,10 @@ never a 500.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client as HttpClient
 from django.urls import URLResolver, get_resolver, reverse
 
@@ -16,6 +18,7 @@ from affiliates.forms import AffiliateFilter
 from audit.forms import FeedFilterForm
 from billing.forms import InvoiceFilter, TransactionFilter
 from clients.forms import ClientFilter
+from core import inputs
 from core.roles import ADMIN
 from hosting.forms import DomainFilter, ServiceFilter
 from kb.forms import ArticleFilter, CompareForm
@@ -52,6 +55,26 @@ CURSORS = {
     "far cursor": _b64("9999-12-31T23:59:59+00:00|zzz|999999999999999999999"),
     "naive cursor": _b64("2024-01-01T00:00:00|note|²"),
 }
+
+
+def test_record_id_takes_ascii_ids_within_bigint_and_nothing_else():
+    assert [inputs.record_id(v) for v in ("42", " 7 ", str(2**63 - 1))] == [42, 7, 2**63 - 1]
+    for value in ("", None, "0", "-1", "abc", "²", "٣", "1e3", "4.0", str(2**63), "9" * 10_000):
+        assert inputs.record_id(value) is None, value
+
+
+def test_text_drops_nul_bytes_and_stops_at_the_search_length():
+    assert inputs.text(" a\x00b ") == "ab"
+    assert len(inputs.text("x" * 10_000)) == inputs.MAX_SEARCH
+    assert inputs.text(None) == ""
+
+
+def test_dates_outside_the_calendar_the_app_can_add_to_are_form_errors():
+    field = inputs.DateField()
+    assert field.clean("2026-02-28") == dt.date(2026, 2, 28)
+    for value in ("9999-12-31", "0001-01-01"):
+        with pytest.raises(ValidationError):
+            field.clean(value)
 
 
 def _names(form_or_filterset: type) -> list[str]:
