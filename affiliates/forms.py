@@ -12,6 +12,7 @@ from billing.models import Invoice
 from billing.services import gateway_choices
 from clients.models import Client
 from clients.widgets import ClientPickerWidget
+from core import inputs
 from core.forms import ReasonFormMixin, style_widgets
 from hosting.models import Service
 
@@ -101,8 +102,8 @@ class CommissionForm(forms.Form):
         if not value:
             return None
         match = Q(number=value)
-        if value.lstrip("#").isdigit():
-            match |= Q(pk=int(value.lstrip("#")))
+        if (pk := inputs.record_id(value.lstrip("#"))) is not None:
+            match |= Q(pk=pk)
         invoice = Invoice.objects.filter(match).select_related("client").first()
         if invoice is None:
             raise forms.ValidationError("No invoice has this number.")
@@ -128,7 +129,7 @@ class PayoutForm(forms.Form):
 
 
 class AffiliateFilter(forms.Form):
-    q = forms.CharField(label="Code or client", required=False)
+    q = inputs.SearchField(label="Code or client")
     active = forms.ChoiceField(
         choices=[("", "All"), ("yes", "Active"), ("no", "Inactive")], required=False
     )

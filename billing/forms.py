@@ -13,6 +13,7 @@ from billing.models import Invoice, Transaction
 from billing.services import MAX_LINES, gateway_choices
 from clients.models import Client
 from clients.widgets import ClientPickerWidget
+from core import inputs
 from core.forms import ReasonFormMixin, StyledFilterSetMixin
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -291,7 +292,7 @@ class BillableItemForm(ReasonFormMixin, forms.Form):
 
 
 class InvoiceFilter(StyledFilterSetMixin, django_filters.FilterSet):
-    number = django_filters.CharFilter(method="filter_number", label="Number")
+    number = inputs.SearchFilter(method="filter_number", label="Number")
     status = django_filters.ChoiceFilter(choices=Invoice.Status.choices, empty_label="Any status")
     client = django_filters.ModelChoiceFilter(
         queryset=Client.objects.all(), widget=ClientPickerWidget()
@@ -299,20 +300,24 @@ class InvoiceFilter(StyledFilterSetMixin, django_filters.FilterSet):
     overdue = django_filters.BooleanFilter(
         method="filter_overdue", label="Overdue only", widget=forms.CheckboxInput
     )
-    issued_from = django_filters.DateFilter(
+    issued_from = inputs.DateFilter(
         field_name="issue_date", lookup_expr="gte", label="Issued from", widget=DATE
     )
-    issued_to = django_filters.DateFilter(
+    issued_to = inputs.DateFilter(
         field_name="issue_date", lookup_expr="lte", label="Issued until", widget=DATE
     )
-    due_from = django_filters.DateFilter(
+    due_from = inputs.DateFilter(
         field_name="due_date", lookup_expr="gte", label="Due from", widget=DATE
     )
-    due_to = django_filters.DateFilter(
+    due_to = inputs.DateFilter(
         field_name="due_date", lookup_expr="lte", label="Due until", widget=DATE
     )
-    total_min = django_filters.NumberFilter(field_name="total", lookup_expr="gte", label="Total ≥")
-    total_max = django_filters.NumberFilter(field_name="total", lookup_expr="lte", label="Total ≤")
+    total_min = django_filters.NumberFilter(
+        field_name="total", lookup_expr="gte", label="Total ≥", **MONEY_FIELD
+    )
+    total_max = django_filters.NumberFilter(
+        field_name="total", lookup_expr="lte", label="Total ≤", **MONEY_FIELD
+    )
 
     class Meta:
         model = Invoice
@@ -327,14 +332,14 @@ class InvoiceFilter(StyledFilterSetMixin, django_filters.FilterSet):
 
 
 class TransactionFilter(StyledFilterSetMixin, django_filters.FilterSet):
-    transaction_id = django_filters.CharFilter(label="Transaction ID", lookup_expr="exact")
+    transaction_id = inputs.SearchFilter(label="Transaction ID", lookup_expr="exact")
     gateway = django_filters.ChoiceFilter(choices=(), empty_label="Any gateway")
     kind = django_filters.ChoiceFilter(choices=Transaction.Kind.choices, empty_label="Any kind")
     client = django_filters.ModelChoiceFilter(
         queryset=Client.objects.all(), widget=ClientPickerWidget()
     )
-    date_from = django_filters.DateFilter(method="filter_from", label="From", widget=DATE)
-    date_to = django_filters.DateFilter(method="filter_to", label="Until", widget=DATE)
+    date_from = inputs.DateFilter(method="filter_from", label="From", widget=DATE)
+    date_to = inputs.DateFilter(method="filter_to", label="Until", widget=DATE)
 
     class Meta:
         model = Transaction

@@ -19,7 +19,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 import audit.context
@@ -38,6 +37,7 @@ from billing.models import (
 )
 from billing.totals import Line, TaxRates, compute_totals, money
 from clients.models import Client, EmailLog
+from core.emails import render_text
 
 MAX_LINES = 200
 
@@ -1080,7 +1080,7 @@ def email_invoice(*, invoice: Invoice, actor: AbstractBaseUser | None) -> EmailL
         raise ValidationError("Publish the invoice before emailing it.", code="not_published")
     client = invoice.client
     pdf = invoice_pdf(invoice)
-    body = render_to_string(
+    body = render_text(
         "billing/emails/invoice.txt",
         {"invoice": invoice, "client": client, "company": settings.COMPANY_NAME},
     )
@@ -1102,7 +1102,7 @@ def _send_receipt(
     from clients.services import queue_email
 
     client = payment.client
-    body = render_to_string(
+    body = render_text(
         "billing/emails/receipt.txt",
         {
             "payment": payment,

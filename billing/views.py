@@ -39,6 +39,7 @@ from billing.models import Allocation, BillableItem, Invoice, InvoiceItem, Trans
 from billing.pdf import PdfUnavailable, invoice_pdf
 from billing.totals import Line, compute_totals
 from clients.models import Client
+from core import inputs
 from core.forms import errors_to_form
 from core.pagination import DeferredJoinPaginator
 from core.views import StaffPermissionRequiredMixin
@@ -308,9 +309,8 @@ class InvoiceEditorView(StaffPermissionRequiredMixin, View):
             if not invoice.is_draft:
                 raise Http404("Only drafts can be edited.")
             return invoice, invoice.client
-        raw = request.POST.get("client") or request.GET.get("client")
-        client = Client.objects.filter(pk=raw).first() if str(raw or "").isdigit() else None
-        return None, client
+        pk = inputs.record_id(request.POST.get("client") or request.GET.get("client"))
+        return None, Client.objects.filter(pk=pk).first() if pk else None
 
     def _render(self, request, invoice, client, form, formset, status=200, totals=None):
         context = {

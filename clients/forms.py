@@ -18,6 +18,7 @@ from clients.services import (
     validate_currency_change,
     validate_status_change,
 )
+from core import inputs
 from core.forms import ReasonFormMixin
 
 
@@ -243,7 +244,7 @@ SORTS = {
 
 
 class ClientFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_search", label="Search")
+    q = inputs.SearchFilter(method="filter_search", label="Search")
     status = django_filters.ChoiceFilter(choices=Client.Status.choices, empty_label="Any status")
     group = django_filters.ModelChoiceFilter(
         queryset=ClientGroup.objects.order_by("name"), empty_label="Any group"

@@ -18,6 +18,7 @@ from django_countries.fields import CountryField
 from phonenumber_field.modelfields import PhoneNumberField
 
 from core.db import has_extension
+from core.inputs import record_id
 from core.models import TimeStampedModel
 
 TRIGRAM_MIN = 3
@@ -49,8 +50,8 @@ class ClientQuerySet(models.QuerySet):
             )
             condition = Q(search_document=SearchQuery(tsquery, search_type="raw", config="simple"))
         condition |= Q(email__istartswith=text.strip())
-        if text.strip().isdigit() and len(text.strip()) < 18:
-            condition |= Q(pk=int(text.strip()))
+        if (number := record_id(text)) is not None:
+            condition |= Q(pk=number)
         return self.filter(condition)
 
     def possible_duplicates(

@@ -21,7 +21,6 @@ from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Lower, Trim
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -38,6 +37,7 @@ from clients.models import (
     EmailLog,
     Note,
 )
+from core.emails import render_text
 
 EDITABLE_FIELDS = (
     "first_name",
@@ -572,7 +572,7 @@ def _recipients(client: Client, flag: str = "receives_general") -> list[str]:
 @transaction.atomic
 def send_welcome_email(*, client: Client, actor: AbstractBaseUser | None) -> EmailLog:
     with audit.context.context(action="clients.send_welcome_email", actor=actor):
-        body = render_to_string("clients/emails/welcome.txt", {"client": client})
+        body = render_text("clients/emails/welcome.txt", {"client": client})
         return queue_email(
             client=client,
             kind=EmailLog.Kind.WELCOME,
@@ -599,8 +599,8 @@ def send_password_link(*, client: Client, actor: AbstractBaseUser | None) -> Ema
             kind=EmailLog.Kind.SET_PASSWORD,
             to=[client.email],
             subject="Choose your password",
-            body=render_to_string("clients/emails/set_password.txt", {**context, "link": link}),
-            logged_body=render_to_string(
+            body=render_text("clients/emails/set_password.txt", {**context, "link": link}),
+            logged_body=render_text(
                 "clients/emails/set_password.txt", {**context, "link": "[personal link, not kept]"}
             ),
             actor=actor,

@@ -31,6 +31,7 @@ from clients.forms import (
 )
 from clients.models import Client, Contact, CustomFieldValue, Note
 from clients.profile import extra_tabs
+from core import inputs
 from core.forms import errors_to_form
 from core.pagination import DeferredJoinPaginator
 from core.views import StaffPermissionRequiredMixin
@@ -68,7 +69,11 @@ class ClientListView(StaffPermissionRequiredMixin, ListView):
 
 
 class ClientDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailView):
-    """The client profile: one tab at a time, each a bounded number of queries."""
+    """The client profile: one tab at a time, each a bounded number of queries.
+
+    A form posted from a tab and refused comes back on this same page (every app's tabs
+    included), with ``tab`` and the bound form passed to ``get_context_data``.
+    """
 
     permission_required = "clients.view_client"
     template_name = "clients/client_detail.html"
@@ -82,7 +87,7 @@ class ClientDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailV
         customer = self.object
         user = self.request.user
         extra = {t.key: t for t in extra_tabs() if user.has_perm(t.permission)}
-        tab = self.request.GET.get("tab", "summary")
+        tab = kwargs.get("tab") or self.request.GET.get("tab", "summary")
         tab = tab if tab in TABS or tab in extra else "summary"
         context["tab"] = tab
         context["extra_tabs"] = list(extra.values())
@@ -102,7 +107,7 @@ class ClientDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailV
                 .prefetch_related("about")
                 .pinned_first()[: TAB_PAGE_SIZE * 4]
             )
-            context["note_form"] = NoteForm(client=customer)
+            context.setdefault("note_form", NoteForm(client=customer))
         elif tab == "custom":
             definitions = custom_field_definitions(admin=_is_admin(self.request.user))
             values = {v.field_id: v.value for v in customer.custom_values.all()}
@@ -403,13 +408,15 @@ class ContactRemoveView(StaffPermissionRequiredMixin, View):
 # Notes --------------------------------------------------------------------------------------
 
 
-class NoteCreateView(StaffPermissionRequiredMixin, View):
+class NoteCreateView(ClientDetailView):
+    """The Notes tab's form. Refused, it comes back on the whole profile, Notes tab open."""
+
     permission_required = "clients.change_client"
+    http_method_names = ["post"]
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        customer = get_object_or_404(Client, pk=pk)
+        customer = self.object = self.get_object()
         form = NoteForm(request.POST, client=customer)
-        url = reverse("clients:client-detail", args=[pk]) + "?tab=notes"
         if form.is_valid():
             try:
                 services.add_note(
@@ -420,25 +427,18 @@ class NoteCreateView(StaffPermissionRequiredMixin, View):
                     actor=request.user,
                 )
             except ValidationError as exc:
-                form.add_error("about_record" if "about_record" in form.fields else None, exc)
+                if (
+                    getattr(exc, "code", None) == "about_other_client"
+                    and "about_record" in form.fields
+                ):
+                    form.add_error("about_record", exc)
+                else:
+                    errors_to_form(form, exc)
             else:
                 messages.success(request, "Note added.")
-                return redirect(url)
-        notes = list(customer.notes.select_related("author").pinned_first()[: TAB_PAGE_SIZE * 4])
-        return render(
-            request,
-            "clients/client_detail.html",
-            {
-                "customer": customer,
-                "object": customer,
-                "tab": "notes",
-                "notes": notes,
-                "note_form": form,
-                "pinned_notes": [n for n in notes if n.pinned][:5],
-                "can_review_audit": request.user.has_perm("audit.review_audit"),
-            },
-            status=400,
-        )
+                return redirect(reverse("clients:client-detail", args=[pk]) + "?tab=notes")
+        context = self.get_context_data(object=customer, tab="notes", note_form=form)
+        return self.render_to_response(context, status=400)
 
 
 class NoteUpdateView(StaffPermissionRequiredMixin, View):
@@ -465,14 +465,18 @@ class NoteUpdateView(StaffPermissionRequiredMixin, View):
         note = get_object_or_404(Note.objects.select_related("client", "author"), pk=pk)
         form = NoteEditForm(request.POST)
         if form.is_valid():
-            services.edit_note(
-                note=note,
-                body=form.cleaned_data["body"],
-                actor=request.user,
-                reason=form.cleaned_data["audit_reason"],
-            )
-            messages.success(request, "Note saved; the earlier text stays in its history.")
-            return redirect(note.get_absolute_url())
+            try:
+                services.edit_note(
+                    note=note,
+                    body=form.cleaned_data["body"],
+                    actor=request.user,
+                    reason=form.cleaned_data["audit_reason"],
+                )
+            except ValidationError as exc:
+                errors_to_form(form, exc)
+            else:
+                messages.success(request, "Note saved; the earlier text stays in its history.")
+                return redirect(note.get_absolute_url())
         return self._render(request, note, form, status=400)
 
 
@@ -496,19 +500,21 @@ class DuplicateCheckView(StaffPermissionRequiredMixin, View):
     permission_required = "clients.view_client"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        get = request.GET
-        exclude = get.get("exclude", "")
+        typed = {
+            name: inputs.text(request.GET.get(name))
+            for name in ("email", "phone", "company_name", "tax_id")
+        }
         matches = list(
             Client.objects.possible_duplicates(
-                email=get.get("email", ""),
-                phone=_normalise_phone(get.get("phone", "")),
-                company_name=get.get("company_name", ""),
-                tax_id=get.get("tax_id", ""),
-                exclude_pk=int(exclude) if exclude.isdigit() else None,
+                email=typed["email"],
+                phone=_normalise_phone(typed["phone"]),
+                company_name=typed["company_name"],
+                tax_id=typed["tax_id"],
+                exclude_pk=inputs.record_id(request.GET.get("exclude")),
             ).order_by("-id")[:10]
         )
         for match in matches:
-            match.matched_on = _matched_on(match, get)
+            match.matched_on = _matched_on(match, typed)
         return render(request, "clients/includes/_duplicates.html", {"matches": matches})
 
 
@@ -519,18 +525,15 @@ def _normalise_phone(text: str) -> str:
     return number.as_e164 if number is not None and number.is_valid() else ""
 
 
-def _matched_on(client: Client, get: Any) -> list[str]:
+def _matched_on(client: Client, typed: dict[str, str]) -> list[str]:
     found = []
-    if get.get("email", "").strip().lower() == client.email.lower():
+    if typed["email"].lower() == client.email.lower():
         found.append("email")
-    if client.phone and _normalise_phone(get.get("phone", "")) == str(client.phone):
+    if client.phone and _normalise_phone(typed["phone"]) == str(client.phone):
         found.append("phone")
-    if (
-        get.get("company_name", "").strip().lower() == client.company_name.lower()
-        and client.company_name
-    ):
+    if typed["company_name"].lower() == client.company_name.lower() and client.company_name:
         found.append("company")
-    if get.get("tax_id", "").strip().lower() == client.tax_id.lower() and client.tax_id:
+    if typed["tax_id"].lower() == client.tax_id.lower() and client.tax_id:
         found.append("VAT number")
     return found
 
@@ -542,14 +545,14 @@ class ClientAutocompleteView(StaffPermissionRequiredMixin, View):
     limit = 10
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        query = request.GET.get("q", "").strip()
+        query = inputs.text(request.GET.get("q"))
         matches = []
         if query:
             matches = list(Client.objects.search(query).order_by("-id")[: self.limit])
         return render(
             request,
             "clients/includes/_picker_results.html",
-            {"matches": matches, "query": query, "target": request.GET.get("target", "")},
+            {"matches": matches, "query": query, "target": inputs.text(request.GET.get("target"))},
         )
 
 

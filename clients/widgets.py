@@ -5,6 +5,8 @@ from typing import Any
 from django import forms
 from django.urls import reverse_lazy
 
+from core.inputs import record_id
+
 
 class ClientPickerWidget(forms.Widget):
     """Choose a client by typing: a search box with htmx suggestions and a hidden id.
@@ -24,14 +26,16 @@ class ClientPickerWidget(forms.Widget):
 
     def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
         context = super().get_context(name, value, attrs)
-        label = ""
-        if value not in (None, ""):
+        # A value typed into the URL (``?client=abc``) is not an id: the picker starts empty.
+        pk = record_id(value)
+        client = None
+        if pk is not None:
             from clients.models import Client
 
-            client = Client.objects.filter(pk=value).first()
-            label = f"{client} (#{client.pk})" if client else ""
+            client = Client.objects.filter(pk=pk).first()
         context["widget"].update(
-            label=label,
+            value=client.pk if client else "",
+            label=f"{client} (#{client.pk})" if client else "",
             url=reverse_lazy("clients:client-autocomplete"),
             navigate=self.navigate,
         )

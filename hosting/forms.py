@@ -7,8 +7,9 @@ from django import forms
 from django.contrib.postgres.forms import SimpleArrayField
 from django.core.exceptions import ValidationError
 
+from core import inputs
 from core.forms import ReasonFormMixin, StyledFilterSetMixin
-from hosting import services
+from hosting import crypto, services
 from hosting.domains import to_ascii, to_unicode
 from hosting.models import (
     Addon,
@@ -23,11 +24,22 @@ from hosting.models import (
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-class ServiceForm(ReasonFormMixin, forms.ModelForm):
-    password = forms.CharField(
-        label="Account password",
-        required=False,
+def secret_field(label: str, *, widget: forms.Widget, **kwargs: Any) -> forms.CharField:
+    """A password or EPP code: short enough that its encrypted token fits the column."""
+    return forms.CharField(
+        label=label,
+        max_length=crypto.MAX_SECRET_LENGTH,
+        validators=[crypto.validate_secret_length],
         strip=False,
+        widget=widget,
+        **kwargs,
+    )
+
+
+class ServiceForm(ReasonFormMixin, forms.ModelForm):
+    password = secret_field(
+        "Account password",
+        required=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text="Stored encrypted. Leave empty to keep the current one.",
     )
@@ -60,6 +72,15 @@ class ServiceForm(ReasonFormMixin, forms.ModelForm):
             "override_autosuspend_until": DATE,
             "admin_notes": forms.Textarea(attrs={"rows": 3}),
         }
+        field_classes = dict.fromkeys(
+            (
+                "registration_date",
+                "next_due_date",
+                "termination_date",
+                "override_autosuspend_until",
+            ),
+            inputs.DateField,
+        )
         help_texts = {
             "first_payment_amount": "Leave empty to use the catalog price (setup fee included).",
             "recurring_amount": "Leave empty to use the catalog price. A different price needs "
@@ -105,9 +126,7 @@ class RevealForm(ServiceStatusForm):
 
 
 class SecretForm(forms.Form):
-    secret = forms.CharField(
-        label="New value", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "off"})
-    )
+    secret = secret_field("New value", widget=forms.PasswordInput(attrs={"autocomplete": "off"}))
 
 
 class DomainForm(ReasonFormMixin, forms.ModelForm):
@@ -117,8 +136,8 @@ class DomainForm(ReasonFormMixin, forms.ModelForm):
     ns3 = forms.CharField(label="Name server 3", max_length=253, required=False)
     ns4 = forms.CharField(label="Name server 4", max_length=253, required=False)
     ns5 = forms.CharField(label="Name server 5", max_length=253, required=False)
-    epp_code = forms.CharField(
-        label="EPP code",
+    epp_code = secret_field(
+        "EPP code",
         required=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
         help_text="Needed for a transfer. Stored encrypted.",
@@ -133,6 +152,9 @@ class DomainForm(ReasonFormMixin, forms.ModelForm):
             "next_due_date": DATE,
             "admin_notes": forms.Textarea(attrs={"rows": 3}),
         }
+        field_classes = dict.fromkeys(
+            ("registration_date", "expiry_date", "next_due_date"), inputs.DateField
+        )
         help_texts = {
             "expiry_date": "Leave empty to derive it from the period; a different date needs "
             "a reason.",
@@ -175,6 +197,7 @@ class AddonForm(ReasonFormMixin, forms.ModelForm):
         model = Addon
         fields = list(services.ADDON_FIELDS)
         widgets = {"next_due_date": DATE, "admin_notes": forms.Textarea(attrs={"rows": 2})}
+        field_classes = {"next_due_date": inputs.DateField}
 
     def __init__(self, *args: Any, service: Service, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -188,7 +211,7 @@ class AddonForm(ReasonFormMixin, forms.ModelForm):
 
 
 class ServiceFilter(StyledFilterSetMixin, django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_search", label="Search")
+    q = inputs.SearchFilter(method="filter_search", label="Search")
     status = django_filters.ChoiceFilter(choices=Service.Status.choices, empty_label="Any status")
     product = django_filters.ModelChoiceFilter(
         queryset=Product.objects.order_by("name"), empty_label="Any product"
@@ -196,10 +219,10 @@ class ServiceFilter(StyledFilterSetMixin, django_filters.FilterSet):
     server = django_filters.ModelChoiceFilter(
         queryset=Server.objects.order_by("name"), empty_label="Any server"
     )
-    due_after = django_filters.DateFilter(
+    due_after = inputs.DateFilter(
         field_name="next_due_date", lookup_expr="gte", label="Due from", widget=DATE
     )
-    due_before = django_filters.DateFilter(
+    due_before = inputs.DateFilter(
         field_name="next_due_date", lookup_expr="lte", label="Due until", widget=DATE
     )
 
@@ -212,18 +235,18 @@ class ServiceFilter(StyledFilterSetMixin, django_filters.FilterSet):
 
 
 class DomainFilter(StyledFilterSetMixin, django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_search", label="Search")
+    q = inputs.SearchFilter(method="filter_search", label="Search")
     status = django_filters.ChoiceFilter(choices=Domain.Status.choices, empty_label="Any status")
     tld = django_filters.ModelChoiceFilter(
         queryset=Tld.objects.order_by("name"), empty_label="Any TLD", label="TLD"
     )
-    expires_after = django_filters.DateFilter(
+    expires_after = inputs.DateFilter(
         field_name="expiry_date", lookup_expr="gte", label="Expires from", widget=DATE
     )
-    expires_before = django_filters.DateFilter(
+    expires_before = inputs.DateFilter(
         field_name="expiry_date", lookup_expr="lte", label="Expires until", widget=DATE
     )
-    registrar = django_filters.CharFilter(label="Registrar", lookup_expr="exact")
+    registrar = inputs.SearchFilter(label="Registrar", lookup_expr="exact")
 
     class Meta:
         model = Domain

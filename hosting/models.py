@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+from core.inputs import record_id
 from core.models import TimeStampedModel
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -230,8 +231,8 @@ class ServiceQuerySet(models.QuerySet):
             return self
         condition = Q(domain__startswith=to_ascii_prefix(text) or text)
         condition |= Q(username__startswith=text)
-        if text.isdigit() and len(text) < 18:
-            condition |= Q(pk=int(text))
+        if (number := record_id(text)) is not None:
+            condition |= Q(pk=number)
         return self.filter(condition)
 
 

@@ -195,7 +195,7 @@ def create_service(
         _apply_prices(service, data, reason, recalculate=False)
         if service.next_due_date is None:
             service.next_due_date = next_due_after(service.registration_date, service.billing_cycle)
-        service.password = crypto.encrypt(password)
+        service.password = crypto.encrypt(password, field="password")
         service.full_clean()
         service.save()
     return service
@@ -295,7 +295,7 @@ def set_service_password(
 ) -> Service:
     service = Service.objects.select_for_update().get(pk=service.pk)
     with audit.context.context(action="hosting.set_service_password", reason=reason, actor=actor):
-        service.password = crypto.encrypt(password)
+        service.password = crypto.encrypt(password, field="password")
         service.save(update_fields=["password", "updated_at"])
     return service
 
@@ -474,7 +474,7 @@ def create_domain(
         )
     with audit.context.context(action="hosting.create_domain", reason=reason, actor=actor):
         _prepare_domain(domain, data, reason, new=True)
-        domain.epp_code = crypto.encrypt(epp_code.strip())
+        domain.epp_code = crypto.encrypt(epp_code.strip(), field="epp_code")
         _save_domain(domain)
     return domain
 
@@ -521,7 +521,7 @@ def set_epp_code(
 ) -> Domain:
     domain = Domain.objects.select_for_update().get(pk=domain.pk)
     with audit.context.context(action="hosting.set_epp_code", reason=reason, actor=actor):
-        domain.epp_code = crypto.encrypt(epp_code.strip())
+        domain.epp_code = crypto.encrypt(epp_code.strip(), field="epp_code")
         domain.save(update_fields=["epp_code", "updated_at"])
     return domain
 

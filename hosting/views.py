@@ -469,11 +469,15 @@ class DomainEppSetView(StaffPermissionRequiredMixin, View):
         domain = get_object_or_404(Domain.objects.select_related("client"), pk=pk)
         form = SecretForm(request.POST)
         if form.is_valid():
-            services.set_epp_code(
-                domain=domain, epp_code=form.cleaned_data["secret"], actor=request.user
-            )
-            messages.success(request, "EPP code stored (encrypted).")
-            return redirect(domain)
+            try:
+                services.set_epp_code(
+                    domain=domain, epp_code=form.cleaned_data["secret"], actor=request.user
+                )
+            except ValidationError as exc:
+                form.add_error("secret", exc.messages)
+            else:
+                messages.success(request, "EPP code stored (encrypted).")
+                return redirect(domain)
         return self._page(request, domain, form, status=400)
 
 

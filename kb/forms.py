@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 
+from core import inputs
 from core.forms import style_widgets
 from kb.models import Article, Category
 
@@ -76,7 +77,7 @@ class ArticleForm(forms.Form):
 
 
 class ArticleFilter(forms.Form):
-    q = forms.CharField(label="Search", required=False)
+    q = inputs.SearchField(label="Search")
     status = forms.ChoiceField(
         choices=[("", "Any status"), *Article.Status.choices], required=False
     )

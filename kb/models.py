@@ -219,3 +219,31 @@ class ArticleStats(models.Model):
 
     def __str__(self) -> str:
         return f"stats of article #{self.article_id}"
+
+
+class ArticleVote(models.Model):
+    """One "was this helpful?" vote: at most one per article, voter and day, whatever the
+    browser session (a new session per vote could stuff the counters otherwise).
+
+    ``voter`` is a keyed hash of the client's address and the day, never the address: it
+    cannot be reversed by hashing every IPv4 address, and one voter's days do not link up.
+    Anonymous and counted, like ``ArticleStats``: kept out of the audit trail.
+    """
+
+    audit_track = False
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="votes")
+    voter = models.CharField(max_length=64)
+    day = models.DateField()
+    helpful = models.BooleanField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["article", "voter", "day"], name="kb_vote_once_per_voter_per_day"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{'helpful' if self.helpful else 'not helpful'}: article #{self.article_id}"

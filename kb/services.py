@@ -7,7 +7,9 @@ link survives. Every save stores a revision; restoring one saves it again as a n
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -16,14 +18,22 @@ import nh3
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.text import slugify
 from markdown_it import MarkdownIt
 
 import audit.context
-from kb.models import SEARCH_CONFIG, Article, ArticleRevision, ArticleStats, Category
+from kb.models import (
+    SEARCH_CONFIG,
+    Article,
+    ArticleRevision,
+    ArticleStats,
+    ArticleVote,
+    Category,
+)
 
 ALLOWED_TAGS = {
     "p",
@@ -270,6 +280,29 @@ def record_view(article: Article) -> None:
     ArticleStats.objects.filter(article=article).update(views=F("views") + 1)
 
 
-def vote(article: Article, *, helpful: bool) -> None:
+def voter_key(address: str, *, day: dt.date) -> str:
+    """Who votes, as stored: a keyed hash of the client's address (an IPv6 address counts as
+    its /64, what one subscriber is given) and the day."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        network = address
+    else:
+        network = str(ipaddress.ip_network(f"{ip}/{64 if ip.version == 6 else 32}", strict=False))
+    return salted_hmac("kb.vote", f"{day.isoformat()}|{network}").hexdigest()
+
+
+def vote(article: Article, *, helpful: bool, voter: str, day: dt.date | None = None) -> bool:
+    """Count a "was this helpful?" vote, at most one per article, voter and day (the
+    database's unique constraint decides, so two racing requests count once). Whether it
+    counted."""
+    try:
+        with transaction.atomic():
+            ArticleVote.objects.create(
+                article=article, voter=voter, day=day or timezone.localdate(), helpful=helpful
+            )
+    except IntegrityError:
+        return False
     field = "helpful_yes" if helpful else "helpful_no"
     ArticleStats.objects.filter(article=article).update(**{field: F(field) + 1})
+    return True

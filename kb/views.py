@@ -9,11 +9,14 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.generic import DetailView, ListView
 
+from audit.middleware import client_ip
 from audit.views import RecordHistoryMixin
+from core import inputs
 from core.forms import errors_to_form
 from core.pagination import DeferredJoinPaginator
 from core.views import StaffPermissionRequiredMixin
@@ -221,8 +224,8 @@ def _public_categories() -> list[Category]:
 @method_decorator(login_not_required, name="dispatch")
 class PublicIndexView(View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        text = request.GET.get("q", "")[:200]
-        results = services.search(text, public_only=True) if text.strip() else None
+        text = inputs.text(request.GET.get("q"))
+        results = services.search(text, public_only=True) if text else None
         categories = _public_categories()
         return render(
             request,
@@ -267,12 +270,19 @@ class PublicArticleView(View):
 
 @method_decorator(login_not_required, name="dispatch")
 class PublicVoteView(View):
-    """ "Was this helpful?": one vote per article per browser session."""
+    """ "Was this helpful?": one vote per article per client address per day (the session
+    only remembers that this browser voted, to say thank you)."""
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         article = get_object_or_404(Article.objects.public(), pk=pk)
         votes = request.session.get("kb_votes", [])
         if str(pk) not in votes and request.POST.get("helpful") in ("yes", "no"):
-            services.vote(article, helpful=request.POST["helpful"] == "yes")
+            today = timezone.localdate()
+            services.vote(
+                article,
+                helpful=request.POST["helpful"] == "yes",
+                voter=services.voter_key(client_ip(request), day=today),
+                day=today,
+            )
             request.session["kb_votes"] = [*votes, str(pk)][-200:]
         return redirect(reverse("kb:public-article", args=[pk, article.slug]) + "#vote")

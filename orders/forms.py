@@ -10,7 +10,9 @@ from billing.forms import DATE
 from billing.services import gateway_choices
 from clients.models import Client
 from clients.widgets import ClientPickerWidget
+from core import inputs
 from core.forms import ReasonFormMixin, StyledFilterSetMixin
+from hosting.forms import secret_field
 from hosting.models import AddonDefinition, BillingCycle, Domain, Product, Server, Service
 from orders.models import Order, ServiceChange
 from orders.services import MAX_ORDER_LINES
@@ -115,7 +117,7 @@ class DomainLineForm(_LineForm):
         choices=[(n, f"{n} year{'s' * (n > 1)}") for n in range(1, 11)],
         initial=1,
     )
-    epp_code = forms.CharField(label="EPP code", max_length=200, required=False)
+    epp_code = secret_field("EPP code", required=False, widget=forms.TextInput)
     nameservers = forms.CharField(
         label="Name servers",
         required=False,
@@ -202,10 +204,10 @@ class OrderFilter(StyledFilterSetMixin, django_filters.FilterSet):
     client = django_filters.ModelChoiceFilter(
         queryset=Client.objects.all(), widget=ClientPickerWidget()
     )
-    placed_from = django_filters.DateFilter(
+    placed_from = inputs.DateFilter(
         field_name="created_at", lookup_expr="date__gte", label="Placed from", widget=DATE
     )
-    placed_to = django_filters.DateFilter(
+    placed_to = inputs.DateFilter(
         field_name="created_at", lookup_expr="date__lte", label="Placed until", widget=DATE
     )
 

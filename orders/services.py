@@ -20,7 +20,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 import audit.context
@@ -29,6 +28,7 @@ from billing import services as billing
 from billing.models import Invoice, InvoiceItem
 from billing.totals import HUNDRED, Line, Totals, compute_totals, money
 from clients.models import Client, EmailLog
+from core.emails import render_text
 from hosting import crypto
 from hosting import services as hosting
 from hosting.domains import to_ascii, to_unicode, validate_domain_name
@@ -262,6 +262,10 @@ def _price_domain(index: int, data: DomainLineData, client: Client, seen: set[st
         raise _line_error(
             group, index, "epp_code", "A transfer needs the EPP code.", "epp_required"
         )
+    try:
+        crypto.validate_secret_length(data.epp_code.strip())
+    except ValidationError as exc:
+        raise _line_error(group, index, "epp_code", exc.messages[0], exc.code) from exc
     if not 1 <= int(data.period_years or 0) <= 10:
         raise _line_error(
             group, index, "period_years", "Register for 1 to 10 years.", "period_range"
@@ -507,7 +511,7 @@ def _send_confirmation(order: Order, actor: AbstractBaseUser | None) -> EmailLog
     from clients.services import queue_email
 
     lines = list(order.lines.order_by("position"))
-    body = render_to_string(
+    body = render_text(
         "orders/emails/order_confirmation.txt",
         {"order": order, "lines": lines, "client": order.client, "company": settings.COMPANY_NAME},
     )

@@ -15,6 +15,7 @@ from audit.views import RecordHistoryMixin
 from billing.pdf import PdfUnavailable
 from billing.views import action_page
 from clients.models import Client
+from core import inputs
 from core.forms import errors_to_form
 from core.pagination import DeferredJoinPaginator
 from core.views import StaffPermissionRequiredMixin
@@ -244,8 +245,8 @@ class OrderCreateView(StaffPermissionRequiredMixin, View):
     template = "orders/order_form.html"
 
     def _client(self, request: HttpRequest) -> Client | None:
-        raw = request.POST.get("client") or request.GET.get("client")
-        return Client.objects.filter(pk=raw).first() if str(raw or "").isdigit() else None
+        pk = inputs.record_id(request.POST.get("client") or request.GET.get("client"))
+        return Client.objects.filter(pk=pk).first() if pk else None
 
     def _render(self, request, client, form, lines, plan=None, status=200):
         return render(

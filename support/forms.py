@@ -12,6 +12,7 @@ from django.utils import timezone
 from billing.forms import DATE, DATETIME
 from clients.models import Client
 from clients.widgets import ClientPickerWidget
+from core import inputs
 from core.forms import ReasonFormMixin, StyledFilterSetMixin, style_widgets
 from support.models import Communication, Department, Ticket, TicketReply
 
@@ -221,7 +222,7 @@ class TicketFilter(StyledFilterSetMixin, django_filters.FilterSet):
         ("awaiting", "Awaiting action (not closed)"),
         ("all", "All tickets"),
     ]
-    number = django_filters.CharFilter(label="Ticket number", method="filter_number")
+    number = inputs.SearchFilter(label="Ticket number", method="filter_number")
     view = django_filters.ChoiceFilter(
         label="Show", choices=VIEW_CHOICES, empty_label=None, method="filter_view"
     )
@@ -265,7 +266,8 @@ class TicketFilter(StyledFilterSetMixin, django_filters.FilterSet):
             return queryset.filter(assignee=self.user)
         if value == "none":
             return queryset.filter(assignee__isnull=True)
-        return queryset.filter(assignee_id=value) if value.isdigit() else queryset.none()
+        pk = inputs.record_id(value)
+        return queryset.filter(assignee_id=pk) if pk is not None else queryset.none()
 
 
 class CommunicationForm(ReasonFormMixin, forms.ModelForm):
@@ -364,10 +366,10 @@ class CommunicationFilter(StyledFilterSetMixin, django_filters.FilterSet):
     client = django_filters.ModelChoiceFilter(
         queryset=Client.objects.all(), widget=ClientPickerWidget()
     )
-    since = django_filters.DateFilter(
+    since = inputs.DateFilter(
         field_name="occurred_at", lookup_expr="date__gte", label="From", widget=DATE
     )
-    until = django_filters.DateFilter(
+    until = inputs.DateFilter(
         field_name="occurred_at", lookup_expr="date__lte", label="Until", widget=DATE
     )
 

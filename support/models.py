@@ -31,6 +31,12 @@ class PrivateStorage(LazyObject):
 private_storage = PrivateStorage()
 
 
+def private_files() -> PrivateStorage:
+    """The attachments' storage, given to ``FileField`` as a callable: migrations then name
+    this function instead of freezing the folder of the machine that generated them."""
+    return private_storage
+
+
 def attachment_path(instance: TicketAttachment, filename: str) -> str:
     # Never the uploaded name on disk: a random one, under the month it arrived.
     return f"tickets/{timezone.now():%Y/%m}/{uuid.uuid4().hex}"
@@ -354,7 +360,7 @@ class TicketAttachment(models.Model):
         blank=True,
         related_name="attachments",
     )
-    file = models.FileField(storage=private_storage, upload_to=attachment_path, max_length=200)
+    file = models.FileField(storage=private_files, upload_to=attachment_path, max_length=200)
     name = models.CharField("file name", max_length=255)
     content_type = models.CharField(max_length=100)
     size = models.PositiveIntegerField()

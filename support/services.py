@@ -27,13 +27,13 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.template.defaultfilters import filesizeformat
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 import audit.context
 from audit.context import require_reason
 from clients.models import Client, Contact, EmailLog
 from clients.services import queue_email
+from core.emails import render_text
 from support.models import (
     Communication,
     Department,
@@ -342,7 +342,7 @@ def open_ticket(
                 _email_requester(
                     ticket=ticket,
                     subject=f"[Ticket {ticket.number}] {ticket.subject}",
-                    body=render_to_string(
+                    body=render_text(
                         "support/emails/ticket_opened.txt",
                         {"ticket": ticket, "files": files, "company": settings.COMPANY_NAME},
                     ),
@@ -467,7 +467,7 @@ def add_reply(
                 _email_requester(
                     ticket=ticket,
                     subject=f"Re: [Ticket {ticket.number}] {ticket.subject}",
-                    body=render_to_string(
+                    body=render_text(
                         "support/emails/ticket_reply.txt",
                         {
                             "ticket": ticket,

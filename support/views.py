@@ -15,6 +15,7 @@ from django.views.generic import DetailView, ListView
 from audit.views import RecordHistoryMixin
 from billing.views import action_page
 from clients.models import Client, Note
+from core import inputs
 from core.forms import errors_to_form
 from core.pagination import DeferredJoinPaginator
 from core.views import StaffPermissionRequiredMixin
@@ -99,9 +100,9 @@ class TicketCreateView(StaffPermissionRequiredMixin, View):
     template_name = "support/ticket_form.html"
 
     def _client(self, request: HttpRequest) -> Client | bool | None:
-        raw = request.GET.get("client", "")
-        if raw.isdigit():
-            return get_object_or_404(Client, pk=int(raw))
+        pk = inputs.record_id(request.GET.get("client"))
+        if pk is not None:
+            return get_object_or_404(Client, pk=pk)
         return None if request.GET.get("guest") else False
 
     def get(self, request: HttpRequest) -> HttpResponse:
@@ -395,17 +396,16 @@ class CommunicationCreateView(StaffPermissionRequiredMixin, View):
     permission_required = "support.add_communication"
 
     def _client(self, request: HttpRequest) -> Client:
-        raw = request.GET.get("client", "")
-        if not raw.isdigit():
+        pk = inputs.record_id(request.GET.get("client"))
+        if pk is None:
             raise Http404("Log a communication from the client's profile.")
-        return get_object_or_404(Client, pk=int(raw))
+        return get_object_or_404(Client, pk=pk)
 
     def get(self, request: HttpRequest) -> HttpResponse:
         client = self._client(request)
         initial = {}
-        ticket = request.GET.get("ticket", "")
-        if ticket.isdigit():
-            initial["ticket"] = int(ticket)
+        if (ticket := inputs.record_id(request.GET.get("ticket"))) is not None:
+            initial["ticket"] = ticket
         form = CommunicationForm(client=client, initial=initial)
         return _communication_page(
             request, form, client=client, title=f"Log a communication with {client.full_name}"

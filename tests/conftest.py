@@ -46,12 +46,13 @@ def staff_admin(make_staff):
 
 
 @pytest.fixture
-def client_as(make_staff) -> Callable[[str | None], HttpClient]:
-    """A logged-in test client for a user of the given role (None: no role at all)."""
+def client_as(make_staff) -> Callable[..., HttpClient]:
+    """A logged-in test client for a user of the given role (None: no role at all); keywords
+    go to the user (``client_as(None, is_superuser=True)``)."""
 
-    def login(role: str | None) -> HttpClient:
+    def login(role: str | None, **user: object) -> HttpClient:
         http = HttpClient()
-        http.force_login(make_staff(role))
+        http.force_login(make_staff(role, **user))
         return http
 
     return login

@@ -238,3 +238,15 @@ def test_invoice_detail_queries_do_not_grow_with_lines_and_payments(staff_client
     assert _count(staff_client, small.get_absolute_url()) == _count(
         staff_client, big.get_absolute_url()
     )
+
+
+@pytest.mark.parametrize("role", [ADMIN, BILLING, SUPPORT, READ_ONLY, "superuser"])
+def test_the_admin_page_of_an_invoice_opens_for_whoever_may_view_invoices(role, client_as):
+    invoice = make_invoice()
+    pay(invoice, "40.00")  # a line and an allocation: both read-only inlines are drawn
+    http = client_as(None, is_superuser=True) if role == "superuser" else client_as(role)
+    response = http.get(reverse("admin:billing_invoice_change", args=[invoice.pk]))
+    allowed = response.wsgi_request.user.has_perm("billing.view_invoice")
+    assert response.status_code == (200 if allowed else 403)
+    if allowed:
+        assert invoice.number in response.content.decode()

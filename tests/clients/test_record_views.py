@@ -259,3 +259,45 @@ def test_note_form_offers_the_clients_records_and_links_them(staff_client):
     assert note.about == service
     page = staff_client.get(service.client.get_absolute_url(), {"tab": "notes"}).content.decode()
     assert service.get_absolute_url() in page
+
+
+def _refuse(*args, **kwargs):
+    from django.core.exceptions import ValidationError
+
+    raise ValidationError("Notes on this client are locked.", code="notes_locked")
+
+
+def test_a_refused_note_edit_comes_back_on_the_form_with_the_text(staff_client, monkeypatch):
+    note = NoteFactory(body="old text")
+    monkeypatch.setattr(services, "edit_note", _refuse)
+    response = staff_client.post(
+        reverse("clients:note-update", args=[note.pk]),
+        {"body": "new text", "audit_reason": "typo"},
+    )
+    assert response.status_code == 400
+    form = response.context["form"]
+    assert [e.code for e in form.non_field_errors().as_data()] == ["notes_locked"]
+    page = response.content.decode()
+    assert "Notes on this client are locked." in page
+    assert "new text" in page
+    note.refresh_from_db()
+    assert note.body == "old text"
+
+
+def test_a_refused_note_comes_back_on_the_full_profile(staff_client, monkeypatch):
+    customer = ClientFactory()
+    tabs = staff_client.get(customer.get_absolute_url()).context["extra_tabs"]
+    monkeypatch.setattr(services, "add_note", _refuse)
+    response = staff_client.post(
+        reverse("clients:note-create", args=[customer.pk]), {"body": "call back Monday"}
+    )
+    assert response.status_code == 400
+    assert response.context["tab"] == "notes"
+    assert [t.key for t in response.context["extra_tabs"]] == [t.key for t in tabs]
+    assert [e.code for e in response.context["note_form"].non_field_errors().as_data()] == [
+        "notes_locked"
+    ]
+    page = response.content.decode()
+    assert "Notes on this client are locked." in page
+    assert "call back Monday" in page
+    assert not Note.objects.exists()

@@ -43,3 +43,22 @@ def test_production_refuses_to_start_without_a_secret_key():
     result = _manage("check", ALLOWED_HOSTS="backoffice.example.com")
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_no_migration_is_missing_wherever_the_checkout_lives(db, settings, tmp_path):
+    """Migrations must not freeze anything of the machine that made them (a storage folder):
+    with the private files somewhere else, ``makemigrations --check`` still finds nothing."""
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils.functional import empty
+
+    from support.models import private_storage
+
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "another-checkout" / "private"
+    private_storage._wrapped = empty
+    out = StringIO()
+    try:
+        call_command("makemigrations", "--check", "--dry-run", stdout=out, stderr=out)
+    except SystemExit as exit_:
+        raise AssertionError(f"makemigrations would write:\n{out.getvalue()}") from exit_

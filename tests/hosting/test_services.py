@@ -348,3 +348,18 @@ def test_custom_addon_needs_a_name_and_a_price(staff_admin):
         actor=staff_admin,
     )
     assert str(addon) == "Extra mailbox"
+
+
+def test_a_secret_too_long_for_its_column_is_refused_by_the_service(staff_admin):
+    from hosting import crypto
+
+    service = ServiceFactory()
+    domain = DomainFactory()
+    wide = "€" * 101  # 101 characters, 303 bytes: its token would not fit 500 characters
+    with pytest.raises(ValidationError) as refused:
+        services.set_service_password(service=service, password=wide, actor=staff_admin)
+    assert refused.value.error_dict["password"][0].code == "secret_too_long"
+    with pytest.raises(ValidationError) as refused:
+        services.set_epp_code(domain=domain, epp_code=wide, actor=staff_admin)
+    assert refused.value.error_dict["epp_code"][0].code == "secret_too_long"
+    assert len(crypto.encrypt("€" * 100)) <= Service._meta.get_field("password").max_length

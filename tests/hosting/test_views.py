@@ -257,3 +257,115 @@ def test_addon_status_changes_from_the_account_page_with_a_reason(staff_client, 
     assert Addon.objects.get().status == "pending"  # not allowed from pending
     staff_client.post(url, {"status": "active", "audit_reason": "paid"})
     assert Addon.objects.get().status == "active"
+
+
+HUGE_SECRET = "p" * 100_000
+END_OF_TIME = "9999-12-31"
+
+
+def _com_prices():
+    from hosting.models import Tld
+
+    Tld.objects.get_or_create(name="com")[0].prices.create(
+        currency="GBP", years=1, register=Decimal(10), transfer=Decimal(10), renew=Decimal(10)
+    )
+
+
+def _post_edit(http, url, **changes):
+    """The edit form as the page fills it, with ``changes``."""
+    form = http.get(url).context["form"]
+    return http.post(url, {**{name: form[name].value() or "" for name in form.fields}, **changes})
+
+
+def test_an_overlong_password_and_a_far_date_are_field_errors_on_a_new_account(staff_client):
+    client = ClientFactory(currency="GBP")
+    product = ProductFactory(monthly=Decimal("5.00"))
+    url = reverse("hosting:service-create", args=[client.pk])
+    data = {
+        "product": product.pk,
+        "registration_date": END_OF_TIME,
+        "billing_cycle": "monthly",
+        "quantity": 1,
+        "domain": "kept.example",
+        "password": HUGE_SECRET,
+        "initial_status": "active",
+    }
+    response = staff_client.post(url, data)
+    assert response.status_code == 400
+    form = response.context["form"]
+    assert {"password", "registration_date"} <= set(form.errors)
+    assert form["domain"].value() == "kept.example"
+    assert form["registration_date"].value() == END_OF_TIME
+    assert not Service.objects.exists()
+
+
+def test_an_overlong_password_and_a_far_date_are_field_errors_on_an_account_edit(staff_client):
+    service = ServiceFactory(domain="kept.example")
+    response = _post_edit(
+        staff_client,
+        reverse("hosting:service-update", args=[service.pk]),
+        password=HUGE_SECRET,
+        next_due_date=END_OF_TIME,
+        audit_reason="moved",
+    )
+    assert response.status_code == 400
+    assert {"password", "next_due_date"} <= set(response.context["form"].errors)
+    assert response.context["form"]["audit_reason"].value() == "moved"
+
+
+def test_an_overlong_epp_code_and_a_far_date_are_field_errors_on_a_new_domain(staff_client):
+    _com_prices()
+    client = ClientFactory(currency="GBP")
+    url = reverse("hosting:domain-create", args=[client.pk])
+    data = {
+        "name": "kept.com",
+        "order_type": "transfer",
+        "period_years": 1,
+        "registration_date": END_OF_TIME,
+        "ns1": "ns1.example.net",
+        "ns2": "ns2.example.net",
+        "epp_code": HUGE_SECRET,
+    }
+    response = staff_client.post(url, data)
+    assert response.status_code == 400
+    form = response.context["form"]
+    assert {"epp_code", "registration_date"} <= set(form.errors)
+    assert form["name"].value() == "kept.com"
+    assert not Domain.objects.exists()
+
+
+def test_a_far_registration_date_is_a_field_error_on_a_domain_edit(staff_client):
+    domain = DomainFactory()
+    response = _post_edit(
+        staff_client,
+        reverse("hosting:domain-update", args=[domain.pk]),
+        registration_date=END_OF_TIME,
+    )
+    assert response.status_code == 400
+    assert "registration_date" in response.context["form"].errors
+
+
+def test_an_overlong_epp_code_is_a_field_error_when_set_on_its_own(staff_client):
+    domain = DomainFactory()
+    response = staff_client.post(
+        reverse("hosting:domain-epp-set", args=[domain.pk]), {"secret": HUGE_SECRET}
+    )
+    assert response.status_code == 400
+    assert "secret" in response.context["form"].errors
+
+
+def test_an_epp_code_refused_by_the_service_comes_back_on_the_form(staff_client, monkeypatch):
+    from django.core.exceptions import ValidationError
+
+    from hosting import services
+
+    def refuse(**kwargs):
+        raise ValidationError({"epp_code": ValidationError("Registry says no.", code="refused")})
+
+    monkeypatch.setattr(services, "set_epp_code", refuse)
+    domain = DomainFactory()
+    response = staff_client.post(
+        reverse("hosting:domain-epp-set", args=[domain.pk]), {"secret": "abc-123"}
+    )
+    assert response.status_code == 400
+    assert response.context["form"].errors["secret"] == ["Registry says no."]

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from audit.tracking import event_model_for
 from kb import services
-from kb.models import Article, ArticleRevision, ArticleStats
+from kb.models import Article, ArticleRevision, ArticleStats, ArticleVote
 from tests.factories.kb import CategoryFactory, write_article
 from tests.factories.users import StaffFactory
 
@@ -159,12 +159,13 @@ def test_views_and_votes_are_counted_without_audit_events():
     article = write_article()
     events_before = event_model_for(Article).objects.count()
     services.record_view(article)
-    services.vote(article, helpful=True)
-    services.vote(article, helpful=False)
+    services.vote(article, helpful=True, voter="a")
+    services.vote(article, helpful=False, voter="b")
     stats = ArticleStats.objects.get(article=article)
     assert (stats.views, stats.helpful_yes, stats.helpful_no) == (1, 1, 1)
     assert event_model_for(Article).objects.count() == events_before
     assert event_model_for(ArticleStats) is None
+    assert event_model_for(ArticleVote) is None
 
 
 def test_related_articles_never_include_itself():
@@ -173,3 +174,21 @@ def test_related_articles_never_include_itself():
         article=first, data={}, actor=StaffFactory(), related=[first, second]
     )
     assert list(article.related.all()) == [second]
+
+
+def test_one_vote_per_article_per_voter_per_day_and_the_address_is_not_kept():
+    import datetime as dt
+
+    article, other = write_article(title="One"), write_article(title="Two")
+    monday, tuesday = dt.date(2026, 3, 2), dt.date(2026, 3, 3)
+    voter = services.voter_key("203.0.113.7", day=monday)
+    assert services.vote(article, helpful=True, voter=voter, day=monday)
+    assert not services.vote(article, helpful=False, voter=voter, day=monday)
+    assert services.vote(other, helpful=True, voter=voter, day=monday)
+    assert services.vote(
+        article, helpful=True, voter=services.voter_key("203.0.113.7", day=tuesday), day=tuesday
+    )
+    stats = ArticleStats.objects.get(article=article)
+    assert (stats.helpful_yes, stats.helpful_no) == (2, 0)
+    assert not ArticleVote.objects.filter(voter__contains="203.0.113").exists()
+    assert voter != services.voter_key("203.0.113.7", day=tuesday)  # days do not link up

@@ -144,3 +144,15 @@ def test_article_list_runs_a_constant_number_of_queries(client_as, django_assert
         write_article(title=f"B{n}", category=category)
     with django_assert_max_num_queries(12):
         http.get(reverse("kb:article-list"))
+
+
+def test_a_new_session_per_vote_still_counts_one_vote_per_address_and_article():
+    article = write_article(title="FTP access")
+    vote = reverse("kb:public-vote", args=[article.pk])
+    for _ in range(5):  # a fresh browser (no session cookie) every time
+        HttpClient(REMOTE_ADDR="203.0.113.7").post(vote, {"helpful": "yes"})
+    HttpClient(REMOTE_ADDR="2001:db8:1:2::1").post(vote, {"helpful": "no"})
+    HttpClient(REMOTE_ADDR="2001:db8:1:2::99").post(vote, {"helpful": "no"})  # same /64
+    HttpClient(REMOTE_ADDR="198.51.100.9").post(vote, {"helpful": "yes"})
+    stats = ArticleStats.objects.get(article=article)
+    assert (stats.helpful_yes, stats.helpful_no) == (2, 1)

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from billing.models import Invoice
-from core.roles import BILLING, READ_ONLY, SUPPORT
+from core.roles import ADMIN, BILLING, READ_ONLY, SUPPORT
 from hosting.models import Domain, Service
 from orders import services
 from orders.models import Order, ServiceChange
@@ -340,3 +340,35 @@ def test_support_can_see_changes_but_not_request_them(client_as, service):
     assert http.get(service.get_absolute_url() + "?tab=changes").status_code == 200
     assert http.get(reverse("orders:service-change", args=[service.pk])).status_code == 403
     assert http.get(reverse("orders:service-cancel", args=[service.pk])).status_code == 403
+
+
+@pytest.mark.parametrize("role", [ADMIN, BILLING, SUPPORT, READ_ONLY, "superuser"])
+def test_the_admin_page_of_an_order_opens_for_whoever_may_view_orders(
+    role, client_as, customer, catalog, staff_admin
+):
+    order = services.place_order(
+        client=customer,
+        products=[ProductLineData(product=catalog.basic, billing_cycle="monthly")],
+        actor=staff_admin,
+    )
+    http = client_as(None, is_superuser=True) if role == "superuser" else client_as(role)
+    response = http.get(reverse("admin:orders_order_change", args=[order.pk]))
+    allowed = response.wsgi_request.user.has_perm("orders.view_order")
+    assert response.status_code == (200 if allowed else 403)
+    if allowed:
+        assert catalog.basic.name in response.content.decode()
+
+
+def test_an_epp_code_too_long_to_store_is_an_error_on_its_row(client_as, customer, catalog):
+    wide = "€" * 200  # 200 characters but 600 bytes: the encrypted token would not fit
+    data = order_post(
+        customer,
+        domains=[domain_row(order_type="transfer", epp_code=wide)],
+        action="place",
+    )
+    page = client_as(BILLING).post(NEW, data)
+    assert page.status_code == 400
+    row = page.context["lines"].sets["domains"].forms[0]
+    assert "epp_code" in row.errors
+    assert row["name"].value() == "shop.com"
+    assert not Order.objects.exists()
