@@ -233,7 +233,8 @@ admin.site.register(Group, AuditedGroupAdmin)
 class ReadOnlyAdminMixin:
     """For logs: visible in the admin, never added, changed or deleted there."""
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # ``obj``: inlines pass the parent object here too.
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:

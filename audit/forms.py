@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from audit.context import CHANNELS
 from audit.feed import OPERATION_LABELS, FeedFilters
 from audit.tracking import tracked_models
+from core import inputs
 
 
 def _model_choices() -> list[tuple[str, str]]:
@@ -17,10 +18,11 @@ def _model_choices() -> list[tuple[str, str]]:
 
 
 class FeedFilterForm(forms.Form):
-    since = forms.DateField(
+    # Bounded dates: a "to" of 9999-12-31 would overflow when the feed adds its day.
+    since = inputs.DateField(
         label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    until = forms.DateField(
+    until = inputs.DateField(
         label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     actor = forms.ModelChoiceField(
@@ -50,8 +52,8 @@ class FeedFilterForm(forms.Form):
         required=False,
         choices=[("", "Any channel"), *((c, c.capitalize()) for c in CHANNELS)],
     )
-    request_id = forms.CharField(label="Request ID", required=False, max_length=64)
-    reason = forms.CharField(label="Reason contains", required=False, max_length=200)
+    request_id = inputs.SearchField(label="Request ID", required=False, max_length=64)
+    reason = inputs.SearchField(label="Reason contains", required=False, max_length=200)
     unattributed = forms.BooleanField(label="Unattributed only", required=False)
 
     def clean(self) -> dict[str, Any]:

@@ -95,3 +95,29 @@ def test_admin_reviews_staff_sessions_and_filters_the_feed(page, login, make_sta
     expect(page.get_by_role("link", name="Export CSV")).to_have_attribute(
         "href", re.compile("model=clients.client")
     )
+
+
+def test_a_client_added_with_its_emails_reads_as_one_entry_with_a_section_per_action(
+    page, login, make_staff
+):
+    login(make_staff(ADMIN, username="carol"))
+    page.goto("/clients/new/")
+    page.get_by_label("First name").fill("Grace")
+    page.get_by_label("Last name").fill("Hopper")
+    page.get_by_label("Email address").fill("grace@example.com")
+    page.get_by_label("Phone number").fill("+44 20 7946 0002")
+    page.get_by_label("Country").select_option("GB")
+    # The welcome email and the set-password link stay ticked, as they come.
+    expect(page.get_by_label("Send the welcome email")).to_be_checked()
+    page.get_by_role("button", name="Add client").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Grace Hopper")
+
+    page.goto("/audit/?model=clients.client&operation=insert")
+    row = page.get_by_role("row").filter(has_text="Grace Hopper")
+    expect(row.locator("code")).to_have_text("clients.create_client")
+    expect(row).to_contain_text("Created")
+    row.get_by_role("link").first.click()
+    sections = page.locator("section.audit-section")
+    expect(sections.first.locator(".badge").first).to_have_text("clients.create_client")
+    expect(sections.first).to_contain_text("Grace Hopper")
+    assert sections.count() > 1  # the emails are their own actions of the same request
