@@ -118,14 +118,8 @@ def update_affiliate(
     if not changed:
         return affiliate
     sensitive = {"commission_type", "commission_value", "active", "code"} & set(changed)
-    if sensitive and not reason.strip():
-        raise ValidationError(
-            {
-                "audit_reason": ValidationError(
-                    "Say why the terms, code or status change.", code="reason_required"
-                )
-            }
-        )
+    if sensitive:
+        require_reason(reason, "Say why the terms, code or status change.", field="audit_reason")
     with audit.context.context(action="affiliates.update_affiliate", reason=reason, actor=actor):
         for name in changed:
             setattr(affiliate, name, data[name])
@@ -157,14 +151,11 @@ def add_referral(
     current = Referral.objects.select_for_update().filter(active=True, **target).first()
     if current is not None and current.affiliate_id == affiliate.pk:
         raise ValidationError("This affiliate already has this referral.", code="already_referred")
-    if current is not None and not reason.strip():
-        raise ValidationError(
-            {
-                "reason": ValidationError(
-                    f"Already referred by affiliate {current.affiliate}: say why it changes.",
-                    code="reason_required",
-                )
-            }
+    if current is not None:
+        require_reason(
+            reason,
+            f"Already referred by affiliate {current.affiliate}: say why it changes.",
+            field="reason",
         )
     with audit.context.context(action="affiliates.add_referral", reason=reason, actor=actor):
         if current is not None:
@@ -281,10 +272,7 @@ def reverse_commission(
     commission = Commission.objects.select_for_update().get(pk=commission.pk)
     if commission.status == Commission.Status.REVERSED:
         raise ValidationError("This commission is already reversed.", code="already_reversed")
-    if not reason.strip():
-        raise ValidationError(
-            {"reason": ValidationError("Say why it is reversed.", code="reason_required")}
-        )
+    require_reason(reason, "Say why it is reversed.", field="reason")
     with audit.context.context(action="affiliates.reverse_commission", reason=reason, actor=actor):
         commission.status = Commission.Status.REVERSED
         commission.reversed_at = timezone.now()

@@ -93,7 +93,12 @@ class EntryView(StaffPermissionRequiredMixin, TemplateView):
             page=page,
             sections=list(sections.values()),
             truncated=len(contexts) >= ENTRY_CONTEXT_LIMIT,
-            actions=sorted({c.metadata.get("action", "") for c in contexts} - {""}),
+            # In the order they ran, each once.
+            actions=list(
+                dict.fromkeys(
+                    s.metadata["action"] for s in sections.values() if s.metadata.get("action")
+                )
+            ),
         )
         return context
 

@@ -504,10 +504,8 @@ def change_ticket_status(
                 )
             }
         )
-    if ticket.is_closed and not reason.strip():
-        raise ValidationError(
-            {"reason": ValidationError("Say why the ticket is reopened.", code="reason_required")}
-        )
+    if ticket.is_closed:
+        require_reason(reason, "Say why the ticket is reopened.", field="reason")
     now = timezone.now()
     with audit.context.context(action=f"support.ticket_{status}", reason=reason, actor=actor):
         ticket.status = status
@@ -641,14 +639,7 @@ def update_communication(
     changed = [name for name, value in data.items() if getattr(entry, name) != value]
     if not changed:
         return entry
-    if not reason.strip():
-        raise ValidationError(
-            {
-                "audit_reason": ValidationError(
-                    "Say why this entry is corrected.", code="reason_required"
-                )
-            }
-        )
+    require_reason(reason, "Say why this entry is corrected.", field="audit_reason")
     _check_communication(entry.client, {**{n: getattr(entry, n) for n in data}, **data})
     with audit.context.context(action="support.update_communication", reason=reason, actor=actor):
         for name in changed:
