@@ -409,9 +409,11 @@ def add_reply(
     attachments: Sequence[UploadedFile] = (),
     new_status: str = "",
     send_email: bool = True,
+    reason: str = "",
 ) -> TicketReply:
     """Add a staff reply (emailed unless suppressed), the client's reply as staff took it
-    (status Customer-Reply), or an internal note (never emailed, status unchanged)."""
+    (status Customer-Reply), or an internal note (never emailed, status unchanged). A note
+    that reopens a closed ticket needs the reason ``change_ticket_status`` would ask for."""
     ticket = (
         Ticket.objects.select_for_update(of=("self",))
         .select_related("client", "department")
@@ -435,11 +437,13 @@ def add_reply(
                 )
             }
         )
+    if ticket.is_closed and status != ticket.status:
+        require_reason(reason, "Say why the ticket is reopened.", field="reason")
     checked = check_attachments(attachments)
     stored: list[str] = []
     now = timezone.now()
     try:
-        with audit.context.context(action=f"support.add_reply_{kind}", actor=actor):
+        with audit.context.context(action=f"support.add_reply_{kind}", reason=reason, actor=actor):
             reply = TicketReply(
                 ticket=ticket, kind=kind, author=actor, message=message.strip(), created_at=now
             )

@@ -12,7 +12,14 @@ from django.utils import timezone
 from audit.tracking import event_model_for
 from clients.models import EmailLog
 from support import services
-from support.models import Communication, Department, Ticket, TicketAttachment, TicketReply
+from support.models import (
+    Communication,
+    Department,
+    Ticket,
+    TicketAttachment,
+    TicketEvent,
+    TicketReply,
+)
 from tests.factories.clients import ClientFactory
 from tests.factories.hosting import DomainFactory, ServiceFactory
 from tests.factories.support import (
@@ -294,6 +301,30 @@ def test_replying_to_a_closed_ticket_is_refused_but_a_note_is_allowed(agent):
         services.add_reply(ticket=ticket, kind="staff", message="hello", actor=agent)
     assert _codes(exc.value) == {"ticket_closed"}
     services.add_reply(ticket=ticket, kind="note", message="closed by phone", actor=agent)
+
+
+def test_an_internal_note_cannot_reopen_a_closed_ticket_without_a_reason(agent):
+    ticket = open_ticket(actor=agent)
+    services.change_ticket_status(ticket=ticket, status="closed", actor=agent)
+    with pytest.raises(ValidationError) as exc:
+        services.add_reply(
+            ticket=ticket, kind="note", message="reopen", new_status="open", actor=agent
+        )
+    assert _codes(exc.value) == {"reason_required"}
+    ticket.refresh_from_db()
+    assert ticket.status == "closed"
+    services.add_reply(
+        ticket=ticket,
+        kind="note",
+        message="reopen",
+        new_status="open",
+        actor=agent,
+        reason="Client called back",
+    )
+    ticket.refresh_from_db()
+    assert ticket.status == "open"
+    event = TicketEvent.objects.filter(pgh_obj=ticket, status="open").last()
+    assert event.pgh_context.metadata["reason"] == "Client called back"
 
 
 def test_reopening_needs_a_reason_and_goes_to_open_only(agent):
