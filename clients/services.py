@@ -480,15 +480,35 @@ def make_set_password_token(client: Client) -> str:
     )
 
 
-def client_for_set_password_token(token: str) -> Client:
-    """The client a set-password link was made for; ValidationError when invalid or used."""
+@transaction.atomic
+def set_password_from_link(*, token: str, password: str) -> Client:
+    """The client chooses its password through the emailed link, which works once.
+
+    The link is checked again under the client's row lock: two submissions at once both pass
+    the page's check, but only the first still matches the password fingerprint here.
+    """
+    client = client_for_set_password_token(token, lock=True)
+    return set_client_password(
+        client=client,
+        password=password,
+        actor=None,
+        reason="chosen by the client through the emailed link",
+    )
+
+
+def client_for_set_password_token(token: str, *, lock: bool = False) -> Client:
+    """The client a set-password link was made for; ValidationError when invalid or used.
+
+    ``lock`` (inside a transaction) holds the client's row until the link has been used.
+    """
     try:
         data = signing.loads(token, salt=SET_PASSWORD_SALT, max_age=SET_PASSWORD_MAX_AGE)
     except signing.SignatureExpired as exc:
         raise ValidationError("This link has expired.", code="link_expired") from exc
     except signing.BadSignature as exc:
         raise ValidationError("This link is not valid.", code="link_invalid") from exc
-    client = Client.objects.filter(pk=data.get("c")).first()
+    clients = Client.objects.select_for_update() if lock else Client.objects
+    client = clients.filter(pk=data.get("c")).first()
     if client is None or data.get("f") != _password_fingerprint(client):
         raise ValidationError("This link has already been used.", code="link_used")
     if client.status == Client.Status.CLOSED:

@@ -585,12 +585,7 @@ class SetPasswordView(View):
         form = PasswordForm(request.POST)
         if customer is not None and form.is_valid():
             try:
-                services.set_client_password(
-                    client=customer,
-                    password=form.cleaned_data["password"],
-                    actor=None,
-                    reason="chosen by the client through the emailed link",
-                )
+                services.set_password_from_link(token=token, password=form.cleaned_data["password"])
             except ValidationError as exc:
                 form.add_error("password", exc)
             else:

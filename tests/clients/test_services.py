@@ -127,3 +127,27 @@ def test_search_finds_substrings_through_the_trigram_index_where_pg_trgm_exists(
         cur.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cur.fetchall())
     assert "clients_search_trgm_idx" in plan
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_set_password_link_submitted_twice_at_once_sets_the_password_once(monkeypatch):
+    import time
+
+    from clients import services as client_services
+    from tests.billing.test_concurrency_and_guards import _run_in_parallel
+
+    customer = ClientFactory()
+    token = client_services.make_set_password_token(customer)
+    checked = client_services.validate_password
+
+    def slow_check(password, user=None):
+        time.sleep(0.3)  # both submissions are inside the service at the same time
+        return checked(password, user=user)
+
+    monkeypatch.setattr(client_services, "validate_password", slow_check)
+    outcomes = _run_in_parallel(
+        lambda pw: client_services.set_password_from_link(token=token, password=pw),
+        [("Correct-Horse-1",), ("Battery-Staple-2",)],
+    )
+    used = [o for o in outcomes if isinstance(o, ValidationError)]
+    assert len(outcomes) == 2 and len(used) == 1 and used[0].code == "link_used"
