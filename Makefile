@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install system-deps run migrate seed test lint pytest format serve bench clean-data
+.PHONY: help install system-deps run migrate seed seal verify test lint pytest format serve bench clean-data
 
 help:
 	@echo "make run    - set up (venv, install, database, migrate, demo data) and serve on http://$(HOST):$(PORT)"
@@ -15,6 +15,8 @@ help:
 	@echo "make serve  - production server (gunicorn); needs SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL"
 	@echo "make bench  - seed a large dataset and print the benchmark table"
 	@echo "make format - apply ruff's formatting and safe fixes"
+	@echo "make seal   - seal the audit events committed since the last seal (cron: every 5 minutes)"
+	@echo "make verify - recompute the audit seals and report any tampering (non-zero exit on findings)"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,7 +54,17 @@ migrate: install system-deps
 seed: migrate
 	$(PY) manage.py seed_demo
 
+# Tamper evidence: in production a timer runs `manage.py audit_seal` every few minutes and
+# `manage.py audit_verify` daily; `make run` seals once before serving (and `make seal` on demand).
+seal verify: export DJANGO_DEBUG := $(or $(DJANGO_DEBUG),1)
+seal: install
+	$(PY) manage.py audit_seal
+
+verify: install
+	$(PY) manage.py audit_verify
+
 run: seed
+	-$(PY) manage.py audit_seal
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
