@@ -4,6 +4,7 @@ import calendar
 import datetime as dt
 from decimal import Decimal
 
+import pgtrigger
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -11,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+from core.db import transitions_guard
 from core.inputs import record_id
 from core.models import TimeStampedModel
 
@@ -553,3 +555,13 @@ class Addon(TimeStampedModel):
 
     def get_absolute_url(self) -> str:
         return reverse("hosting:service-detail", args=[self.service_id]) + "?tab=addons"
+
+
+# Status moves are refused by the database too (the admin, the shell, raw SQL), from the same
+# maps the services check.
+for _model in (Service, Domain, Addon):
+    pgtrigger.register(
+        transitions_guard(
+            "status_transitions", _model.STATUS_TRANSITIONS, str(_model._meta.verbose_name)
+        )
+    )(_model)

@@ -110,6 +110,10 @@ def test_raw_sql_can_still_change_a_drafts_lines():
     draft = make_invoice(publish=False)
     _raw("UPDATE billing_invoiceitem SET description = 'x' WHERE invoice_id = %s", [draft.pk])
     _raw("UPDATE billing_invoice SET private_notes = 'ok' WHERE id = %s", [draft.pk])
+    # The freeze is for published invoices only: a draft's rows really changed.
+    draft.refresh_from_db()
+    assert draft.private_notes == "ok"
+    assert set(draft.items.values_list("description", flat=True)) == {"x"}
 
 
 @pytest.mark.django_db

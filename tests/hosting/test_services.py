@@ -363,3 +363,43 @@ def test_a_secret_too_long_for_its_column_is_refused_by_the_service(staff_admin)
         services.set_epp_code(domain=domain, epp_code=wide, actor=staff_admin)
     assert refused.value.error_dict["epp_code"][0].code == "secret_too_long"
     assert len(crypto.encrypt("€" * 100)) <= Service._meta.get_field("password").max_length
+
+
+# The business rules, written out (not read back from the map): a domain flagged as fraud never
+# goes live again, whatever the map says; only the listed moves are allowed.
+@pytest.mark.parametrize(
+    ("start", "target", "allowed"),
+    [
+        ("pending", "active", True),
+        ("active", "expired", True),
+        ("expired", "active", True),
+        ("cancelled", "active", True),
+        ("transferred_away", "active", True),
+        ("fraud", "cancelled", True),
+        ("fraud", "active", False),
+        ("fraud", "expired", False),
+        ("pending", "expired", False),
+        ("cancelled", "fraud", False),
+    ],
+)
+def test_domain_status_moves_follow_the_business_rules(start, target, allowed, staff_admin):
+    from django.db import DatabaseError, transaction
+
+    from tests.factories.hosting import DomainFactory
+
+    domain = DomainFactory(status=start)
+    if allowed:
+        services.change_domain_status(
+            domain=domain, new_status=target, actor=staff_admin, reason="because"
+        )
+        domain.refresh_from_db()
+        assert domain.status == target
+        return
+    with pytest.raises(ValidationError) as exc:
+        services.change_domain_status(
+            domain=domain, new_status=target, actor=staff_admin, reason="because"
+        )
+    assert exc.value.code == "invalid_transition"
+    # The database refuses it too (the admin, the shell).
+    with pytest.raises(DatabaseError), transaction.atomic():
+        type(domain).objects.filter(pk=domain.pk).update(status=target)
