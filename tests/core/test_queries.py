@@ -19,10 +19,16 @@ def _count(http, url):
 
 
 def test_client_list_queries_do_not_grow_with_rows(staff_client, django_assert_max_num_queries):
-    ClientFactory.create_batch(5)
+    from tests.factories.clients import ClientGroupFactory
+
+    # Clients in groups: the list shows each one's group, which must come with the rows.
+    groups = ClientGroupFactory.create_batch(3)
+    for i in range(5):
+        ClientFactory(group=groups[i % 3])
     url = reverse("clients:client-list")
     few = _count(staff_client, url)
-    ClientFactory.create_batch(45)
+    for i in range(45):
+        ClientFactory(group=groups[i % 3])
     assert _count(staff_client, url) == few
     with django_assert_max_num_queries(12):
         staff_client.get(url + "?q=a&status=active&sort=name")
@@ -78,3 +84,15 @@ def test_each_profile_tab_runs_the_same_queries_with_5_and_50_rows(tab, staff_cl
     few = _count(staff_client, url)
     add(45)
     assert _count(staff_client, url) == few
+
+
+def test_the_client_admin_never_counts_every_client(staff_client):
+    """A filtered changelist counts its matches only, never the whole table as well."""
+    ClientFactory.create_batch(3, status="active")
+    with CaptureQueriesContext(connection) as ctx:
+        response = staff_client.get(
+            reverse("admin:clients_client_changelist") + "?status__exact=active"
+        )
+    assert response.status_code == 200
+    counts = [q["sql"] for q in ctx.captured_queries if "COUNT(*)" in q["sql"]]
+    assert counts and all("WHERE" in sql for sql in counts), counts
