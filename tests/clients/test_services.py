@@ -151,3 +151,17 @@ def test_a_set_password_link_submitted_twice_at_once_sets_the_password_once(monk
     )
     used = [o for o in outcomes if isinstance(o, ValidationError)]
     assert len(outcomes) == 2 and len(used) == 1 and used[0].code == "link_used"
+
+
+def test_the_database_refuses_a_second_client_with_the_same_email_in_other_case():
+    from django.db import IntegrityError, connection, transaction
+
+    ClientFactory(email="ada@example.com")
+    other = ClientFactory(email="grace@example.com")
+    # Past every form and service: the unique index on lower(email) holds on its own.
+    with (
+        pytest.raises(IntegrityError, match="clients_client_email_ci_unique"),
+        transaction.atomic(),
+        connection.cursor() as cur,
+    ):
+        cur.execute("UPDATE clients_client SET email = 'ADA@Example.com' WHERE id = %s", [other.pk])
