@@ -95,3 +95,16 @@ def test_the_validation_attempt_leaves_no_audit_events(staff_client):
     )
     assert response.status_code == 302
     assert ClientEvent.objects.filter(pgh_label="insert").count() == 1
+
+
+def test_a_bulk_action_without_a_reason_changes_nothing_and_says_why(staff_client):
+    customers = ClientFactory.create_batch(2, status="active")
+    response = staff_client.post(
+        reverse("admin:clients_client_changelist"),
+        {"action": "mark_inactive", "_selected_action": [c.pk for c in customers]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "Give a reason" in response.content.decode()
+    assert set(Client.objects.values_list("status", flat=True)) == {"active"}
+    assert not ClientEvent.objects.filter(pgh_label="update").exists()
