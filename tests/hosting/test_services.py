@@ -243,6 +243,13 @@ def test_transfer_needs_an_epp_code_stored_encrypted(staff_admin, sold):
         services.reveal_epp_code(domain=domain, actor=staff_admin, reason="transfer out")
         == "AbC-123"
     )
+    # The trail keeps only a digest of the stored (encrypted) code: never the code, never
+    # the ciphertext that the keys would open.
+    from hosting.models import DomainEvent
+
+    event = DomainEvent.objects.get(pgh_obj=domain, pgh_label="insert")
+    assert event.epp_code.startswith("sha256:") and len(event.epp_code) == 7 + 64
+    assert event.epp_code != domain.epp_code and "AbC" not in event.epp_code
 
 
 def test_period_must_be_one_to_ten_years(staff_admin, sold):
