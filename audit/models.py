@@ -112,3 +112,68 @@ class StaffSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.username} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class AuditSeal(models.Model):
+    """One link of the chain that makes a rewrite of the trail detectable (see ``audit.seal``).
+
+    A seal covers every event and context row with ``sealed_from <= created_at < sealed_through``
+    (the first seal has no lower bound). ``tables`` holds, per table, the columns hashed, the row
+    count, the first and last id and a SHA-256 over the (id, row digest) pairs in id order;
+    ``hash`` is an HMAC over the previous seal's hash and all of that, with a key the database
+    never sees. ``row_digests`` keeps the pairs themselves, to name the rows that changed: per
+    table in name order, ``count`` records of the id (8 bytes, big-endian; 16 for a context's
+    uuid) followed by the first 16 bytes of the row's SHA-256.
+    """
+
+    audit_track = False  # the trail's own evidence, not a business record
+    audit_append_only = True
+
+    sequence = models.PositiveBigIntegerField(unique=True)
+    created_at = models.DateTimeField()
+    sealed_from = models.DateTimeField(null=True, blank=True)
+    sealed_through = models.DateTimeField()
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64, unique=True)
+    tables = models.JSONField(default=dict, blank=True)
+    row_digests = models.BinaryField(default=bytes, blank=True)
+
+    class Meta:
+        ordering = ["-sequence"]
+        triggers = [
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            NoTruncate(name="no_truncate"),
+        ]
+
+    def __str__(self) -> str:
+        return f"seal #{self.sequence} through {self.sealed_through:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def row_count(self) -> int:
+        return sum(entry["count"] for entry in self.tables.values())
+
+
+class AuditVerification(models.Model):
+    """One run of ``manage.py audit_verify``: whether the sealed trail was intact."""
+
+    audit_track = False
+    audit_append_only = True
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    ok = models.BooleanField()
+    problems = models.PositiveIntegerField(default=0)
+    findings = models.JSONField(default=list, blank=True)  # the first ones, see FINDINGS_KEPT
+    sealed_through = models.DateTimeField(null=True, blank=True)
+    seals_checked = models.PositiveIntegerField(default=0)
+    rows_checked = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        triggers = [
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            NoTruncate(name="no_truncate"),
+        ]
+
+    def __str__(self) -> str:
+        outcome = "OK" if self.ok else f"{self.problems} problem(s)"
+        return f"verification at {self.created_at:%Y-%m-%d %H:%M}: {outcome}"

@@ -14,6 +14,7 @@ from django.views.generic import ListView, TemplateView
 from audit.feed import Feed, FeedFilters, FeedRow, hydrate, model_label
 from audit.forms import FeedFilterForm
 from audit.models import StaffSession
+from audit.seal import status as seal_status
 from audit.tracking import event_model_for, event_models
 from core.views import StaffPermissionRequiredMixin
 
@@ -32,7 +33,7 @@ class FeedView(StaffPermissionRequiredMixin, TemplateView):
         if not form.is_bound or form.is_valid():
             filters = form.to_filters() if form.is_bound else FeedFilters()
             page = Feed(filters).page(cursor=self.request.GET.get("after"), per_page=FEED_PAGE_SIZE)
-        context.update(form=form, page=page)
+        context.update(form=form, page=page, seal_status=seal_status())
         return context
 
 
@@ -93,6 +94,7 @@ class EntryView(StaffPermissionRequiredMixin, TemplateView):
             page=page,
             sections=list(sections.values()),
             truncated=len(contexts) >= ENTRY_CONTEXT_LIMIT,
+            seal_status=seal_status(),
             # In the order they ran, each once.
             actions=list(
                 dict.fromkeys(

@@ -302,6 +302,24 @@ PGHISTORY_APPEND_ONLY = True
 # Proxies whose X-Forwarded-For we believe (IPs or CIDR ranges); nobody else's.
 AUDIT_TRUSTED_PROXIES = env.list("AUDIT_TRUSTED_PROXIES", default=[])
 
+# Audit seals (tamper evidence, see audit/seal.py). `manage.py audit_seal` chains an HMAC over
+# every sealed row with this key, which never reaches the database; sealing and verifying refuse
+# to run without one outside debug and tests. Each seal is also appended as one JSON line to the
+# export file, to be shipped off the machine. Rows are sealed once older than the horizon, which
+# must exceed the longest transaction (and the longest command run: see audit/seal.py).
+if DEBUG or TESTING:
+    import hashlib
+
+    _seal_dev_key = hashlib.sha256(b"audit-seal:" + SECRET_KEY.encode()).hexdigest()
+    # An empty AUDIT_SEAL_KEY= copied from .env.example also means "derive one".
+    AUDIT_SEAL_KEY = env.str("AUDIT_SEAL_KEY", default="") or _seal_dev_key
+else:
+    AUDIT_SEAL_KEY = env.str("AUDIT_SEAL_KEY", default="")
+AUDIT_SEAL_EXPORT = env.str(
+    "AUDIT_SEAL_EXPORT", default=str(BASE_DIR / ".data" / "audit-seals.jsonl") if DEBUG else ""
+)
+AUDIT_SEAL_HORIZON_SECONDS = env.int("AUDIT_SEAL_HORIZON_SECONDS", default=600)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -34,9 +34,24 @@ def test_check_deploy_is_clean_with_production_variables():
         SECRET_KEY="x7!" + "k" * 60 + "Zq-09_vR",
         FIELD_ENCRYPTION_KEYS="bXlfdGVzdF9rZXlfaXNfMzJfYnl0ZXNfbG9uZ19vayE=",
         ALLOWED_HOSTS="backoffice.example.com",
+        AUDIT_SEAL_KEY="s" * 16 + "eal-key-for-the-deploy-check-0123456789",
+        AUDIT_SEAL_EXPORT="/var/lib/whmcs-manual/audit-seals.jsonl",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_requires_a_seal_key_and_export():
+    result = _manage(
+        "check",
+        "--deploy",
+        SECRET_KEY="x7!" + "k" * 60 + "Zq-09_vR",
+        FIELD_ENCRYPTION_KEYS="bXlfdGVzdF9rZXlfaXNfMzJfYnl0ZXNfbG9uZ19vayE=",
+        ALLOWED_HOSTS="backoffice.example.com",
+    )
+    assert result.returncode != 0
+    assert "audit.E002" in result.stderr + result.stdout
+    assert "audit.W003" in result.stderr + result.stdout
 
 
 def test_production_refuses_to_start_without_a_secret_key():
