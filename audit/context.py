@@ -131,6 +131,10 @@ def _inject(execute: Any, sql: Any, params: Any, many: bool, context: dict[str, 
     text = sql.decode() if is_bytes else sql
     if frame is None or not _injectable(context["cursor"], text or ""):
         return execute(sql, params, many, context)
+    if params is None:
+        # The statement was sent without parameters, so its "%" are literal; with ours added,
+        # psycopg reads them as placeholders unless doubled.
+        text = text.replace("%", "%%")
     if isinstance(params, dict):
         params = {
             **params,

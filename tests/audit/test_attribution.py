@@ -214,3 +214,16 @@ def test_the_feed_shows_action_and_operation_as_two_columns(staff_client, staff_
     body = response.content.decode()
     assert "<code>clients.update_client</code>" in body and "<td>Changed</td>" in body
     assert response.context["form"].fields["operation"].choices[1] == ("insert", "Created")
+
+
+def test_raw_sql_with_a_literal_percent_runs_inside_a_context(staff_admin):
+    from django.db import connection
+
+    customer = ClientFactory(city="Leeds")
+    statement = "UPDATE clients_client SET city = 'York' WHERE city LIKE 'L%'"  # no parameters
+    with audit.context.context(action="raw.fix", actor=staff_admin), connection.cursor() as cur:
+        cur.execute(statement)
+    customer.refresh_from_db()
+    assert customer.city == "York"
+    event = ClientEvent.objects.get(pgh_obj=customer, pgh_label="update")
+    assert event.pgh_context.metadata["action"] == "raw.fix"
