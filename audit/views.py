@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.utils import timezone
 from django.views.generic import ListView, TemplateView
 
-from audit.feed import Feed, FeedFilters, FeedRow, hydrate, model_label
+from audit.feed import Feed, FeedFilters, FeedRow, actor_display, hydrate, model_label
 from audit.forms import FeedFilterForm
 from audit.models import StaffSession
 from audit.seal import status as seal_status
@@ -47,6 +47,10 @@ class EntrySection:
     @property
     def metadata(self) -> dict[str, Any]:
         return self.context.metadata if self.context is not None else {}
+
+    @property
+    def actor(self) -> str:
+        return actor_display(self.metadata)
 
 
 # A request with more service calls than this (a demo seed, a bulk job) lists the first ones.
