@@ -212,3 +212,21 @@ def test_pgtrigger_ignore_in_the_shell_refuses_the_write(history):
         Client.objects.filter(pk=customer.pk).update(city="Hidden")
     customer.refresh_from_db()
     assert customer.city == "York"
+
+
+def test_every_business_and_event_table_refuses_truncate_by_an_enabled_trigger():
+    """TRUNCATE fires no row trigger: each table needs its own statement-level refusal (a
+    cascade is refused by whichever table fires first, which hides a table without one)."""
+    from audit.tracking import event_models, tracked_models
+
+    tables = {m._meta.db_table for m in tracked_models() if not m._meta.proxy}
+    tables |= {m._meta.db_table for m in event_models()} | {"pghistory_context"}
+    with connection.cursor() as cur:
+        # tgtype bit 5 (32) is TRUNCATE; tgenabled 'D' is disabled.
+        cur.execute(
+            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE t.tgtype & 32 = 32 AND t.tgenabled <> 'D' AND c.relname = ANY(%s)",
+            [sorted(tables)],
+        )
+        guarded = {row[0] for row in cur.fetchall()}
+    assert tables - guarded == set()
