@@ -65,6 +65,14 @@ def grant_statements(app_role: str, tables: Iterable[str]) -> list[str]:
     role = _quote(app_role)
     frozen = ", ".join(_quote(t) for t in (*tables, CONTEXT_TABLE, *READ_ONLY_TABLES))
     return [
+        # No temporary tables (a temp table named like an event table shadows it for the
+        # triggers' unqualified INSERTs) and no objects of its own in the schema (a function
+        # named like one the guards call): PUBLIC holds both by default.
+        "REVOKE TEMPORARY ON DATABASE " + _quote(connection.settings_dict["NAME"]) + " FROM PUBLIC",
+        "REVOKE TEMPORARY ON DATABASE "
+        + _quote(connection.settings_dict["NAME"])
+        + f" FROM {role}",
+        f"REVOKE CREATE ON SCHEMA public FROM PUBLIC, {role}",
         f"GRANT USAGE ON SCHEMA public TO {role}",
         f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
@@ -137,6 +145,17 @@ def role_findings(cursor: Any) -> list[str]:
             f"the app's database role can UPDATE, DELETE or TRUNCATE {len(writable)} event "
             f"table(s), e.g. {writable[0]}"
         )
+    cursor.execute(
+        "SELECT has_database_privilege(current_user, current_database(), 'TEMP'), "
+        "has_schema_privilege(current_user, 'public', 'CREATE')"
+    )
+    temp, create = cursor.fetchone()
+    if temp:
+        findings.append(
+            "the app's database role can create temporary tables (which can shadow event tables)"
+        )
+    if create:
+        findings.append("the app's database role can create objects in schema public")
     cursor.execute(
         "SELECT pg_get_functiondef('public._pgtrigger_should_ignore(name)'::regprocedure) "
         "WHERE to_regprocedure('public._pgtrigger_should_ignore(name)') IS NOT NULL"

@@ -181,6 +181,11 @@ def test_the_app_cannot_delete_or_truncate_context_rows(app_db, history):
         "CREATE OR REPLACE FUNCTION public._pgtrigger_should_ignore(trigger_name NAME) "
         "RETURNS BOOLEAN AS $$ BEGIN RETURN TRUE; END; $$ LANGUAGE plpgsql",
         "CREATE SCHEMA sneaky",
+        # A temp table named like an event table would take the capture triggers' INSERTs.
+        "CREATE TEMP TABLE clients_clientevent AS SELECT * FROM public.clients_clientevent",
+        "CREATE TEMP TABLE pghistory_context (id uuid)",
+        "CREATE FUNCTION public.pg_current_xact_id() RETURNS xid8 AS 'SELECT 1::text::xid8' "
+        "LANGUAGE sql",
     ],
 )
 def test_the_app_role_cannot_switch_off_or_route_around_triggers(app_db, history, statement):
