@@ -30,7 +30,15 @@ def main() -> None:
     # Writes from the shell, migrate, loaddata, createsuperuser... are recorded with channel
     # "command", the command name and the operating-system user.
     with command_context(command):
-        execute_from_command_line(sys.argv)
+        try:
+            execute_from_command_line(sys.argv)
+        finally:
+            if command in OWNER_COMMANDS:
+                # A migration that failed halfway must not leave pgtrigger's original ignore
+                # check (each trigger installation restores it) nor new tables ungranted.
+                from audit.db import apply_grants_and_hardening
+
+                apply_grants_and_hardening()
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from typing import Any
 import psycopg.pq
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection
+from django.db import connection, transaction
 
 WEB = "web"
 ADMIN = "admin"
@@ -57,6 +57,18 @@ class Frame:
     metadata: dict[str, Any]
     root: bool
     serialized: str = field(default="", compare=False)
+    # One context row per frame *and transaction*: a frame that writes in several transactions
+    # (a request's autocommit writes, a long command) gets a fresh id in each, so every context
+    # row shares ``created_at`` with its events and is written by one transaction only.
+    ids: dict[int, uuid.UUID] = field(default_factory=dict, compare=False)
+
+    def id_for(self, transaction_number: int) -> uuid.UUID:
+        if not self.ids:
+            self.ids[transaction_number] = self.id
+        elif transaction_number not in self.ids:
+            self.ids.clear()  # transactions only move forward
+            self.ids[transaction_number] = uuid.uuid4()
+        return self.ids[transaction_number]
 
     @classmethod
     def make(cls, metadata: dict[str, Any], *, root: bool) -> Frame:
@@ -125,12 +137,34 @@ def _injectable(cursor: Any, sql: str) -> bool:
     return status != psycopg.pq.TransactionStatus.INERROR
 
 
+def _transaction_number(context: dict[str, Any]) -> int:
+    """A number that changes with each database transaction of the connection."""
+    wrapper = context["connection"]
+    number = getattr(wrapper, "_audit_transaction", 0)
+    if context["cursor"].connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        number += 1  # no transaction open: this statement starts one
+        wrapper._audit_transaction = number
+    return number
+
+
 def _inject(execute: Any, sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
     frame = current()
     is_bytes = isinstance(sql, bytes)
     text = sql.decode() if is_bytes else sql
     if frame is None or not _injectable(context["cursor"], text or ""):
         return execute(sql, params, many, context)
+    context_id = str(frame.id_for(_transaction_number(context)))
+    if many:
+        # executemany: one parameter set per row, so the context goes first, on its own, in the
+        # same transaction (the settings last until its end).
+        wrapper = context["connection"]
+        with transaction.atomic(using=wrapper.alias), context["cursor"].connection.cursor() as raw:
+            raw.execute(
+                "SELECT set_config('pghistory.context_id', %s, true), "
+                "set_config('pghistory.context_metadata', %s, true)",
+                (context_id, frame.serialized),
+            )
+            return execute(sql, params, many, context)
     if params is None:
         # The statement was sent without parameters, so its "%" are literal; with ours added,
         # psycopg reads them as placeholders unless doubled.
@@ -138,7 +172,7 @@ def _inject(execute: Any, sql: Any, params: Any, many: bool, context: dict[str, 
     if isinstance(params, dict):
         params = {
             **params,
-            "audit__context_id": str(frame.id),
+            "audit__context_id": context_id,
             "audit__context_metadata": frame.serialized,
         }
         prefix = (
@@ -146,7 +180,7 @@ def _inject(execute: Any, sql: Any, params: Any, many: bool, context: dict[str, 
             "set_config('pghistory.context_metadata', %(audit__context_metadata)s, true); "
         )
     else:
-        params = (str(frame.id), frame.serialized, *(params or ()))
+        params = (context_id, frame.serialized, *(params or ()))
         prefix = (
             "SELECT set_config('pghistory.context_id', %s, true), "
             "set_config('pghistory.context_metadata', %s, true); "
@@ -173,6 +207,34 @@ def _pushed(frame: Frame) -> Iterator[Frame]:
         _frames.reset(token)
         if wrapper is not None:
             wrapper.__exit__(None, None, None)
+
+
+@contextlib.contextmanager
+def _restored(frames: tuple[Frame, ...]) -> Iterator[None]:
+    wrapper = None
+    if frames and not _frames.get():
+        wrapper = connection.execute_wrapper(_inject)
+        wrapper.__enter__()
+    token = _frames.set(frames)
+    try:
+        yield
+    finally:
+        _frames.reset(token)
+        if wrapper is not None:
+            wrapper.__exit__(None, None, None)
+
+
+def on_commit(callback: Any, *, using: str | None = None) -> None:
+    """``transaction.on_commit``, with the callback run under the frames open when it was
+    registered: what it writes (an email marked sent) is filed under the service call that
+    asked for it, not under whatever frame happens to be open at commit."""
+    frames = _frames.get()
+
+    def run() -> None:
+        with _restored(frames):
+            callback()
+
+    transaction.on_commit(run, using=using)
 
 
 def root(**metadata: Any) -> contextlib.AbstractContextManager[Frame]:

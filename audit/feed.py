@@ -238,6 +238,7 @@ class Feed:
         after: tuple[dt.datetime, str, int] | None,
         limit: int,
         batch: list[uuid.UUID] | None = None,
+        subquery: tuple[list[str], list[Any]] | None = None,
     ) -> tuple[str, list[Any]]:
         f = self.filters
         label = model_label(event_model)
@@ -282,6 +283,13 @@ class Feed:
             # a match soon, and reads the whole table when there is none.)
             conds.append("e.pgh_context_id = ANY(%s::uuid[])")
             params.append(batch)
+        if subquery is not None:
+            conds.append(
+                "e.pgh_context_id IN (SELECT c.id FROM pghistory_context c WHERE "
+                + " AND ".join(subquery[0])
+                + ")"
+            )
+            params.extend(subquery[1])
         where = ("WHERE " + " AND ".join(conds)) if conds else ""
         params.append(limit)
         sql = (
@@ -295,10 +303,11 @@ class Feed:
         after: tuple[dt.datetime, str, int] | None,
         limit: int,
         batch: list[uuid.UUID] | None = None,
+        subquery: tuple[list[str], list[Any]] | None = None,
     ) -> list[tuple[str, int, dt.datetime]]:
         branches, params = [], []
         for event_model in self.event_models:
-            sql, branch_params = self._branch(event_model, after, limit, batch)
+            sql, branch_params = self._branch(event_model, after, limit, batch, subquery)
             branches.append(sql)
             params.extend(branch_params)
         sql = (
@@ -337,6 +346,12 @@ class Feed:
                 break
             before = min(c[1] for c in contexts)
             size = min(size * 4, CONTEXT_LIST_LIMIT)
+        else:
+            if len(found) < limit and before is not None:
+                # Very sparse (an actor and a rare record type): the rest in one go, every
+                # older matching context as a subquery. Slower, never short.
+                rest_conds = [*conds, "c.created_at < %s"]
+                found.extend(self._union(after, limit, subquery=(rest_conds, [*params, before])))
         found.sort(key=lambda r: (r[2], r[0], r[1]), reverse=True)
         return [(label, pgh_id) for label, pgh_id, _ in found[:limit]]
 

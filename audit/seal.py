@@ -198,6 +198,12 @@ def _canonical_session(cursor: Any) -> None:
         " set_config('bytea_output', 'hex', true), set_config('extra_float_digits', '1', true),"
         " set_config('DateStyle', 'ISO, YMD', true)"
     )
+    # Sealing and verifying a long history outlast the app role's timeouts (which bound the
+    # transactions that write events, not this one, which writes none).
+    cursor.execute(
+        "SELECT set_config(name, '0', true) FROM pg_settings "
+        "WHERE name IN ('statement_timeout', 'transaction_timeout')"
+    )
 
 
 def _iso(value: dt.datetime | None) -> str | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db.models.fields.json import KT
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.views.generic import ListView, TemplateView
@@ -73,12 +74,14 @@ class EntryView(StaffPermissionRequiredMixin, TemplateView):
         request_id = entry.metadata.get("request_id", "")
         contexts = [entry]
         if request_id:
+            # ->> (text), so that the index on metadata->>'request_id' serves it.
             contexts = list(
-                Context.objects.filter(metadata__request_id=request_id).order_by(
-                    "created_at", "id"
-                )[:ENTRY_CONTEXT_LIMIT]
+                Context.objects.annotate(request_id=KT("metadata__request_id"))
+                .filter(request_id=request_id)
+                .order_by("created_at", "id")[:ENTRY_CONTEXT_LIMIT]
             )
         by_id = {c.pk: c for c in contexts}
+        by_id.setdefault(entry.pk, entry)  # the one clicked, even past the limit
         page = Feed(FeedFilters(context_ids=tuple(by_id))).page(
             cursor=self.request.GET.get("after"), per_page=500
         )

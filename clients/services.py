@@ -546,7 +546,7 @@ def queue_email(
     )
     log.full_clean()
     log.save()
-    transaction.on_commit(
+    audit.context.on_commit(
         lambda: deliver_email(
             log_id=log.pk, body=body, attachments=attachments, from_email=from_email
         )

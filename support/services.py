@@ -389,7 +389,7 @@ def _email_requester(
             to=to,
             attachments=attachments,
         )
-        transaction.on_commit(lambda: message.send(fail_silently=True))
+        audit.context.on_commit(lambda: message.send(fail_silently=True))
     return ", ".join(to)
 
 

@@ -93,6 +93,7 @@ def _sql_literal(value: str) -> str:
 def _ensure_roles_and_database(server: object) -> None:
     # Every name here is a constant of this module, never input.
     script = f"""
+\\set ON_ERROR_STOP on
 DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{OWNER_ROLE}') THEN
     CREATE ROLE {OWNER_ROLE} LOGIN CREATEDB;

@@ -227,3 +227,94 @@ def test_raw_sql_with_a_literal_percent_runs_inside_a_context(staff_admin):
     assert customer.city == "York"
     event = ClientEvent.objects.get(pgh_obj=customer, pgh_label="update")
     assert event.pgh_context.metadata["action"] == "raw.fix"
+
+
+def test_executemany_inside_a_frame_is_filed_under_it():
+    from django.db import connection
+
+    from kb.models import Category, CategoryEvent
+
+    a = Category.objects.create(name="A", slug="a")
+    b = Category.objects.create(name="B", slug="b")
+    with audit.context.context(action="kb.bulk", reason="r"), connection.cursor() as cur:
+        cur.executemany(
+            "UPDATE kb_category SET position = %s WHERE id = %s", [(1, a.pk), (2, b.pk)]
+        )
+    events = CategoryEvent.objects.filter(pgh_label="update").select_related("pgh_context")
+    assert {e.pgh_context.metadata["action"] for e in events} == {"kb.bulk"}
+    assert events.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_what_an_on_commit_callback_writes_is_filed_under_the_call_that_registered_it():
+    from django.db import transaction
+
+    from kb.models import Category, CategoryEvent
+
+    category = Category.objects.create(name="A", slug="a")
+    with (
+        audit.context.root(user=1, channel="web"),
+        transaction.atomic(),
+        audit.context.context(action="kb.rename", reason="why"),
+    ):
+        audit.context.on_commit(
+            lambda: Category.objects.filter(pk=category.pk).update(name="later")
+        )
+    event = CategoryEvent.objects.get(pgh_label="update")
+    assert event.name == "later"
+    assert event.pgh_context.metadata["action"] == "kb.rename"
+    assert event.pgh_context.metadata["reason"] == "why"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_frame_writing_in_several_transactions_gets_a_context_row_in_each():
+    """A context row and its events share created_at: the feed's context walk relies on it."""
+    from audit.feed import Feed, FeedFilters
+    from kb.models import Category, CategoryEvent
+
+    with audit.context.root(user=4242, username="zed", channel="web"):
+        first = Category.objects.create(name="A", slug="a")  # autocommit: transaction 1
+        for i in range(60):  # 60 newer service calls
+            with audit.context.context(action="kb.x"):
+                Category.objects.create(name=f"n{i}", slug=f"n{i}")
+        Category.objects.filter(pk=first.pk).update(name="A2")  # the root again, newest
+    insert, update = (
+        CategoryEvent.objects.filter(pgh_obj=first).order_by("pgh_id").select_related("pgh_context")
+    )
+    assert insert.pgh_context_id != update.pgh_context_id
+    assert update.pgh_context.created_at == update.pgh_created_at
+    feed = Feed(FeedFilters(actor_id=4242, model="kb.category"))
+    seen, cursor = [], None
+    while True:
+        page = feed.page(cursor=cursor, per_page=50)
+        seen += [r.event.name for r in page.rows]
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert seen[0] == "A2" and len(seen) == 62
+
+
+@pytest.mark.django_db(transaction=True)  # each call its own transaction and created_at
+def test_a_very_sparse_filter_still_finds_the_old_match(monkeypatch, make_staff):
+    import audit.feed
+    from audit.feed import Feed, FeedFilters
+    from clients.services import add_contact
+
+    monkeypatch.setattr(audit.feed, "CONTEXT_BATCHES", 2)  # two small batches, then the rest
+    alice = make_staff("Admin")
+    customer = ClientFactory()
+    add_contact(
+        client=customer,
+        data={"first_name": "Old", "last_name": "Contact", "email": "old@example.com"},
+        actor=alice,
+    )
+    for i in range(40):
+        update_client_city(customer, f"C{i}", alice)
+    rows = Feed(FeedFilters(actor_id=alice.pk, model="clients.contact")).page(per_page=5).rows
+    assert [r.object_repr for r in rows] == ["Old Contact"]
+
+
+def update_client_city(customer, city, actor):
+    from clients.services import update_client
+
+    update_client(client=customer, data={"city": city}, actor=actor)
