@@ -265,3 +265,10 @@ def test_an_actor_filter_finds_a_rare_record_type_behind_many_newer_entries(make
         update_client(client=customer, data={"city": f"C{i}"}, actor=alice)
     rows = Feed(FeedFilters(actor_id=alice.pk, model="clients.contact")).page(per_page=5).rows
     assert [r.object_repr for r in rows] == ["Old Contact"]
+
+
+def test_the_export_link_carries_the_feeds_filters(staff_client):
+    response = staff_client.get(reverse("audit:feed"), {"model": "clients.client", "after": "x"})
+    body = response.content.decode()
+    assert 'href="/audit/export.csv?model=clients.client"' in body
+    assert "export.csv??" not in body
