@@ -208,6 +208,10 @@ class AddonForm(ReasonFormMixin, forms.ModelForm):
         for name in ("setup_fee", "recurring_price"):
             self.fields[name].required = False
             self.fields[name].help_text = "Leave empty to use the catalog price."
+            if self.instance.pk is None:
+                # Not the model's 0.00 default: an empty box is what "use the catalog" means.
+                self.initial.pop(name, None)
+                self.fields[name].initial = None
 
 
 class ServiceFilter(StyledFilterSetMixin, django_filters.FilterSet):

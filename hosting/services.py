@@ -578,18 +578,17 @@ def add_addon(
             addon=definition, currency=service.currency, cycle=addon.billing_cycle
         ).first()
         catalog = (price.setup_fee, price.price) if price else None
+    # Each price left empty takes the catalog's; one typed that differs needs a reason.
     setup, recurring = data.get("setup_fee"), data.get("recurring_price")
-    if setup is None and recurring is None and catalog is not None:
-        addon.setup_fee, addon.recurring_price = catalog
-    else:
-        addon.setup_fee = setup if setup is not None else Decimal("0.00")
-        if recurring is None:
-            raise ValidationError(
-                {"recurring_price": ValidationError("Enter the price.", code="amount_required")}
-            )
-        addon.recurring_price = recurring
-        if catalog is not None and (addon.setup_fee, addon.recurring_price) != catalog:
-            require_reason(reason, "Say why the price differs from the catalog.")
+    catalog_setup, catalog_recurring = catalog if catalog is not None else (Decimal("0.00"), None)
+    addon.setup_fee = setup if setup is not None else catalog_setup
+    addon.recurring_price = recurring if recurring is not None else catalog_recurring
+    if addon.recurring_price is None:
+        raise ValidationError(
+            {"recurring_price": ValidationError("Enter the price.", code="amount_required")}
+        )
+    if catalog is not None and (addon.setup_fee, addon.recurring_price) != catalog:
+        require_reason(reason, "Say why the price differs from the catalog.")
     if addon.next_due_date is None:
         addon.next_due_date = next_due_after(timezone.localdate(), addon.billing_cycle)
     with audit.context.context(action="hosting.add_addon", reason=reason, actor=actor):

@@ -369,3 +369,23 @@ def test_an_epp_code_refused_by_the_service_comes_back_on_the_form(staff_client,
     )
     assert response.status_code == 400
     assert response.context["form"].errors["secret"] == ["Registry says no."]
+
+
+def test_a_predefined_addon_from_the_service_page_takes_the_catalog_price(staff_client, catalog):
+    """Issue 15, item 11: the form came pre-filled with a 0.00 setup fee, so leaving the
+    prices empty (as its help text says) always failed with "Enter the price."."""
+    from hosting.models import Addon, AddonDefinition, AddonPrice, Product
+    from tests.audit.test_attribution import form_defaults
+
+    vps = Product.objects.get(name="VPS 4 GB")
+    service = ServiceFactory(product=vps)
+    ip = AddonDefinition.objects.get(name="Dedicated IP")
+    url = reverse("hosting:addon-create", args=[service.pk])
+    page = staff_client.get(url)
+    defaults = form_defaults(page)
+    assert defaults.get("setup_fee") in (None, "") and defaults.get("recurring_price") in (None, "")
+    response = staff_client.post(url, {**defaults, "definition": ip.pk})
+    assert response.status_code == 302, response.context["form"].errors
+    addon = Addon.objects.get(service=service)
+    price = AddonPrice.objects.get(addon=ip, currency=service.currency, cycle="monthly")
+    assert (addon.setup_fee, addon.recurring_price) == (price.setup_fee, price.price)
