@@ -120,6 +120,10 @@ def catalog_amounts(*, product: Any, currency: str, cycle: str, quantity: int = 
     return price.setup_fee + recurring, recurring
 
 
+# What the catalog price of an account depends on.
+PRICE_BASIS_FIELDS = frozenset({"product", "billing_cycle", "quantity"})
+
+
 def _apply_prices(service: Service, data: Mapping[str, Any], reason: str, recalculate: bool):
     catalog = catalog_amounts(
         product=service.product,
@@ -152,7 +156,10 @@ def _apply_prices(service: Service, data: Mapping[str, Any], reason: str, recalc
         catalog is None
         or (Decimal(service.first_payment_amount), Decimal(service.recurring_amount)) != catalog
     )
-    if overridden and not service.price_overridden:
+    # Every new override is a decision of its own: it needs a reason even when the account's
+    # price was already overridden (the caller applies prices only when an amount or what the
+    # catalog price depends on changed).
+    if overridden:
         require_reason(reason, "Say why the price differs from the catalog.")
     service.price_overridden = overridden
 
@@ -221,7 +228,10 @@ def update_service(
         price_inputs = {
             k: data[k] for k in ("first_payment_amount", "recurring_amount") if k in changed
         }
-        if price_inputs or recalculate:
+        # A new product, cycle or quantity changes the catalog price: amounts sent unchanged
+        # are then an override like typed ones.
+        basis_changed = bool(changed & PRICE_BASIS_FIELDS)
+        if price_inputs or basis_changed or recalculate:
             _apply_prices(service, price_inputs, reason, recalculate=recalculate)
         service.full_clean()
         service.save()

@@ -420,3 +420,35 @@ def test_domain_status_moves_follow_the_business_rules(start, target, allowed, s
     # The database refuses it too (the admin, the shell).
     with pytest.raises(DatabaseError), transaction.atomic():
         type(domain).objects.filter(pk=domain.pk).update(status=target)
+
+
+def test_a_new_product_with_the_old_amounts_resent_is_an_override_that_needs_a_reason(
+    staff_admin,
+):
+    """Issue 15, item 9: changing product (5 -> 50 a month) with the form's old amounts kept
+    5.00 unflagged; and once flagged, later overrides needed no reason."""
+    basic, big = ProductFactory(monthly=Decimal("5.00")), ProductFactory(monthly=Decimal("50.00"))
+    service = services.create_service(
+        client=ClientFactory(currency="GBP"), data=_service_data(basic), actor=staff_admin
+    )
+    amounts = {
+        "first_payment_amount": service.first_payment_amount,
+        "recurring_amount": service.recurring_amount,
+    }
+    with pytest.raises(ValidationError) as exc:
+        services.update_service(
+            service=service, data={"product": big, **amounts}, actor=staff_admin
+        )
+    assert exc.value.code == "reason_required"
+    service = services.update_service(
+        service=service, data={"product": big, **amounts}, actor=staff_admin, reason="old deal"
+    )
+    assert service.price_overridden is True and service.recurring_amount == Decimal("5.00")
+    # A further override is a new decision: it needs its own reason.
+    with pytest.raises(ValidationError) as exc:
+        services.update_service(
+            service=service, data={"recurring_amount": Decimal("4.00")}, actor=staff_admin
+        )
+    assert exc.value.code == "reason_required"
+    # A change that leaves the override as it was (the admin notes) asks for nothing.
+    services.update_service(service=service, data={"admin_notes": "call first"}, actor=staff_admin)
