@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from clients.profile import ProfileTab, register_note_subject, register_tab
+from clients.services import register_currency_lock
 from hosting.models import Domain, Service
 
 TAB_LIMIT = 100
@@ -47,3 +48,16 @@ register_note_subject(
 register_note_subject(
     "hosting.domain", lambda client: list(client.domains.order_by("-id")[:TAB_LIMIT])
 )
+
+
+def _has_priced_records(client: Any) -> str:
+    # Accounts, domains and add-ons carry amounts in the client's currency: changing it would
+    # copy those amounts onto invoices in another currency.
+    if client.services.exists():
+        return "the client has hosting accounts priced in its currency"
+    if client.domains.exists():
+        return "the client has domains priced in its currency"
+    return ""
+
+
+register_currency_lock(_has_priced_records)

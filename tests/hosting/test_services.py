@@ -452,3 +452,20 @@ def test_a_new_product_with_the_old_amounts_resent_is_an_override_that_needs_a_r
     assert exc.value.code == "reason_required"
     # A change that leaves the override as it was (the admin notes) asks for nothing.
     services.update_service(service=service, data={"admin_notes": "call first"}, actor=staff_admin)
+
+
+def test_a_client_with_hosting_but_no_invoice_cannot_change_currency(staff_admin):
+    """Issue 15, item 8: the lock held only from the first invoice, so a client's accounts
+    kept their GBP amounts while the client (and its next invoices) moved to EUR."""
+    from clients.services import update_client
+
+    customer = ClientFactory(currency="GBP")
+    ServiceFactory(client=customer)
+    with pytest.raises(ValidationError) as exc:
+        update_client(client=customer, data={"currency": "EUR"}, actor=staff_admin)
+    assert exc.value.code == "currency_locked"
+    customer.refresh_from_db()
+    assert customer.currency == "GBP"
+    # A client with nothing priced yet may still change.
+    empty = ClientFactory(currency="GBP")
+    update_client(client=empty, data={"currency": "EUR"}, actor=staff_admin)
