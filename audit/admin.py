@@ -231,7 +231,8 @@ admin.site.register(Group, AuditedGroupAdmin)
 
 
 class ReadOnlyAdminMixin:
-    """For logs: visible in the admin, never added, changed or deleted there."""
+    """For logs: visible in the admin, never added, changed or deleted there. Inlines use it
+    too (their permission hooks also receive the parent object)."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # ``obj``: inlines pass the parent object here too.

@@ -32,7 +32,6 @@ from billing.models import (
     TaxRule,
     Transaction,
 )
-from core.admin import ReadOnlyInlineMixin
 
 
 @admin.register(TaxRule)
@@ -55,14 +54,14 @@ class InvoiceCounterAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("series", "year", "last_number")
 
 
-class InvoiceItemInline(ReadOnlyInlineMixin, admin.TabularInline):
+class InvoiceItemInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = InvoiceItem
     fields = ("position", "kind", "description", "quantity", "unit_price", "taxed", "amount")
     readonly_fields = fields
     extra = 0
 
 
-class AllocationInline(ReadOnlyInlineMixin, admin.TabularInline):
+class AllocationInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Allocation
     fields = ("created_at", "transaction", "credit_entry", "amount")
     readonly_fields = fields

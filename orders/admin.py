@@ -10,7 +10,6 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from audit.admin import AuditedModelAdmin, ReadOnlyAdminMixin, apply_each, reason_from
-from core.admin import ReadOnlyInlineMixin
 from orders import services
 from orders.models import Order, OrderLine, Promotion, ServiceChange
 
@@ -29,7 +28,7 @@ class PromotionAdmin(AuditedModelAdmin):
         return allowed and (obj is None or not obj.orders.exists())
 
 
-class OrderLineInline(ReadOnlyInlineMixin, admin.TabularInline):
+class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = OrderLine
     fields = (
         "position",
