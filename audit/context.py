@@ -149,11 +149,16 @@ def _transaction_number(context: dict[str, Any]) -> int:
 
 def _inject(execute: Any, sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
     frame = current()
+    if frame is None:
+        return execute(sql, params, many, context)
+    # Counted on every statement, reads included: a transaction that opens with a SELECT
+    # (select_for_update) and writes later is still a new one.
+    transaction_number = _transaction_number(context)
     is_bytes = isinstance(sql, bytes)
     text = sql.decode() if is_bytes else sql
-    if frame is None or not _injectable(context["cursor"], text or ""):
+    if not _injectable(context["cursor"], text or ""):
         return execute(sql, params, many, context)
-    context_id = str(frame.id_for(_transaction_number(context)))
+    context_id = str(frame.id_for(transaction_number))
     if many:
         # executemany: one parameter set per row, so the context goes first, on its own, in the
         # same transaction (the settings last until its end).

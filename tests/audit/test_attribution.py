@@ -318,3 +318,19 @@ def update_client_city(customer, city, actor):
     from clients.services import update_client
 
     update_client(client=customer, data={"city": city}, actor=actor)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_that_opens_with_a_read_still_gets_its_own_context_row():
+    from django.db import transaction
+
+    from kb.models import Category, CategoryEvent
+
+    with audit.context.root(user=1, channel="web"):
+        category = Category.objects.create(name="A", slug="a")  # transaction 1
+        with transaction.atomic():  # transaction 2 opens with a read, then writes
+            Category.objects.select_for_update().get(pk=category.pk)
+            Category.objects.filter(pk=category.pk).update(name="B")
+    insert, update = CategoryEvent.objects.order_by("pgh_id").select_related("pgh_context")
+    assert insert.pgh_context_id != update.pgh_context_id
+    assert update.pgh_context.created_at == update.pgh_created_at
