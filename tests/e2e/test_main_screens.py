@@ -113,6 +113,8 @@ def test_a_client_added_with_its_emails_reads_as_one_entry_with_a_section_per_ac
     expect(page.get_by_role("heading", level=1)).to_have_text("Grace Hopper")
 
     page.goto("/audit/?model=clients.client&operation=insert")
+    # Nothing sealed yet on a fresh trail: the page says so rather than implying it is checked.
+    expect(page.locator("#seal-status")).to_contain_text("Never sealed")
     row = page.get_by_role("row").filter(has_text="Grace Hopper")
     expect(row.locator("code")).to_have_text("clients.create_client")
     expect(row).to_contain_text("Created")
