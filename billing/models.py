@@ -129,9 +129,32 @@ class InvoiceSeries(TimeStampedModel):
     )
     is_default = models.BooleanField("default series", default=False)
 
+    # Once a number is issued these decide every later number: switching on the yearly restart
+    # would start again at 1 among numbers already taken, and every later publish would clash.
+    NUMBERING_FIELDS = ("number_format", "reset_yearly")
+
     class Meta:
         verbose_name_plural = "invoice series"
         ordering = ["code"]
+        triggers = [
+            _guard(
+                "numbering_frozen_once_used",
+                pgtrigger.Update,
+                """
+                IF EXISTS (
+                    SELECT 1 FROM billing_invoicecounter
+                    WHERE series_id = OLD.id AND last_number > 0
+                ) THEN
+                    RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE =
+                        'Invoice series ' || OLD.code || ' has issued numbers: its format and '
+                        || 'yearly restart cannot change; start a new series instead';
+                END IF;
+                RETURN NEW;
+                """,
+                condition=pgtrigger.Q(old__number_format__df=pgtrigger.F("new__number_format"))
+                | pgtrigger.Q(old__reset_yearly__df=pgtrigger.F("new__reset_yearly")),
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["is_default"],
@@ -166,6 +189,23 @@ class InvoiceSeries(TimeStampedModel):
             self.format_number(1, timezone.localdate())
         except (ValueError, TypeError) as exc:
             raise ValidationError({"number_format": str(exc)}, code="invalid_format") from exc
+        if self.pk is not None and self.has_issued_numbers():
+            stored = InvoiceSeries.objects.filter(pk=self.pk).values(*self.NUMBERING_FIELDS).get()
+            changed = [f for f in self.NUMBERING_FIELDS if stored[f] != getattr(self, f)]
+            if changed:
+                raise ValidationError(
+                    {
+                        field: ValidationError(
+                            "This series has issued numbers, so its numbering cannot change. "
+                            "Start a new series and make it the default instead.",
+                            code="series_in_use",
+                        )
+                        for field in changed
+                    }
+                )
+
+    def has_issued_numbers(self) -> bool:
+        return self.counters.filter(last_number__gt=0).exists()
 
     def format_number(self, number: int, issued) -> str:
         return self.number_format.format(number=number, year=issued.year, month=issued.month)

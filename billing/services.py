@@ -347,8 +347,19 @@ def _next_number(series: InvoiceSeries, issued: dt.date) -> tuple[str, int]:
     )
     counter = InvoiceCounter.objects.select_for_update().get(series=series, year=year)
     counter.last_number += 1
+    number = series.format_number(counter.last_number, issued)
+    # Two series whose formats overlap can produce the same string; say so plainly (the
+    # increment rolls back with the refusal) instead of failing on the unique index.
+    holder = Invoice.objects.filter(number=number).values_list("pk", flat=True).first()
+    if holder is not None:
+        raise ValidationError(
+            "Number %(number)s is already on invoice #%(holder)s: the series %(series)s repeats "
+            "another series' numbers. Give it a format of its own (a distinct prefix).",
+            code="number_taken",
+            params={"number": number, "holder": holder, "series": series.name},
+        )
     counter.save(update_fields=["last_number"])
-    return series.format_number(counter.last_number, issued), counter.last_number
+    return number, counter.last_number
 
 
 @transaction.atomic

@@ -4,6 +4,7 @@ from decimal import Decimal as D
 import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing import services
@@ -512,3 +513,49 @@ def test_an_invoiced_billable_item_cannot_be_removed_or_invoiced_twice(staff_adm
     with pytest.raises(ValidationError) as exc:
         make_invoice(customer, lines=[services.line_for_billable(item)], publish=False)
     assert _code(exc) == "already_invoiced"
+
+
+# A series that has issued numbers keeps its numbering (issue 15 item 6) -----------------------
+
+
+def test_switching_a_used_series_to_yearly_restart_is_refused_so_publishing_keeps_working(
+    staff_admin,
+):
+    series = InvoiceSeries.objects.create(
+        code="main", name="Main", number_format="INV-{year}-{number:06d}", is_default=True
+    )
+    make_invoice(issue_date=dt.date(2026, 3, 1))
+    series.reset_yearly = True
+    with pytest.raises(ValidationError) as exc:
+        series.full_clean()
+    assert _code(exc) == "series_in_use"
+    # The database holds the rule too: the Django admin's or the shell's save is refused.
+    with pytest.raises(IntegrityError, match="has issued numbers"), transaction.atomic():
+        InvoiceSeries.objects.filter(pk=series.pk).update(reset_yearly=True)
+    with pytest.raises(IntegrityError, match="has issued numbers"), transaction.atomic():
+        InvoiceSeries.objects.filter(pk=series.pk).update(number_format="{year}-{number}")
+    # What stays editable: its name, and whether it is the default.
+    InvoiceSeries.objects.filter(pk=series.pk).update(name="Main series")
+    assert make_invoice(issue_date=dt.date(2026, 3, 2)).number == "INV-2026-000002"
+
+
+def test_an_unused_series_can_still_change_its_numbering():
+    series = InvoiceSeries.objects.create(code="new", name="New", number_format="N-{number}")
+    series.number_format, series.reset_yearly = "N-{year}-{number}", True
+    series.full_clean()
+    series.save()
+
+
+def test_a_series_whose_format_repeats_another_series_number_is_refused_on_publish(staff_admin):
+    InvoiceSeries.objects.create(
+        code="old", name="Old", number_format="INV-{number}", is_default=True
+    )
+    taken = make_invoice()
+    newer = InvoiceSeries.objects.create(code="newer", name="Newer", number_format="INV-{number}")
+    draft = make_invoice(publish=False, series=newer)
+    with pytest.raises(ValidationError) as exc:
+        services.publish_invoice(invoice=draft, actor=staff_admin)
+    assert _code(exc) == "number_taken"
+    assert taken.number in str(exc.value)
+    draft.refresh_from_db()
+    assert draft.is_draft
