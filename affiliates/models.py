@@ -26,7 +26,8 @@ CODE_PATTERN = r"^[A-Z0-9][A-Z0-9-]{2,29}$"
 COMMISSION_TRANSITIONS = {
     "pending": {"cleared", "reversed"},
     "cleared": {"paid", "reversed"},
-    "paid": {"reversed"},
+    # Paid out: what was paid stays on the ledger; taking it back is a clawback line.
+    "paid": set(),
     "reversed": set(),
 }
 
@@ -229,7 +230,17 @@ class Payout(models.Model):
 
 
 class Commission(TimeStampedModel):
-    """One line of an affiliate's ledger."""
+    """One line of an affiliate's ledger.
+
+    A commission earns a positive amount on a paid invoice (or, with a reason, on no invoice).
+    Taking back a commission that was already paid out (its invoice refunded, or staff reverse
+    it) adds a *clawback*: a negative, cleared line pointing at the commission, so the balance
+    shows what the affiliate owes and the ledger says why.
+    """
+
+    class Kind(models.TextChoices):
+        COMMISSION = "commission", "Commission"
+        CLAWBACK = "clawback", "Clawback"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -240,7 +251,16 @@ class Commission(TimeStampedModel):
     STATUS_TRANSITIONS = COMMISSION_TRANSITIONS
 
     affiliate = models.ForeignKey(Affiliate, on_delete=models.PROTECT, related_name="commissions")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.COMMISSION)
     amount = models.DecimalField(**MONEY)
+    clawback_of = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="clawbacks",
+    )
     invoice = models.ForeignKey(
         "billing.Invoice",
         verbose_name="related invoice",
@@ -276,7 +296,19 @@ class Commission(TimeStampedModel):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gt=0), name="affiliates_commission_pos"),
+            models.CheckConstraint(
+                condition=Q(kind="commission", amount__gt=0, clawback_of__isnull=True)
+                | Q(kind="clawback", amount__lt=0, clawback_of__isnull=False, status="cleared"),
+                name="affiliates_commission_pos",
+                violation_error_message="A commission is more than zero; a clawback is less, "
+                "cleared, and names the commission it takes back.",
+            ),
+            models.UniqueConstraint(
+                fields=["clawback_of"],
+                condition=Q(clawback_of__isnull=False),
+                name="affiliates_one_clawback",
+                violation_error_message="This commission is already clawed back.",
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=["pending", "cleared", "paid", "reversed"]),
                 name="affiliates_commission_status",
@@ -307,13 +339,32 @@ class Commission(TimeStampedModel):
             pgtrigger.Protect(
                 name="frozen_amount",
                 operation=pgtrigger.Update,
-                condition=pgtrigger.AnyChange("amount", "affiliate", "invoice"),
+                condition=pgtrigger.AnyChange(
+                    "amount", "affiliate", "invoice", "kind", "clawback_of"
+                ),
+            ),
+            # "Of each paid invoice": a commission for an invoice needs the invoice paid.
+            pgtrigger.Trigger(
+                name="earned_on_paid_invoices",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Insert,
+                condition=pgtrigger.Q(new__kind="commission", new__invoice__isnull=False),
+                func="""
+                IF NOT EXISTS (
+                    SELECT 1 FROM billing_invoice WHERE id = NEW.invoice_id AND status = 'paid'
+                ) THEN
+                    RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE =
+                        'Commission: only a paid invoice earns commission (invoice '
+                        || NEW.invoice_id || ')';
+                END IF;
+                RETURN NEW;
+                """,
             ),
             pgtrigger.Protect(name="undeletable", operation=pgtrigger.Delete),
         ]
 
     def __str__(self) -> str:
-        return f"Commission #{self.pk}: {self.amount} ({self.status})"
+        return f"{self.get_kind_display()} #{self.pk}: {self.amount} ({self.status})"
 
     def get_absolute_url(self) -> str:
         return reverse("affiliates:affiliate-detail", args=[self.affiliate_id]) + "#commissions"

@@ -196,6 +196,8 @@ def add_commission(
     """A manual commission; pending until the clearing period has passed. Without an amount,
     the affiliate's terms are applied to the invoice."""
     affiliate = Affiliate.objects.select_for_update().select_related("client").get(pk=affiliate.pk)
+    if invoice is not None:
+        invoice = Invoice.objects.get(pk=invoice.pk)  # its status now, not the caller's copy
     if amount is None:
         amount = suggested_commission(affiliate, invoice)
         if amount is None:
@@ -210,11 +212,13 @@ def add_commission(
                 f"{affiliate.client.currency}.",
                 "currency_mismatch",
             )
-        if invoice.status not in (Invoice.Status.PAID, Invoice.Status.UNPAID):
+        if invoice.status != Invoice.Status.PAID:
+            # The terms read "of each paid invoice" (the database holds this rule too).
             raise _field(
                 "invoice",
-                "Only an unpaid or paid invoice earns commission.",
-                "invoice_not_billable",
+                f"Invoice {invoice} is {invoice.get_status_display().lower()}: only a paid "
+                "invoice earns commission. Add it once the invoice is paid.",
+                "invoice_not_paid",
             )
     if referral is not None and referral.affiliate_id != affiliate.pk:
         raise _field("referral", "This referral belongs to another affiliate.", "foreign_referral")
@@ -269,14 +273,46 @@ def reverse_commission(
     actor: AbstractBaseUser | None,
     refund: Transaction | None = None,
 ) -> Commission:
+    """Take a commission back. Not yet paid out: it is marked reversed. Already paid out: it
+    stays paid and a clawback line (the negative amount, cleared) is added, so the balance
+    shows what the affiliate owes; returns that line."""
+    Affiliate.objects.select_for_update().get(pk=commission.affiliate_id)
     commission = Commission.objects.select_for_update().get(pk=commission.pk)
+    if commission.kind == Commission.Kind.CLAWBACK:
+        raise ValidationError("A clawback cannot be reversed.", code="is_clawback")
     if commission.status == Commission.Status.REVERSED:
         raise ValidationError("This commission is already reversed.", code="already_reversed")
+    if commission.clawbacks.exists():
+        raise ValidationError("This commission is already clawed back.", code="already_clawed_back")
     require_reason(reason, "Say why it is reversed.", field="reason")
+    reason = reason.strip()[:500]
+    if commission.status == Commission.Status.PAID:
+        with audit.context.context(
+            action="affiliates.claw_back_commission", reason=reason, actor=actor
+        ):
+            now = timezone.now()
+            clawback = Commission(
+                affiliate_id=commission.affiliate_id,
+                kind=Commission.Kind.CLAWBACK,
+                amount=-commission.amount,
+                invoice_id=commission.invoice_id,
+                clawback_of=commission,
+                note=f"Clawback of commission #{commission.pk} (paid out in payout "
+                f"#{commission.payout_id}): {reason}"[:500],
+                status=Commission.Status.CLEARED,
+                clears_on=now.date(),
+                cleared_at=now,
+                reversed_by_refund=refund,
+                # The trail names who did it; the ledger row needs someone even for a command.
+                created_by=actor or commission.created_by,
+            )
+            clawback.full_clean()
+            clawback.save()
+        return clawback
     with audit.context.context(action="affiliates.reverse_commission", reason=reason, actor=actor):
         commission.status = Commission.Status.REVERSED
         commission.reversed_at = timezone.now()
-        commission.reversal_reason = reason.strip()[:500]
+        commission.reversal_reason = reason
         commission.reversed_by_refund = refund
         commission.save(
             update_fields=[
@@ -291,14 +327,18 @@ def reverse_commission(
 
 
 def reverse_for_refunded_invoice(*, invoice: Invoice, actor: Any, reason: str = "") -> None:
-    """Billing's "refunded" handler: the invoice's commissions are reversed, linked to the
-    refund (runs inside the refund's transaction)."""
+    """Billing's "refunded" handler: the invoice's commissions are reversed (or clawed back
+    when already paid out), linked to the refund (runs inside the refund's transaction)."""
     refund = (
         Transaction.objects.filter(kind=Transaction.Kind.REFUND, allocations__invoice=invoice)
         .order_by("-id")
         .first()
     )
-    rows = Commission.objects.filter(invoice=invoice).exclude(status=Commission.Status.REVERSED)
+    rows = (
+        Commission.objects.filter(invoice=invoice, kind=Commission.Kind.COMMISSION)
+        .exclude(status=Commission.Status.REVERSED)
+        .exclude(clawbacks__isnull=False)
+    )
     for commission in rows.order_by("id"):
         reverse_commission(
             commission=commission,
@@ -378,7 +418,7 @@ def record_payout(
         payout.save()
         left = amount
         cleared = Commission.objects.select_for_update().filter(
-            affiliate=affiliate, status=Commission.Status.CLEARED
+            affiliate=affiliate, kind=Commission.Kind.COMMISSION, status=Commission.Status.CLEARED
         )
         for commission in cleared.order_by("cleared_at", "id"):
             if commission.amount > left:

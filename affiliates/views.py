@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -68,8 +69,10 @@ class AffiliateDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, Deta
             .select_related("client", "service__product", "created_by")
             .order_by("-created_at", "-id")[:SHOWN]
         )
+        clawed_back = Commission.objects.filter(clawback_of=OuterRef("pk"))
         context["commissions"] = list(
             Commission.objects.filter(affiliate=affiliate)
+            .annotate(clawed_back=Exists(clawed_back))
             .select_related("invoice", "payout", "reversed_by_refund", "created_by")
             .order_by("-created_at", "-id")[:SHOWN]
         )
@@ -258,13 +261,22 @@ class CommissionReverseView(StaffPermissionRequiredMixin, View):
 
     def _page(self, request: HttpRequest, commission: Commission, form: Any, status: int = 200):
         affiliate = commission.affiliate
+        paid_out = commission.status == Commission.Status.PAID
+        verb = "Claw back" if paid_out else "Reverse"
         return action_page(
             request,
             form,
-            title=f"Reverse commission #{commission.pk} ({commission.amount})",
+            title=f"{verb} commission #{commission.pk} ({commission.amount})",
+            intro=(
+                f"This commission was paid out (payout #{commission.payout_id}): a clawback "
+                f"line of -{commission.amount} is added to the ledger and the affiliate's "
+                "balance goes down by that much."
+                if paid_out
+                else ""
+            ),
             back=affiliate.get_absolute_url(),
             crumbs=_crumbs(affiliate),
-            submit="Reverse",
+            submit=verb,
             status=status,
             danger=True,
         )
@@ -278,12 +290,17 @@ class CommissionReverseView(StaffPermissionRequiredMixin, View):
         form = ReverseForm(request.POST)
         if form.is_valid():
             try:
-                services.reverse_commission(
+                line = services.reverse_commission(
                     commission=commission, reason=form.cleaned_data["reason"], actor=request.user
                 )
             except ValidationError as exc:
                 errors_to_form(form, exc)
             else:
-                messages.success(request, "Commission reversed.")
+                messages.success(
+                    request,
+                    f"Clawback of {line.amount} added."
+                    if line.kind == Commission.Kind.CLAWBACK
+                    else "Commission reversed.",
+                )
                 return redirect(commission.affiliate)
         return self._page(request, commission, form, status=400)

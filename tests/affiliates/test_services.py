@@ -254,6 +254,7 @@ def test_affiliate_rows_are_audited_with_the_actor(staff):
 
 def test_commission_without_an_amount_applies_the_terms_to_the_invoice(staff):
     invoice = make_invoice(ClientFactory(currency="GBP"), lines=[("1", "60.00")], actor=staff)
+    pay(invoice, actor=staff)
     affiliate = enrol(actor=staff, commission_type="percentage", commission_value=D("20"))
     commission = services.add_commission(
         affiliate=affiliate, amount=None, invoice=invoice, actor=staff
@@ -262,3 +263,90 @@ def test_commission_without_an_amount_applies_the_terms_to_the_invoice(staff):
     with pytest.raises(ValidationError) as exc:
         services.add_commission(affiliate=affiliate, amount=None, reason="x", actor=staff)
     assert _codes(exc.value) == {"required"}
+
+
+# Commission is earned on paid invoices; a refund after payout is a clawback (issue 15 item 5) --
+
+
+def test_an_unpaid_invoice_earns_no_commission_in_the_service_or_the_database(staff):
+    affiliate = enrol(actor=staff)
+    unpaid = make_invoice(ClientFactory(currency="GBP"), lines=[("1", "50.00")], actor=staff)
+    with pytest.raises(ValidationError) as exc:
+        services.add_commission(affiliate=affiliate, amount=D("5.00"), invoice=unpaid, actor=staff)
+    assert _codes(exc.value) == {"invoice_not_paid"}
+    assert not Commission.objects.exists()
+    # The shell and the Django admin meet the same rule.
+    with pytest.raises(IntegrityError, match="paid invoice"), transaction.atomic():
+        Commission.objects.create(
+            affiliate=affiliate,
+            amount=D("5.00"),
+            invoice=unpaid,
+            clears_on=dt.date.today(),
+            created_by=staff,
+        )
+    pay(unpaid, actor=staff)
+    commission = services.add_commission(
+        affiliate=affiliate, amount=D("5.00"), invoice=unpaid, actor=staff
+    )
+    assert commission.status == "pending"
+
+
+def _paid_out_commission(staff, amount="5.00"):
+    referred = ClientFactory(currency="GBP")
+    affiliate = enrol(actor=staff, payout_threshold=D("1.00"))
+    invoice = make_invoice(referred, lines=[("1", "50.00")], actor=staff)
+    payment = pay(invoice, actor=staff)
+    commission = services.add_commission(
+        affiliate=affiliate,
+        amount=D(amount),
+        invoice=invoice,
+        actor=staff,
+        clears_on=dt.date.today() - dt.timedelta(days=1),
+    )
+    services.clear_due_commissions()
+    services.record_payout(affiliate=affiliate, amount=D(amount), method="manual", actor=staff)
+    commission.refresh_from_db()
+    assert commission.status == "paid"
+    return affiliate, commission, payment
+
+
+def test_refunding_an_invoice_whose_commission_was_paid_out_adds_a_visible_clawback(staff):
+    affiliate, commission, payment = _paid_out_commission(staff)
+    refund = billing.refund_payment(payment=payment, actor=staff, reason="Client cancelled")
+    commission.refresh_from_db()
+    assert commission.status == "paid"  # it was paid out: that stays true
+    clawback = Commission.objects.get(clawback_of=commission)
+    assert clawback.kind == "clawback"
+    assert clawback.amount == D("-5.00")
+    assert clawback.reversed_by_refund == refund
+    assert "refunded" in clawback.note
+    assert services.balance_of(affiliate).balance == D("-5.00")
+    # A second refund handler run (or a manual reversal) never claws back twice.
+    with pytest.raises(ValidationError) as exc:
+        services.reverse_commission(commission=commission, reason="again", actor=staff)
+    assert _codes(exc.value) == {"already_clawed_back"}
+    # The database refuses a paid commission quietly turned reversed, and a second clawback.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Commission.objects.filter(pk=commission.pk).update(
+            status="reversed", reversal_reason="hide it"
+        )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Commission.objects.create(
+            affiliate=affiliate,
+            kind="clawback",
+            amount=D("-5.00"),
+            clawback_of=commission,
+            status="cleared",
+            note="twice",
+            clears_on=dt.date.today(),
+            created_by=staff,
+        )
+
+
+def test_the_ledger_shows_the_clawback_line(staff, client_as):
+    affiliate, commission, payment = _paid_out_commission(staff)
+    billing.refund_payment(payment=payment, actor=staff, reason="Client cancelled")
+    page = client_as("Billing").get(affiliate.get_absolute_url())
+    body = page.content.decode()
+    assert "Clawback" in body and "-5.00" in body
+    assert f"commission #{commission.pk}" in body

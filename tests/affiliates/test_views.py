@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from affiliates.models import Affiliate, Commission, Payout, Referral
 from tests.factories.affiliates import cleared_commission, enrol
-from tests.factories.billing import make_invoice
+from tests.factories.billing import make_invoice, pay
 from tests.factories.clients import ClientFactory
 
 pytestmark = pytest.mark.django_db
@@ -62,6 +62,7 @@ def test_referral_commission_and_payout_pages(client_as, staff_admin):
     )
     assert response.status_code == 302 and Referral.objects.get().client == referred
     invoice = make_invoice(referred, lines=[("1", "40.00")], actor=staff_admin)
+    pay(invoice, actor=staff_admin)
     response = http.post(
         reverse("affiliates:commission-create", args=[affiliate.pk]),
         {"invoice": invoice.number, "amount": "", "reason": "", "clears_on": ""},
