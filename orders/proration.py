@@ -1,7 +1,8 @@
 """Proration of a product or billing-cycle change (DOMAIN.md section 11).
 
 credit = old daily price x days left, charge = new daily price x days left, difference =
-charge - credit. The period is the one that ends at the next due date (which does not move);
+charge - credit. The period is the one that ends at the next due date (which does not move),
+and the days left never exceed it;
 a daily price is the recurring amount over the days of its cycle ending on that date, so leap
 years and short months count their real days. Each figure is rounded half-up to the cent.
 """
@@ -28,6 +29,9 @@ class Proration:
     new_daily: Decimal
     credit: Decimal
     charge: Decimal
+    # The next due date is more than one period away (paid ahead, or a typo): only one period
+    # is prorated, and the change asks for a reason.
+    beyond_period: bool = False
 
     @property
     def difference(self) -> Decimal:
@@ -59,7 +63,9 @@ def prorate(
         )
     start, days = period_ending(next_due_date, old_cycle)
     _new_start, new_days = period_ending(next_due_date, new_cycle)
-    days_left = max(0, (next_due_date - today).days)
+    # Never more than the period: a due date years out (2207 for 2027) must not multiply it.
+    remaining = max(0, (next_due_date - today).days)
+    days_left = min(remaining, days)
     old_daily = Decimal(old_amount) / days
     new_daily = Decimal(new_amount) / new_days
     return Proration(
@@ -71,4 +77,5 @@ def prorate(
         new_daily=new_daily,
         credit=money(Decimal(old_amount) * days_left / days),
         charge=money(Decimal(new_amount) * days_left / new_days),
+        beyond_period=remaining > days,
     )

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
 
 import audit.context
@@ -865,6 +865,11 @@ class ChangePlan:
     new_amount: Decimal
     catalog_amount: Decimal | None
     proration: Proration
+    # What the client paid, before tax, for this account's current period (paid invoices).
+    paid_for_period: Decimal = ZERO
+    # The client's credit for a downgrade, tax included: the unused difference, capped at what
+    # was paid for the period, taxed as the upgrade invoice would be.
+    credit_total: Decimal = ZERO
 
     @property
     def price_overridden(self) -> bool:
@@ -877,14 +882,20 @@ class ChangePlan:
 
     @property
     def to_credit(self) -> Decimal:
-        return -self.proration.difference
+        return self.credit_total
+
+    @property
+    def credit_capped(self) -> bool:
+        return -self.proration.difference > ZERO and self.paid_for_period < (
+            -self.proration.difference
+        )
 
     @property
     def settlement(self) -> str:
         difference = self.proration.difference
         if difference > 0:
             return ServiceChange.Settlement.INVOICE
-        if difference < 0 and settings.PRORATION_CREDIT_DOWNGRADES:
+        if difference < 0 and settings.PRORATION_CREDIT_DOWNGRADES and self.credit_total > 0:
             return ServiceChange.Settlement.CREDIT
         return ServiceChange.Settlement.NONE
 
@@ -953,6 +964,17 @@ def plan_change(
         next_due_date=service.next_due_date,
         today=today,
     )
+    paid = _paid_for_period(service, proration)
+    unused = min(max(-proration.difference, ZERO), paid)
+    credit_total = (
+        compute_totals(
+            [Line(Decimal(1), unused, True)],
+            billing.tax_rates_for(service.client),
+            rounding=settings.INVOICE_TAX_ROUNDING,
+        ).total
+        if unused > 0
+        else ZERO
+    )
     return ChangePlan(
         service=service,
         new_product=product,
@@ -961,7 +983,27 @@ def plan_change(
         new_amount=money(Decimal(new_amount)),
         catalog_amount=catalog_amount,
         proration=proration,
+        paid_for_period=paid,
+        credit_total=credit_total,
     )
+
+
+def _paid_for_period(service: Service, proration: Proration) -> Decimal:
+    """The account's lines on paid invoices issued for its current period, before tax.
+
+    A renewal is invoiced before its period starts (up to one period ahead), an order or an
+    upgrade during it; a Pending account whose first invoice is unpaid has paid nothing, so a
+    downgrade gives it no credit.
+    """
+    days = proration.days_in_period
+    earliest = proration.period_start - dt.timedelta(days=days)
+    total = InvoiceItem.objects.filter(
+        service=service,
+        invoice__status=Invoice.Status.PAID,
+        invoice__issue_date__gte=earliest,
+        invoice__issue_date__lte=proration.next_due_date,
+    ).aggregate(total=Sum("amount"))["total"]
+    return max(total or ZERO, ZERO)
 
 
 def _apply_change(change: ServiceChange, actor: Any, reason: str = "") -> ServiceChange:
@@ -1053,6 +1095,13 @@ def change_service_product(
     )
     if plan.price_overridden:
         require_reason(reason, "Say why the new price differs from the catalog.")
+    if plan.proration.beyond_period and not reason.strip():
+        raise ValidationError(
+            "The next due date, %(due)s, is more than one billing period away: check it "
+            "on the account (a typo?), or say why one period is prorated.",
+            code="due_beyond_period",
+            params={"due": f"{plan.proration.next_due_date:%d/%m/%Y}"},
+        )
     if apply_now:
         require_reason(reason, "Say why the change happens before the invoice is paid.")
     p = plan.proration
@@ -1088,9 +1137,10 @@ def change_service_product(
     elif settlement == ServiceChange.Settlement.CREDIT:
         credit_entry = billing.add_credit(
             client=service.client,
-            amount=-p.difference,
-            reason=f"Downgrade of {service}: {label}, {days} unused "
-            + (f"({reason.strip()})" if reason.strip() else ""),
+            amount=plan.credit_total,
+            reason=f"Downgrade of {service}: {label}, {days} unused, tax included"
+            + (f", capped at the {plan.paid_for_period} paid" if plan.credit_capped else "")
+            + (f" ({reason.strip()})" if reason.strip() else ""),
             actor=actor,
         )
     waits = settlement == ServiceChange.Settlement.INVOICE and not apply_now

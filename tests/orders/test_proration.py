@@ -96,8 +96,9 @@ def test_worked_examples(example):
     assert result.next_due_date == due
 
 
-def test_paid_ahead_counts_every_day_left():
-    # Paid two months ahead on a monthly plan: both months' days are credited.
+def test_days_left_never_exceed_the_period():
+    # Due two months out on a monthly plan (paid ahead, or a typo): one period at most is
+    # prorated; the change plan asks for a reason when the due date is that far.
     result = prorate(
         old_amount=Decimal("30.00"),
         old_cycle="monthly",
@@ -106,8 +107,19 @@ def test_paid_ahead_counts_every_day_left():
         next_due_date=D(2026, 12, 1),
         today=D(2026, 10, 1),
     )
-    assert result.days_left == 61
-    assert result.credit == Decimal("61.00")  # 30.00 / 30 days in November
+    assert (result.days_in_period, result.days_left) == (30, 30)
+    assert result.beyond_period
+    assert result.credit == Decimal("30.00")
+    # 2207 instead of 2027: still one period, never 9,961.00.
+    typo = prorate(
+        old_amount=Decimal("60.00"),
+        old_cycle="monthly",
+        new_amount=Decimal("5.00"),
+        new_cycle="monthly",
+        next_due_date=D(2207, 12, 1),
+        today=D(2026, 12, 1),
+    )
+    assert typo.days_left == typo.days_in_period and -typo.difference == Decimal("55.00")
 
 
 @pytest.mark.parametrize(

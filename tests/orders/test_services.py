@@ -13,7 +13,7 @@ from hosting.models import Addon, Domain, Service
 from orders import services
 from orders.models import Order, OrderLine, Promotion, ServiceChange
 from orders.services import AddonLineData, DomainLineData, ProductLineData
-from tests.factories.billing import pay
+from tests.factories.billing import TaxRuleFactory, make_invoice, pay
 from tests.factories.clients import ClientFactory
 from tests.factories.hosting import ServiceFactory
 from tests.factories.orders import PromotionFactory, make_catalog
@@ -412,6 +412,25 @@ def test_upgrade_at_once_needs_a_reason(catalog, monthly_basic, staff_admin):
     assert monthly_basic.product == catalog.pro
 
 
+def _paid_period(service, amount=None, *, actor):
+    """The invoice for the account's current period, paid (what a downgrade may credit)."""
+    invoice = make_invoice(
+        service.client,
+        lines=[
+            billing.LineData(
+                description=f"{service} this period",
+                quantity=Decimal(1),
+                unit_price=Decimal(amount or service.recurring_amount),
+                kind=InvoiceItem.Kind.SERVICE,
+                service=service,
+            )
+        ],
+        actor=actor,
+    )
+    pay(invoice, actor=actor)
+    return invoice
+
+
 def test_downgrade_credits_the_difference_and_applies_at_once(catalog, customer, staff_admin):
     service = ServiceFactory(
         client=customer,
@@ -419,6 +438,7 @@ def test_downgrade_credits_the_difference_and_applies_at_once(catalog, customer,
         recurring_amount=Decimal("15.00"),
         next_due_date=dt.date.today() + dt.timedelta(days=10),
     )
+    _paid_period(service, actor=staff_admin)
     change = services.change_service_product(
         service=service, product=catalog.basic, billing_cycle="monthly", actor=staff_admin
     )
@@ -585,3 +605,104 @@ def test_a_pending_cancellation_blocks_upgrades_until_withdrawn(
     services.change_service_product(
         service=monthly_basic, product=catalog.pro, billing_cycle="monthly", actor=staff_admin
     )
+
+
+# Downgrade credit: only what was paid, with its tax (issue 15 item 4) ------------------------
+
+
+def test_downgrade_credit_carries_the_tax_the_upgrade_invoice_charged(catalog, staff_admin):
+    TaxRuleFactory(country="GB", rate=Decimal("20.000"))
+    customer = ClientFactory(currency="GBP", country="GB")
+    today = dt.date.today()
+    service = ServiceFactory(
+        client=customer,
+        product=catalog.basic,
+        recurring_amount=Decimal("5.00"),
+        next_due_date=today + dt.timedelta(days=15),
+    )
+    _paid_period(service, actor=staff_admin)
+    up = services.change_service_product(
+        service=service, product=catalog.pro, billing_cycle="monthly", actor=staff_admin
+    )
+    net = up.difference
+    assert up.invoice.total == (net * Decimal("1.2")).quantize(Decimal("0.01"))
+    pay(up.invoice, actor=staff_admin)
+    down = services.change_service_product(
+        service=service,
+        product=catalog.basic,
+        billing_cycle="monthly",
+        actor=staff_admin,
+        reason="Client asked to go back",
+    )
+    assert down.settlement == "credit"
+    # Back to the same plan on the same day: the same net, credited with the same 20 % tax.
+    assert down.difference == -net
+    assert down.credit_entry.amount == up.invoice.total
+    assert billing.credit_balance(customer) == up.invoice.total
+
+
+def test_downgrading_an_account_that_was_never_paid_for_credits_nothing(
+    catalog, customer, staff_admin
+):
+    service = ServiceFactory(
+        client=customer,
+        product=catalog.pro,
+        status="pending",
+        recurring_amount=Decimal("15.00"),
+        next_due_date=dt.date.today() + dt.timedelta(days=14),
+    )
+    change = services.change_service_product(
+        service=service, product=catalog.basic, billing_cycle="monthly", actor=staff_admin
+    )
+    assert change.difference < 0
+    assert change.settlement == "none" and change.credit_entry is None
+    assert billing.credit_balance(customer) == 0
+    service.refresh_from_db()
+    assert service.product == catalog.basic
+
+
+def test_downgrade_credit_is_capped_at_what_was_paid_for_the_period(catalog, customer, staff_admin):
+    service = ServiceFactory(
+        client=customer,
+        product=catalog.pro,
+        recurring_amount=Decimal("15.00"),
+        next_due_date=dt.date.today() + dt.timedelta(days=15),
+    )
+    _paid_period(service, "3.00", actor=staff_admin)  # a discounted first month
+    change = services.change_service_product(
+        service=service, product=catalog.basic, billing_cycle="monthly", actor=staff_admin
+    )
+    assert -change.difference > Decimal("3.00")
+    assert change.credit_entry.amount == Decimal("3.00")
+
+
+# Proration never runs past one period (issue 15 item 10) ------------------------------------
+
+
+def test_a_due_date_typo_far_in_the_future_needs_a_reason_and_credits_one_period_at_most(
+    catalog, customer, staff_admin
+):
+    today = dt.date.today()
+    service = ServiceFactory(
+        client=customer,
+        product=catalog.pro,
+        recurring_amount=Decimal("15.00"),
+        next_due_date=today.replace(year=today.year + 180),
+    )
+    _paid_period(service, actor=staff_admin)
+    with pytest.raises(ValidationError) as exc:
+        services.change_service_product(
+            service=service, product=catalog.basic, billing_cycle="monthly", actor=staff_admin
+        )
+    assert exc.value.code == "due_beyond_period"
+    assert str(service.next_due_date.year) in str(exc.value)
+    assert billing.credit_balance(customer) == 0
+    change = services.change_service_product(
+        service=service,
+        product=catalog.basic,
+        billing_cycle="monthly",
+        actor=staff_admin,
+        reason="Paid ahead for years under the old contract",
+    )
+    assert change.days_left == change.days_in_period
+    assert -change.difference == Decimal("10.00")  # one month of 15.00 - 5.00, no more
