@@ -13,7 +13,7 @@ from billing.services import gateway_choices
 from clients.models import Client
 from clients.widgets import ClientPickerWidget
 from core import inputs
-from core.forms import ReasonFormMixin, style_widgets
+from core.forms import ReasonFormMixin, VersionField, style_widgets
 from hosting.models import Service
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -45,6 +45,7 @@ class AffiliateTermsForm(forms.Form):
 
 
 class AffiliateUpdateForm(ReasonFormMixin, AffiliateTermsForm):
+    version = VersionField()
     active = forms.BooleanField(required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

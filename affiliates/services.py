@@ -21,6 +21,7 @@ from django.utils import timezone
 import audit.context
 from affiliates.models import Affiliate, Commission, Payout, Referral
 from audit.context import require_reason
+from audit.edits import refuse_if_changed
 from billing import services as billing
 from billing.models import Invoice, Transaction
 from clients.models import Client
@@ -101,10 +102,16 @@ AFFILIATE_FIELDS = (
 
 @transaction.atomic
 def update_affiliate(
-    *, affiliate: Affiliate, data: dict[str, Any], actor: AbstractBaseUser, reason: str = ""
+    *,
+    affiliate: Affiliate,
+    data: dict[str, Any],
+    actor: AbstractBaseUser,
+    reason: str = "",
+    version: int | None = None,
 ) -> Affiliate:
     """Change an affiliate's code, terms, threshold or status; terms and status need a reason."""
     affiliate = Affiliate.objects.select_for_update().get(pk=affiliate.pk)
+    refuse_if_changed(affiliate, version)
     if set(data) - set(AFFILIATE_FIELDS):
         raise ValueError(f"Not editable: {sorted(set(data) - set(AFFILIATE_FIELDS))}")
     data = dict(data)

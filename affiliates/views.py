@@ -22,6 +22,7 @@ from affiliates.forms import (
     ReverseForm,
 )
 from affiliates.models import Affiliate, Commission, Payout, Referral
+from audit.edits import version_of
 from audit.views import RecordHistoryMixin
 from billing.views import action_page
 from clients.models import Client
@@ -187,15 +188,17 @@ class AffiliateUpdateView(_AffiliateAction):
 
     def form(self, request: HttpRequest, affiliate: Affiliate) -> Any:
         initial = {name: getattr(affiliate, name) for name in services.AFFILIATE_FIELDS}
+        initial["version"] = version_of(affiliate)
         return AffiliateUpdateForm(request.POST or None, initial=initial)
 
     def act(self, request: HttpRequest, affiliate: Affiliate, form: Any) -> str:
-        data = {k: v for k, v in form.cleaned_data.items() if k != "audit_reason"}
+        data = {k: v for k, v in form.cleaned_data.items() if k not in ("audit_reason", "version")}
         services.update_affiliate(
             affiliate=affiliate,
             data=data,
             actor=request.user,
             reason=form.cleaned_data["audit_reason"],
+            version=form.cleaned_data["version"],
         )
         return "Affiliate saved."
 

@@ -19,7 +19,7 @@ from clients.services import (
     validate_status_change,
 )
 from core import inputs
-from core.forms import ReasonFormMixin
+from core.forms import ReasonFormMixin, VersionField
 
 
 def status_change_errors(form: forms.ModelForm) -> None:
@@ -73,6 +73,7 @@ def custom_field_definitions(*, admin: bool) -> list[CustomField]:
 class ClientForm(ReasonFormMixin, forms.ModelForm):
     """Every field staff enter about a client, its custom fields and, when adding, its login."""
 
+    version = VersionField()
     password = forms.CharField(
         label="Client's password",
         required=False,
@@ -166,10 +167,15 @@ class DeleteClientForm(StatusForm):
 
 
 class ContactForm(forms.ModelForm):
+    version = VersionField()
+
     class Meta:
         model = Contact
         fields = list(CONTACT_FIELDS)
         widgets = {"phone": forms.TextInput(attrs={"type": "tel"})}
+
+    def contact_data(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
 
 
 class NoteForm(forms.ModelForm):
@@ -202,6 +208,7 @@ class NoteForm(forms.ModelForm):
 
 class NoteEditForm(ReasonFormMixin, forms.Form):
     body = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 5}))
+    version = VersionField()
 
 
 class PasswordForm(forms.Form):

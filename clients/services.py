@@ -27,6 +27,7 @@ from django.utils.crypto import salted_hmac
 
 import audit.context
 from audit.context import require_reason
+from audit.edits import refuse_if_changed
 from clients import custom_fields
 from clients.models import (
     Client,
@@ -194,10 +195,15 @@ def update_client(
     actor: AbstractBaseUser | None,
     reason: str = "",
     custom_values: Mapping[CustomField, Any] | None = None,
+    version: int | None = None,
 ) -> Client:
-    """Apply staff edits; status changes and back-dating need a reason, currency may be locked."""
+    """Apply staff edits; status changes and back-dating need a reason, currency may be locked.
+
+    ``version`` is the client's version when the form was opened (``audit.edits``): a change
+    made since is refused, never overwritten."""
     _check_fields(data, EDITABLE_FIELDS)
     client = Client.objects.select_for_update().get(pk=client.pk)
+    refuse_if_changed(client, version)
     changed = [name for name, value in data.items() if getattr(client, name) != value]
     with audit.context.context(action="clients.update_client", reason=reason, actor=actor):
         if changed:
@@ -379,10 +385,16 @@ def add_contact(
 
 @transaction.atomic
 def update_contact(
-    *, contact: Contact, data: Mapping[str, Any], actor: AbstractBaseUser | None, reason: str = ""
+    *,
+    contact: Contact,
+    data: Mapping[str, Any],
+    actor: AbstractBaseUser | None,
+    reason: str = "",
+    version: int | None = None,
 ) -> Contact:
     _check_fields(data, CONTACT_FIELDS)
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    refuse_if_changed(contact, version)
     changed = [name for name, value in data.items() if getattr(contact, name) != value]
     if not changed:
         return contact
@@ -428,9 +440,17 @@ def add_note(
 
 
 @transaction.atomic
-def edit_note(*, note: Note, body: str, actor: AbstractBaseUser, reason: str = "") -> Note:
+def edit_note(
+    *,
+    note: Note,
+    body: str,
+    actor: AbstractBaseUser,
+    reason: str = "",
+    version: int | None = None,
+) -> Note:
     """Change a note's text. The earlier text stays readable in the note's history."""
     note = Note.objects.select_for_update().get(pk=note.pk)
+    refuse_if_changed(note, version)
     if body.strip() == note.body:
         return note
     with audit.context.context(action="clients.edit_note", reason=reason, actor=actor):

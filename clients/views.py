@@ -13,6 +13,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.generic import DetailView, ListView
 
+from audit.edits import version_of
 from audit.feed import Feed, FeedFilters
 from audit.tracking import event_model_for
 from audit.views import RecordHistoryMixin
@@ -178,7 +179,7 @@ class ClientUpdateView(StaffPermissionRequiredMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         customer = get_object_or_404(Client, pk=pk)
-        form = _client_form(request, customer)
+        form = _client_form(request, customer, initial={"version": version_of(customer)})
         return render(request, self.template_name, {"form": form, "customer": customer})
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -192,9 +193,10 @@ class ClientUpdateView(StaffPermissionRequiredMixin, View):
                     actor=request.user,
                     reason=form.cleaned_data["audit_reason"],
                     custom_values=form.custom_values(),
+                    version=form.cleaned_data["version"],
                 )
             except ValidationError as exc:
-                form.add_error(None, exc)
+                errors_to_form(form, exc)
             else:
                 messages.success(request, f"Client {customer} saved.")
                 return redirect(customer)
@@ -352,7 +354,7 @@ class ContactCreateView(_ClientActionView):
     title = "Add a contact to {customer.full_name}"
 
     def act(self, request: HttpRequest, customer: Client, form: Any) -> HttpResponse:
-        services.add_contact(client=customer, data=form.cleaned_data, actor=request.user)
+        services.add_contact(client=customer, data=form.contact_data(), actor=request.user)
         messages.success(request, "Contact added.")
         return redirect(reverse("clients:client-detail", args=[customer.pk]) + "?tab=contacts")
 
@@ -371,14 +373,23 @@ class ContactUpdateView(StaffPermissionRequiredMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         contact = get_object_or_404(Contact.objects.select_related("client"), pk=pk)
-        return self._render(request, contact, ContactForm(instance=contact))
+        return self._render(
+            request,
+            contact,
+            ContactForm(instance=contact, initial={"version": version_of(contact)}),
+        )
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         contact = get_object_or_404(Contact.objects.select_related("client"), pk=pk)
         form = ContactForm(request.POST, instance=contact)
         if form.is_valid():
             try:
-                services.update_contact(contact=contact, data=form.cleaned_data, actor=request.user)
+                services.update_contact(
+                    contact=contact,
+                    data=form.contact_data(),
+                    actor=request.user,
+                    version=form.cleaned_data["version"],
+                )
             except ValidationError as exc:
                 errors_to_form(form, exc)
             else:
@@ -459,7 +470,9 @@ class NoteUpdateView(StaffPermissionRequiredMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         note = get_object_or_404(Note.objects.select_related("client", "author"), pk=pk)
-        return self._render(request, note, NoteEditForm(initial={"body": note.body}))
+        return self._render(
+            request, note, NoteEditForm(initial={"body": note.body, "version": version_of(note)})
+        )
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         note = get_object_or_404(Note.objects.select_related("client", "author"), pk=pk)
@@ -471,6 +484,7 @@ class NoteUpdateView(StaffPermissionRequiredMixin, View):
                     body=form.cleaned_data["body"],
                     actor=request.user,
                     reason=form.cleaned_data["audit_reason"],
+                    version=form.cleaned_data["version"],
                 )
             except ValidationError as exc:
                 errors_to_form(form, exc)

@@ -46,6 +46,32 @@ class ReasonFormMixin(forms.Form):
 REASON_FIELDS = ("audit_reason", "reason")
 
 
+# A lost-update refusal (``audit.edits.refuse_if_changed``): the record changed after the form
+# was opened. It carries the record's current version.
+CHANGED_SINCE_OPENED = "changed_since_opened"
+
+
+class VersionField(forms.IntegerField):
+    """The hidden version of the record an edit form was opened at (``audit.edits``); blank
+    means no check (a script, or a form that creates)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("widget", forms.HiddenInput)
+        super().__init__(**kwargs)
+
+
+def _keep_current_version(form: forms.BaseForm, error: ValidationError) -> None:
+    """The form comes back with the person's input and the record's current version, so a
+    second save, made having seen the other change, goes through."""
+    version = (getattr(error, "params", None) or {}).get("version")
+    if "version" in form.fields and version is not None:
+        data = form.data.copy()
+        data[form.add_prefix("version")] = str(version)
+        form.data = data
+
+
 def errors_to_form(form: forms.BaseForm, exc: ValidationError) -> None:
     """A service's refusal onto the form that asked for it, so the page comes back with the input.
 
@@ -58,6 +84,8 @@ def errors_to_form(form: forms.BaseForm, exc: ValidationError) -> None:
         return
     reason_field = next((n for n in REASON_FIELDS if n in form.fields), None)
     for error in exc.error_list:
+        if error.code == CHANGED_SINCE_OPENED:
+            _keep_current_version(form, error)
         form.add_error(reason_field if error.code == "reason_required" else None, error)
 
 

@@ -8,7 +8,7 @@ from django.contrib.postgres.forms import SimpleArrayField
 from django.core.exceptions import ValidationError
 
 from core import inputs
-from core.forms import ReasonFormMixin, StyledFilterSetMixin
+from core.forms import ReasonFormMixin, StyledFilterSetMixin, VersionField
 from hosting import crypto, services
 from hosting.domains import to_ascii, to_unicode
 from hosting.models import (
@@ -37,6 +37,7 @@ def secret_field(label: str, *, widget: forms.Widget, **kwargs: Any) -> forms.Ch
 
 
 class ServiceForm(ReasonFormMixin, forms.ModelForm):
+    version = VersionField()
     password = secret_field(
         "Account password",
         required=False,
@@ -130,6 +131,7 @@ class SecretForm(forms.Form):
 
 
 class DomainForm(ReasonFormMixin, forms.ModelForm):
+    version = VersionField()
     name = forms.CharField(label="Domain name", max_length=300, help_text="Unicode or ASCII.")
     ns1 = forms.CharField(label="Name server 1", max_length=253)
     ns2 = forms.CharField(label="Name server 2", max_length=253)

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 import audit.context
 from audit.context import require_reason
+from audit.edits import refuse_if_changed
 from clients.models import Client
 from hosting import crypto
 from hosting.domains import validate_domain_name, validate_host_name
@@ -216,10 +217,13 @@ def update_service(
     actor: AbstractBaseUser | None,
     reason: str = "",
     recalculate: bool = False,
+    version: int | None = None,
 ) -> Service:
-    """Edit a hosting account. Status changes go through ``change_service_status``."""
+    """Edit a hosting account. Status changes go through ``change_service_status``; a change
+    made since ``version`` (the form's, ``audit.edits``) is refused."""
     _check_fields(data, SERVICE_FIELDS)
     service = Service.objects.select_for_update().get(pk=service.pk)
+    refuse_if_changed(service, version)
     changed = {k for k, v in data.items() if getattr(service, k) != v}
     with audit.context.context(action="hosting.update_service", reason=reason, actor=actor):
         for name in changed - {"first_payment_amount", "recurring_amount"}:
@@ -491,10 +495,16 @@ def create_domain(
 
 @transaction.atomic
 def update_domain(
-    *, domain: Domain, data: Mapping[str, Any], actor: AbstractBaseUser | None, reason: str = ""
+    *,
+    domain: Domain,
+    data: Mapping[str, Any],
+    actor: AbstractBaseUser | None,
+    reason: str = "",
+    version: int | None = None,
 ) -> Domain:
     _check_fields(data, DOMAIN_FIELDS)
     domain = Domain.objects.select_for_update().select_related("tld").get(pk=domain.pk)
+    refuse_if_changed(domain, version)
     if "name" in data and data["name"] in (domain.name, str(domain)):
         data = {k: v for k, v in data.items() if k != "name"}
     changed = {k: v for k, v in data.items() if getattr(domain, k, None) != v}

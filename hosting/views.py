@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django.views.generic import DetailView, ListView
 
+from audit.edits import version_of
 from audit.views import RecordHistoryMixin
 from clients.models import Client
 from core.forms import errors_to_form
@@ -155,7 +156,11 @@ class ServiceUpdateView(StaffPermissionRequiredMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         service = get_object_or_404(Service.objects.select_related("client"), pk=pk)
-        return self._page(request, service, ServiceForm(instance=service))
+        return self._page(
+            request,
+            service,
+            ServiceForm(instance=service, initial={"version": version_of(service)}),
+        )
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         service = get_object_or_404(Service.objects.select_related("client"), pk=pk)
@@ -170,6 +175,7 @@ class ServiceUpdateView(StaffPermissionRequiredMixin, View):
                         actor=request.user,
                         reason=reason,
                         recalculate=form.cleaned_data.get("recalculate", False),
+                        version=form.cleaned_data["version"],
                     )
                     if form.cleaned_data["password"]:
                         services.set_service_password(
@@ -423,7 +429,9 @@ class DomainUpdateView(StaffPermissionRequiredMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         domain = get_object_or_404(Domain.objects.select_related("client"), pk=pk)
-        return self._page(request, domain, DomainForm(instance=domain))
+        return self._page(
+            request, domain, DomainForm(instance=domain, initial={"version": version_of(domain)})
+        )
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         domain = get_object_or_404(Domain.objects.select_related("client"), pk=pk)
@@ -435,6 +443,7 @@ class DomainUpdateView(StaffPermissionRequiredMixin, View):
                     data=form.domain_data(),
                     actor=request.user,
                     reason=form.cleaned_data["audit_reason"],
+                    version=form.cleaned_data["version"],
                 )
             except ValidationError as exc:
                 errors_to_form(form, exc)

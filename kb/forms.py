@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 
 from core import inputs
-from core.forms import style_widgets
+from core.forms import VersionField, style_widgets
 from kb.models import Article, Category
 
 RELATED_CHOICES = 500  # newest articles offered as "related"
@@ -29,6 +29,7 @@ def category_choices() -> list[tuple[int, str]]:
 
 
 class ArticleForm(forms.Form):
+    version = VersionField()
     title = forms.CharField(max_length=200)
     category = forms.TypedChoiceField(coerce=int, choices=[])
     slug = forms.SlugField(max_length=200, required=False, help_text="Blank: made from the title.")

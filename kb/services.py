@@ -26,6 +26,7 @@ from django.utils.text import slugify
 from markdown_it import MarkdownIt
 
 import audit.context
+from audit.edits import refuse_if_changed
 from kb.models import (
     SEARCH_CONFIG,
     Article,
@@ -136,6 +137,7 @@ def save_article(
     reason: str = "",
     related: Iterable[Article] | None = None,
     restored_from: int | None = None,
+    version: int | None = None,
 ) -> Article:
     """Create or change an article; every save keeps a revision. A blank slug is made from the
     title (unique in the category); a typed slug that is taken is refused."""
@@ -144,6 +146,7 @@ def save_article(
         raise ValueError(f"Unknown article fields: {sorted(unknown)}")
     if article is not None:
         article = Article.objects.select_for_update().get(pk=article.pk)
+        refuse_if_changed(article, version)
     else:
         article = Article(created_by=actor)
     for name, value in data.items():

@@ -14,6 +14,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.generic import DetailView, ListView
 
+from audit.edits import version_of
 from audit.middleware import client_ip
 from audit.views import RecordHistoryMixin
 from core import inputs
@@ -96,7 +97,11 @@ class ArticleUpdateView(StaffPermissionRequiredMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         article = get_object_or_404(Article, pk=pk)
         initial = {name: getattr(article, name) for name in services.ARTICLE_FIELDS}
-        initial.update(category=article.category_id, related=list(article.related.all()))
+        initial.update(
+            category=article.category_id,
+            related=list(article.related.all()),
+            version=version_of(article),
+        )
         return _form_page(request, ArticleForm(initial=initial, article=article), article)
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -110,6 +115,7 @@ class ArticleUpdateView(StaffPermissionRequiredMixin, View):
                     actor=request.user,
                     reason=form.cleaned_data["reason"],
                     related=form.cleaned_data["related"],
+                    version=form.cleaned_data["version"],
                 )
             except ValidationError as exc:
                 errors_to_form(form, exc)

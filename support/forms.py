@@ -13,7 +13,7 @@ from billing.forms import DATE, DATETIME
 from clients.models import Client
 from clients.widgets import ClientPickerWidget
 from core import inputs
-from core.forms import ReasonFormMixin, StyledFilterSetMixin, style_widgets
+from core.forms import ReasonFormMixin, StyledFilterSetMixin, VersionField, style_widgets
 from support.models import Communication, Department, Ticket, TicketReply
 
 User = get_user_model()
@@ -191,6 +191,7 @@ class TicketStatusForm(ReasonFormMixin, forms.Form):
 
 
 class TicketUpdateForm(ReasonFormMixin, forms.Form):
+    version = VersionField()
     subject = forms.CharField(max_length=200)
     department = forms.ModelChoiceField(queryset=None)
     priority = forms.ChoiceField(choices=Ticket.Priority.choices)
@@ -214,7 +215,7 @@ class TicketUpdateForm(ReasonFormMixin, forms.Form):
             self.fields[name].queryset = queryset.filter(pk__in=ids)
 
     def changes(self) -> dict[str, Any]:
-        return {k: v for k, v in self.cleaned_data.items() if k != "audit_reason"}
+        return {k: v for k, v in self.cleaned_data.items() if k not in ("audit_reason", "version")}
 
 
 class TicketFilter(StyledFilterSetMixin, django_filters.FilterSet):
@@ -271,6 +272,8 @@ class TicketFilter(StyledFilterSetMixin, django_filters.FilterSet):
 
 
 class CommunicationForm(ReasonFormMixin, forms.ModelForm):
+    version = VersionField()
+
     class Meta:
         model = Communication
         fields = [
@@ -326,7 +329,7 @@ class CommunicationForm(ReasonFormMixin, forms.ModelForm):
         pass
 
     def data_for_service(self) -> dict[str, Any]:
-        return {k: v for k, v in self.cleaned_data.items() if k != "audit_reason"}
+        return {k: v for k, v in self.cleaned_data.items() if k not in ("audit_reason", "version")}
 
 
 class FollowUpDoneForm(forms.Form):

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 import audit.context
 from audit.context import require_reason
+from audit.edits import refuse_if_changed
 from clients.models import Client, Contact, EmailLog
 from clients.services import queue_email
 from core.emails import render_text
@@ -534,12 +535,18 @@ EDITABLE_FIELDS = (
 
 @transaction.atomic
 def update_ticket(
-    *, ticket: Ticket, data: dict[str, Any], actor: AbstractBaseUser, reason: str = ""
+    *,
+    ticket: Ticket,
+    data: dict[str, Any],
+    actor: AbstractBaseUser,
+    reason: str = "",
+    version: int | None = None,
 ) -> Ticket:
     """Change a ticket's department, priority, assignee, CC, related records or subject."""
     ticket = (
         Ticket.objects.select_for_update(of=("self",)).select_related("client").get(pk=ticket.pk)
     )
+    refuse_if_changed(ticket, version)
     unknown = set(data) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"Not editable here: {', '.join(sorted(unknown))}")
@@ -629,7 +636,12 @@ def log_communication(
 
 @transaction.atomic
 def update_communication(
-    *, communication: Communication, data: dict[str, Any], actor: AbstractBaseUser, reason: str
+    *,
+    communication: Communication,
+    data: dict[str, Any],
+    actor: AbstractBaseUser,
+    reason: str,
+    version: int | None = None,
 ) -> Communication:
     """Correct a logged communication; the reason and old → new go to the audit trail."""
     entry = (
@@ -637,6 +649,7 @@ def update_communication(
         .select_related("client")
         .get(pk=communication.pk)
     )
+    refuse_if_changed(entry, version)
     unknown = set(data) - set(COMMUNICATION_FIELDS)
     if unknown:
         raise ValueError(f"Unknown communication fields: {', '.join(sorted(unknown))}")

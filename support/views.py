@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import DetailView, ListView
 
+from audit.edits import version_of
 from audit.views import RecordHistoryMixin
 from billing.views import action_page
 from clients.models import Client, Note
@@ -308,6 +309,7 @@ class TicketUpdateView(StaffPermissionRequiredMixin, View):
     def get(self, request: HttpRequest, number: str) -> HttpResponse:
         ticket = visible_ticket(request, number)
         initial = {name: getattr(ticket, name) for name in services.EDITABLE_FIELDS}
+        initial["version"] = version_of(ticket)
         form = TicketUpdateForm(initial=initial, ticket=ticket, user=request.user)
         return self._page(request, ticket, form)
 
@@ -321,6 +323,7 @@ class TicketUpdateView(StaffPermissionRequiredMixin, View):
                     data=form.changes(),
                     actor=request.user,
                     reason=form.cleaned_data["audit_reason"],
+                    version=form.cleaned_data["version"],
                 )
             except ValidationError as exc:
                 errors_to_form(form, exc)
@@ -462,7 +465,9 @@ class CommunicationUpdateView(StaffPermissionRequiredMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         entry = get_object_or_404(Communication.objects.select_related("client"), pk=pk)
-        form = CommunicationForm(instance=entry, client=entry.client)
+        form = CommunicationForm(
+            instance=entry, client=entry.client, initial={"version": version_of(entry)}
+        )
         return _communication_page(
             request, form, client=entry.client, title=f"Correct {entry}", entry=entry
         )
@@ -477,6 +482,7 @@ class CommunicationUpdateView(StaffPermissionRequiredMixin, View):
                     data=form.data_for_service(),
                     actor=request.user,
                     reason=form.cleaned_data["audit_reason"],
+                    version=form.cleaned_data["version"],
                 )
             except ValidationError as exc:
                 errors_to_form(form, exc)
