@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 import audit.context
@@ -402,6 +402,33 @@ def _save_domain(domain: Domain) -> None:
         raise
 
 
+def _refuse_silent_duplicate(domain: Domain, reason: str) -> None:
+    """The same name pending or active on another record needs a reason to be entered again
+    (a transfer between clients being recorded, a correction); the database keeps one active.
+
+    Two people entering one name at once queue on a transaction lock of the name, so the
+    second sees the first's record (no row to lock yet: an advisory lock, taken after the
+    client's row lock, last in the lock order).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"domain:{domain.name}"])
+    live = (Domain.Status.PENDING, Domain.Status.ACTIVE)
+    other = (
+        Domain.objects.filter(name=domain.name, status__in=live)
+        .exclude(pk=domain.pk)
+        .select_related("client")
+        .order_by("id")
+        .first()
+    )
+    if other is None:
+        return
+    require_reason(
+        reason,
+        f"{domain} is already {other.get_status_display().lower()} on domain #{other.pk} of "
+        f"client {other.client} (#{other.client_id}): say why it is entered again.",
+    )
+
+
 def _prepare_domain(domain: Domain, data: Mapping[str, Any], reason: str, *, new: bool) -> None:
     if not 1 <= int(domain.period_years or 0) <= 10:
         raise ValidationError(
@@ -411,6 +438,7 @@ def _prepare_domain(domain: Domain, data: Mapping[str, Any], reason: str, *, new
         ascii_name, suffix = validate_domain_name(data["name"], sold_tlds=sold_tlds())
         domain.name = ascii_name
         domain.tld = Tld.objects.get(name=suffix)
+        _refuse_silent_duplicate(domain, reason)
     if "nameservers" in data:
         domain.nameservers = clean_nameservers(list(data["nameservers"]))
     derived = expiry_for(domain.registration_date, domain.period_years)

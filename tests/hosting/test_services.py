@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
+from django.urls import reverse
 
 from hosting import services
 from hosting.models import Domain, Product, SecretReveal, Service, ServiceEvent, Tld
@@ -267,7 +268,10 @@ def test_the_same_domain_cannot_be_active_twice(staff_admin, sold):
     first = services.create_domain(client=ClientFactory(), data=_domain_data(), actor=staff_admin)
     services.change_domain_status(domain=first, new_status="active", actor=staff_admin, reason="ok")
     second = services.create_domain(
-        client=ClientFactory(), data=_domain_data("BÜCHER.de"), actor=staff_admin
+        client=ClientFactory(),
+        data=_domain_data("BÜCHER.de"),
+        actor=staff_admin,
+        reason="Transfer to the new owner being recorded",
     )
     with pytest.raises(ValidationError) as exc:
         services.change_domain_status(
@@ -469,3 +473,52 @@ def test_a_client_with_hosting_but_no_invoice_cannot_change_currency(staff_admin
     # A client with nothing priced yet may still change.
     empty = ClientFactory(currency="GBP")
     update_client(client=empty, data={"currency": "EUR"}, actor=staff_admin)
+
+
+# The same name entered twice (issue 15 item 20) ---------------------------------------------
+
+
+def test_a_name_pending_or_active_elsewhere_needs_a_reason_to_be_entered_again(
+    staff_admin, sold, client_as
+):
+    first = services.create_domain(
+        client=ClientFactory(), data=_domain_data(name="shop.de"), actor=staff_admin
+    )
+    other = ClientFactory()
+    with pytest.raises(ValidationError) as exc:
+        services.create_domain(client=other, data=_domain_data(name="shop.de"), actor=staff_admin)
+    assert exc.value.code == "reason_required"
+    assert f"#{first.pk}" in str(exc.value) and "pending" in str(exc.value)
+    assert Domain.objects.filter(name="shop.de").count() == 1
+    # The form says so, with the input kept.
+    page = client_as("Admin").post(
+        reverse("hosting:domain-create", args=[other.pk]),
+        {
+            "name": "shop.de",
+            "order_type": "register",
+            "registrar": "",
+            "period_years": "1",
+            "registration_date": TODAY.isoformat(),
+            "ns1": "ns1.example.net",
+            "ns2": "ns2.example.net",
+            "audit_reason": "",
+        },
+    )
+    assert page.status_code == 400
+    assert "already pending" in page.content.decode()
+    assert page.context["form"]["name"].value() == "shop.de"
+    # With a reason (a transfer between clients is being recorded), it is entered.
+    again = services.create_domain(
+        client=other,
+        data=_domain_data(name="shop.de"),
+        actor=staff_admin,
+        reason="Moving to the reseller's account",
+    )
+    assert again.status == "pending"
+    # Renaming another record onto it is the same case.
+    third = services.create_domain(
+        client=ClientFactory(), data=_domain_data(name="shop2.de"), actor=staff_admin
+    )
+    with pytest.raises(ValidationError) as exc:
+        services.update_domain(domain=third, data={"name": "shop.de"}, actor=staff_admin)
+    assert exc.value.code == "reason_required"
