@@ -33,6 +33,13 @@ HOSTILE = [
     "```html\n<script>alert(1)</script>\n```",
     "<math><mi xlink:href=javascript:alert(1)>x</mi></math>",
     "<<script>script>alert(1)<</script>/script>",
+    # What markdown-it itself lets through and only the nh3 allow-list stops (issue 15: with
+    # nh3 removed, every case above still passed):
+    "[install](ms-appinstaller:?source=https://evil.example/app.msix)",
+    "[open](intent://evil.example#Intent;scheme=http;end)",
+    "![pixel](data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk)",
+    "[call](tel:+441234567890)",
+    "[feed](feed:https://evil.example/rss)",
 ]
 
 
@@ -62,6 +69,9 @@ def test_hostile_markdown_is_rendered_harmless(markdown):
                     value,
                 )
                 assert not value.lower().lstrip().startswith(("javascript", "vbscript", "data"))
+        if tag == "a" and attrs.get("href"):
+            # Links leave with no opener and no referrer, and pass on no ranking.
+            assert {"noopener", "noreferrer", "nofollow"} <= set(attrs.get("rel", "").split())
 
 
 def test_safe_markdown_keeps_its_formatting():
