@@ -148,20 +148,10 @@ def _billed_elsewhere(invoice: Invoice) -> InvoiceItem | None:
     return None
 
 
-def _lock_billed_records(invoice: Invoice) -> None:
-    """Lock the records whose periods ``invoice`` bills (level 4 of the lock order), so two
-    invoices for one period cannot both become billed: the second waits, then sees the first."""
-    from hosting.models import Addon, Domain, Service
-
-    items = list(invoice.items.filter(period_start__isnull=False))
-    for model, key in ((Service, "service_id"), (Domain, "domain_id"), (Addon, "addon_id")):
-        ids = sorted({getattr(i, key) for i in items if getattr(i, key)})
-        if ids:
-            list(model.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
-
-
 def _check_periods_free(invoice: Invoice) -> None:
-    _lock_billed_records(invoice)
+    """Refuse an invoice that would bill a period already billed. Called with the client
+    locked: every invoice of the client becomes billed under that lock, so two of them for
+    one period queue there and the second sees the first (the trigger backs this up)."""
     other = _billed_elsewhere(invoice)
     if other is not None:
         raise ValidationError(

@@ -142,3 +142,22 @@ def test_paying_a_renewal_and_changing_the_accounts_product_at_once_do_not_deadl
     assert [o for o in outcomes if isinstance(o, Exception)] == []
     renewal.refresh_from_db()
     assert renewal.status == "paid"
+
+
+def test_two_invoices_for_one_period_published_at_once_bill_it_once():
+    service = ServiceFactory(
+        billing_cycle="annually",
+        recurring_amount=D("60.00"),
+        next_due_date=dt.date.today() + dt.timedelta(days=30),
+    )
+    drafts = [
+        make_invoice(service.client, lines=[services.line_for_service(service)], publish=False)
+        for _ in range(2)
+    ]
+
+    outcomes = _race(*(lambda d=d: services.publish_invoice(invoice=d, actor=None) for d in drafts))
+
+    _assert_one_won_and_one_was_refused(outcomes)
+    refused = next(o for o in outcomes if isinstance(o, Exception))
+    assert refused.error_list[0].code == "period_already_billed"
+    assert Invoice.objects.filter(status="unpaid").count() == 1

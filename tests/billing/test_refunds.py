@@ -109,3 +109,22 @@ def test_a_refund_from_credit_is_filed_under_the_refund_with_its_reason(staff_ad
         "Overpaid",
         staff_admin.pk,
     )
+
+
+def test_cancel_to_credit_returns_each_payments_part_on_its_own_ledger_line(staff_admin):
+    invoice = make_invoice(lines=[("1", "100")])
+    first, second = pay(invoice, "30"), pay(invoice, "25")
+    services.change_invoice_status(
+        invoice=invoice,
+        status="cancelled",
+        actor=staff_admin,
+        reason="Wrong plan",
+        paid_to_credit=True,
+    )
+    returned = CreditEntry.objects.filter(kind="returned").order_by("id")
+    assert [(e.transaction, e.amount) for e in returned] == [(first, D("30")), (second, D("25"))]
+    events = CreditEntryEvent.objects.filter(kind="returned").select_related("pgh_context")
+    assert {e.pgh_context.metadata["action"] for e in events} == {"billing.invoice_cancelled"}
+    assert {e.pgh_context.metadata["reason"] for e in events} == {"Wrong plan"}
+    assert services.refundable_amount(first) == D("30")
+    assert services.refundable_amount(second) == D("25")

@@ -132,6 +132,20 @@ def test_the_database_refuses_a_second_live_invoice_for_the_same_period():
         )
 
 
+def test_the_database_refuses_a_period_without_exactly_one_record():
+    invoice = make_invoice(lines=[("1", "10")], publish=False)
+    with (
+        pytest.raises(DatabaseError, match="billing_item_period_of_one_record"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "UPDATE billing_invoiceitem SET period_start = %s, period_end = %s "
+            "WHERE invoice_id = %s",
+            [DUE, NEXT, invoice.pk],
+        )
+
+
 def _offered(staff_client, customer) -> dict:
     response = staff_client.get(reverse("billing:invoice-create") + f"?client={customer.pk}")
     assert response.status_code == 200
