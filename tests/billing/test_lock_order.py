@@ -43,12 +43,16 @@ def _slow_locks():
         yield
 
 
-def _race(*calls):
-    def run(call):
+def _race(*calls, stagger: float = 0.0):
+    """Run ``calls`` at once, the n-th one ``n * stagger`` seconds after the first (to decide
+    which side takes its first lock first)."""
+
+    def run(index, call):
+        time.sleep(index * stagger)
         with _slow_locks():
             return call()
 
-    return _run_in_parallel(run, [(call,) for call in calls])
+    return _run_in_parallel(run, list(enumerate(calls)))
 
 
 def _assert_one_won_and_one_was_refused(outcomes):
@@ -132,11 +136,14 @@ def test_paying_a_renewal_and_changing_the_accounts_product_at_once_do_not_deadl
     )
     renewal = make_invoice(service.client, lines=[services.line_for_service(service)])
 
+    # The payment takes the client first; the change must then wait for it, not lock the
+    # account the payment's renewal needs.
     outcomes = _race(
         lambda: pay(renewal),
         lambda: orders.change_service_product(
             service=service, product=catalog.pro, billing_cycle="monthly", actor=None
         ),
+        stagger=LOCK_PAUSE / 4,
     )
 
     assert [o for o in outcomes if isinstance(o, Exception)] == []

@@ -97,6 +97,22 @@ def test_paying_refunding_and_paying_the_same_period_again_moves_the_date_once()
     assert service.next_due_date == NEXT
 
 
+def test_paying_an_old_period_again_never_moves_the_date_back():
+    service = _annual_service()
+    old_line = services.line_for_service(service)
+    first = pay(make_invoice(service.client, lines=[old_line]))
+    service.refresh_from_db()
+    pay(make_invoice(service.client, lines=[services.line_for_service(service)]))
+    service.refresh_from_db()
+    assert service.next_due_date == dt.date(2029, 12, 1)
+    services.refund_payment(payment=first, actor=None, reason="Paid by mistake")
+
+    pay(make_invoice(service.client, lines=[old_line]))  # the refunded period billed anew
+
+    service.refresh_from_db()
+    assert service.next_due_date == dt.date(2029, 12, 1)
+
+
 def test_an_upgrade_line_for_a_service_does_not_move_its_due_date():
     service = _annual_service()
     upgrade = services.LineData(
