@@ -92,6 +92,9 @@ class InvoiceLineForm(forms.Form):
     domain = forms.IntegerField(required=False, widget=forms.HiddenInput)
     addon = forms.IntegerField(required=False, widget=forms.HiddenInput)
     billable_item = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    # The record's period a pulled line bills (paid, it moves the record on).
+    period_start = forms.DateField(required=False, widget=forms.HiddenInput)
+    period_end = forms.DateField(required=False, widget=forms.HiddenInput)
 
 
 InvoiceLineFormSet = forms.formset_factory(

@@ -95,8 +95,9 @@ def _dashboard(request: HttpRequest) -> dict[str, Any]:
     overdue = Invoice.objects.overdue(today).select_related("client").order_by("due_date", "id")[:8]
     by_currency = (
         Invoice.objects.payable()
+        .with_balance_due()
         .values("currency")
-        .annotate(due=Sum("balance"))
+        .annotate(outstanding=Sum("owed"))
         .order_by("currency")
     )
     return {

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django_countries.fields import CountryField
@@ -238,6 +238,17 @@ class InvoiceQuerySet(models.QuerySet):
     def payable(self) -> InvoiceQuerySet:
         return self.filter(status__in=Invoice.PAYABLE)
 
+    def with_balance_due(self) -> InvoiceQuerySet:
+        """Each invoice's ``owed``: ``Invoice.balance_due`` computed by the database, for sums
+        (the client's billing figures, the dashboard) that must agree with the page and PDF."""
+        return self.annotate(
+            owed=Case(
+                When(status__in=Invoice.OWING, then=F("balance")),
+                default=Value(ZERO),
+                output_field=models.DecimalField(**MONEY),
+            )
+        )
+
     def overdue(self, today=None) -> InvoiceQuerySet:
         return self.payable().filter(due_date__lt=today or timezone.localdate())
 
@@ -266,6 +277,11 @@ class Invoice(TimeStampedModel):
         Status.DRAFT: set(),
     }
     PAYABLE = (Status.UNPAID, Status.COLLECTIONS)
+    # What the client still owes is total - paid on these; a Paid, Refunded or Cancelled
+    # invoice owes nothing (a refund on a Paid invoice is money given back, not a new debt).
+    OWING = (Status.DRAFT, *PAYABLE)
+    # A record's period on an invoice in one of these is billed: not offered or billed again.
+    BILLED = (*PAYABLE, Status.PAID)
     FROZEN_FIELDS = FROZEN_FIELDS
 
     client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="invoices")
@@ -379,6 +395,32 @@ class Invoice(TimeStampedModel):
                 operation=pgtrigger.Delete,
                 condition=pgtrigger.Q(old__status__df="draft"),
             ),
+            # A record's period is billed once: an invoice becoming unpaid, collections or paid
+            # (publishing, reopening) may not bill a period another such invoice bills.
+            _guard(
+                "period_billed_once",
+                pgtrigger.Update,
+                # S608: constants (the statuses of Invoice.BILLED) are formatted in, never input.
+                """
+                IF NEW.status IN ({billed}) AND OLD.status NOT IN ({billed}) AND EXISTS (
+                    SELECT 1 FROM billing_invoiceitem mine
+                    JOIN billing_invoiceitem other
+                        ON other.period_start = mine.period_start
+                        AND other.invoice_id <> mine.invoice_id
+                        AND (other.service_id = mine.service_id
+                             OR other.domain_id = mine.domain_id
+                             OR other.addon_id = mine.addon_id)
+                    JOIN billing_invoice billed
+                        ON billed.id = other.invoice_id AND billed.status IN ({billed})
+                    WHERE mine.invoice_id = NEW.id AND mine.period_start IS NOT NULL
+                ) THEN
+                    RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE =
+                        'Invoice ' || NEW.id || ': a period on it is already billed '
+                        || 'on another invoice';
+                END IF;
+                RETURN NEW;
+                """.format(billed=", ".join(f"'{s}'" for s in ("unpaid", "collections", "paid"))),  # noqa: S608
+            ),
         ]
 
     def __str__(self) -> str:
@@ -390,6 +432,24 @@ class Invoice(TimeStampedModel):
     @property
     def is_draft(self) -> bool:
         return self.status == self.Status.DRAFT
+
+    @property
+    def balance_due(self) -> Decimal:
+        """What the client still owes on this invoice: the one definition every page, PDF,
+        email and figure shows (``InvoiceQuerySet.with_balance_due`` is its SQL twin)."""
+        return self.balance if self.status in self.OWING else ZERO
+
+    @property
+    def refunded_amount(self) -> Decimal:
+        """Money of this invoice's payments given back (uses prefetched allocations)."""
+        return -sum(
+            (
+                a.amount
+                for a in self.allocations.all()
+                if a.transaction_id and a.amount < 0 and a.transaction.kind == "refund"
+            ),
+            ZERO,
+        )
 
     @property
     def is_payable(self) -> bool:
@@ -434,12 +494,29 @@ class InvoiceItem(models.Model):
     addon = models.ForeignKey(
         "hosting.Addon", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # The record's period this line bills (a renewal); paying the invoice moves the record's
+    # next due date past it. Blank for charges that bill no period (an upgrade's difference).
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["invoice", "position", "id"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(quantity__gt=0), name="billing_item_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=(Q(period_start__isnull=True) & Q(period_end__isnull=True))
+                | (
+                    Q(period_end__gte=F("period_start"))
+                    & (
+                        Q(service__isnull=False, domain__isnull=True, addon__isnull=True)
+                        | Q(service__isnull=True, domain__isnull=False, addon__isnull=True)
+                        | Q(service__isnull=True, domain__isnull=True, addon__isnull=False)
+                    )
+                ),
+                name="billing_item_period_of_one_record",
+                violation_error_message="A billed period needs its end and exactly one record.",
             ),
         ]
         indexes = [
@@ -634,6 +711,7 @@ class CreditEntry(models.Model):
         OVERPAYMENT = "overpayment", "Overpayment"
         APPLIED = "applied", "Applied to invoice"
         RETURNED = "returned", "Returned from cancelled invoice"
+        REFUNDED = "refunded", "Refunded to the payer"
 
     client = models.ForeignKey(
         "clients.Client", on_delete=models.PROTECT, related_name="credit_entries"
@@ -664,7 +742,7 @@ class CreditEntry(models.Model):
             models.CheckConstraint(condition=~Q(amount=0), name="billing_credit_not_zero"),
             models.CheckConstraint(
                 condition=(Q(kind__in=["added", "overpayment", "returned"]) & Q(amount__gt=0))
-                | (Q(kind__in=["removed", "applied"]) & Q(amount__lt=0)),
+                | (Q(kind__in=["removed", "applied", "refunded"]) & Q(amount__lt=0)),
                 name="billing_credit_sign_matches_kind",
             ),
         ]

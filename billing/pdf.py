@@ -31,6 +31,7 @@ def render_invoice_html(invoice: Invoice) -> str:
             "client": invoice.client,
             "items": items,
             "payments": payments,
+            "refunded": invoice.refunded_amount,
             "company": {
                 "name": settings.COMPANY_NAME,
                 "address": settings.COMPANY_ADDRESS.replace("\\n", "\n"),

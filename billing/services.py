@@ -1,9 +1,22 @@
 """Every change to invoices and money goes through here.
 
-Each function is atomic, re-reads what it changes with ``select_for_update()`` (clients before
-invoices, invoices in id order, so that two payments never deadlock), validates with
+Each function is atomic, re-reads what it changes with ``select_for_update()``, validates with
 ``full_clean()``, raises ``ValidationError`` with a stable ``code`` and sends emails only after
 commit. Money is ``Decimal`` throughout; totals are computed here, never taken from a form.
+
+Lock order — the one order of the whole project (billing, orders and hosting services follow it,
+``tests/billing/test_lock_order.py`` runs the pairs that meet):
+
+1. the client;
+2. its invoices, in id order;
+3. service changes (``orders.ServiceChange``), in id order;
+4. hosting records — accounts, then domains, then add-ons, each in id order;
+5. the rest: billable items, the invoice series counter.
+
+A service may skip a level but never goes back up one: whoever holds an invoice and needs the
+client has locked the client first. Two services meeting on the same rows then queue instead
+of deadlocking (cancelling an invoice while it is paid; withdrawing an upgrade while its
+invoice is paid; paying a renewal while the account changes product).
 """
 
 from __future__ import annotations
@@ -18,7 +31,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
 import audit.context
@@ -55,6 +68,9 @@ class LineData:
     domain: Any = None
     addon: Any = None
     billable_item: Any = None
+    # The record's period this line bills (a renewal): paid, it moves the record on.
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -80,7 +96,69 @@ def _entered(
 
 
 def _became_paid(invoice: Invoice, actor: AbstractBaseUser | None) -> None:
+    # Handlers first: they lock service changes, which come before hosting records.
     _entered(Invoice.Status.PAID, invoice, actor)
+    _renew_billed_records(invoice, actor)
+
+
+def _renew_billed_records(invoice: Invoice, actor: AbstractBaseUser | None) -> None:
+    """Each record whose period the invoice bills moves on past it (hosting decides, under
+    the record's lock, whether it still stands at the period's start: so paying twice for one
+    period moves it once)."""
+    from hosting import services as hosting
+
+    items = invoice.items.filter(period_start__isnull=False).select_related(
+        "service", "domain", "addon"
+    )
+    by_lock_order = sorted(
+        items,
+        key=lambda i: (
+            (0, i.service_id)
+            if i.service_id
+            else ((1, i.domain_id) if i.domain_id else (2, i.addon_id))
+        ),
+    )
+    for item in by_lock_order:
+        hosting.renew_after_payment(
+            record=item.service or item.domain or item.addon,
+            period_start=item.period_start,
+            period_end=item.period_end,
+            actor=actor,
+            reason=f"Invoice {invoice.number} paid",
+        )
+
+
+def _billed_elsewhere(invoice: Invoice) -> InvoiceItem | None:
+    """A line of ``invoice`` whose record's period another billed invoice already bills."""
+    for item in invoice.items.filter(period_start__isnull=False):
+        other = (
+            InvoiceItem.objects.filter(
+                period_start=item.period_start,
+                invoice__status__in=Invoice.BILLED,
+                service_id=item.service_id,
+                domain_id=item.domain_id,
+                addon_id=item.addon_id,
+            )
+            .exclude(invoice=invoice)
+            .select_related("invoice")
+            .first()
+        )
+        if other is not None:
+            return other
+    return None
+
+
+def _check_periods_free(invoice: Invoice) -> None:
+    """Refuse an invoice that would bill a period already billed. Called with the client
+    locked: every invoice of the client becomes billed under that lock, so two of them for
+    one period queue there and the second sees the first (the trigger backs this up)."""
+    other = _billed_elsewhere(invoice)
+    if other is not None:
+        raise ValidationError(
+            "“%(line)s” bills a period that invoice %(number)s already bills.",
+            code="period_already_billed",
+            params={"line": other.description, "number": other.invoice},
+        )
 
 
 def _field_error(field_name: str, message: str, code: str) -> ValidationError:
@@ -110,6 +188,13 @@ def _positive(value: Decimal | None, name: str, label: str) -> Decimal:
 
 def _lock_client(client: Client) -> Client:
     return Client.objects.select_for_update().get(pk=client.pk)
+
+
+def _lock_client_of(invoice: Invoice) -> Client:
+    # An invoice's client never changes (frozen once published), so it is known before the
+    # invoice is locked: level 1 of the lock order comes first.
+    client_id = Invoice.objects.values_list("client_id", flat=True).get(pk=invoice.pk)
+    return Client.objects.select_for_update().get(pk=client_id)
 
 
 def _lock_invoice(invoice: Invoice) -> Invoice:
@@ -191,6 +276,18 @@ def _validate_lines(lines: Sequence[LineData], client: Client) -> None:
             raise ValidationError("A line refers to another client's record.", code="wrong_client")
         if line.quantity is None or line.quantity <= 0:
             raise ValidationError("Quantities must be more than zero.", code="not_positive")
+        if line.period_start is not None or line.period_end is not None:
+            records = [r for r in (line.service, line.domain, line.addon) if r is not None]
+            if (
+                len(records) != 1
+                or line.period_start is None
+                or line.period_end is None
+                or line.period_end < line.period_start
+            ):
+                raise ValidationError(
+                    "A billed period needs its start, its end and exactly one record.",
+                    code="invalid_period",
+                )
 
 
 def _build_items(invoice: Invoice, lines: Sequence[LineData]) -> list[InvoiceItem]:
@@ -206,6 +303,8 @@ def _build_items(invoice: Invoice, lines: Sequence[LineData]) -> list[InvoiceIte
             service=line.service,
             domain=line.domain,
             addon=line.addon,
+            period_start=line.period_start,
+            period_end=line.period_end,
             amount=ZERO,
         )
         for position, line in enumerate(lines)
@@ -370,11 +469,13 @@ def publish_invoice(
     send_email: bool = False,
     reason: str = "",
 ) -> Invoice:
+    _lock_client_of(invoice)
     invoice = _lock_invoice(invoice)
     if not invoice.is_draft:
         raise ValidationError("This invoice is already published.", code="not_draft")
     if not invoice.items.exists():
         raise ValidationError("Add at least one line before publishing.", code="no_lines")
+    _check_periods_free(invoice)
     with audit.context.context(action="billing.publish_invoice", reason=reason, actor=actor):
         series = InvoiceSeries.objects.get(pk=invoice.series_id)
         invoice.number, invoice.sequence = _next_number(series, invoice.issue_date)
@@ -408,8 +509,10 @@ def change_invoice_status(
     """Cancel, send to collections or reopen, with a reason.
 
     Cancelling an invoice that has taken money asks where the money goes: ``paid_to_credit``
-    returns it to the client's credit (refunding it to the payer is a refund of the payment).
+    returns it to the client's credit (refunding it to the payer is a refund of the payment),
+    one credit line per payment it came from, so each payment can still be refunded from there.
     """
+    client = _lock_client_of(invoice)
     invoice = _lock_invoice(invoice)
     allowed = Invoice.STATUS_TRANSITIONS[Invoice.Status(invoice.status)]
     if status not in allowed:
@@ -424,6 +527,8 @@ def change_invoice_status(
             },
         )
     require_reason(reason, "Say why the invoice status changes.")
+    if status in Invoice.BILLED and invoice.status not in Invoice.BILLED:
+        _check_periods_free(invoice)
     with audit.context.context(action=f"billing.invoice_{status}", reason=reason, actor=actor):
         if status == Invoice.Status.CANCELLED and invoice.amount_paid > 0:
             if not paid_to_credit:
@@ -433,16 +538,22 @@ def change_invoice_status(
                     code="has_payments",
                     params={"paid": invoice.amount_paid},
                 )
-            client = _lock_client(invoice.client)
-            entry = _credit_entry(
-                client=client,
-                kind=CreditEntry.Kind.RETURNED,
-                amount=invoice.amount_paid,
-                description=f"Paid on cancelled invoice {invoice.number}: {reason}",
-                invoice=invoice,
-                actor=actor,
-            )
-            _allocate(invoice, -invoice.amount_paid, credit_entry=entry)
+            left = invoice.amount_paid
+            for payment, share in _paid_by_source(invoice):
+                share = min(share, left)
+                if share <= 0:
+                    continue
+                entry = _credit_entry(
+                    client=client,
+                    kind=CreditEntry.Kind.RETURNED,
+                    amount=share,
+                    description=f"Paid on cancelled invoice {invoice.number}: {reason}",
+                    invoice=invoice,
+                    transaction_row=payment,
+                    actor=actor,
+                )
+                _allocate(invoice, -share, credit_entry=entry)
+                left -= share
             invoice.amount_paid = ZERO
         invoice.status = status
         invoice.status_reason = reason.strip()
@@ -456,6 +567,7 @@ def change_invoice_status(
 @transaction.atomic
 def mark_invoice_paid(*, invoice: Invoice, actor: AbstractBaseUser | None, reason: str) -> Invoice:
     """Paid without money (a write-off, a settlement outside the system): needs a reason."""
+    _lock_client_of(invoice)
     invoice = _lock_invoice(invoice)
     if invoice.status not in Invoice.PAYABLE:
         raise ValidationError("Only an unpaid invoice can be marked paid.", code="not_payable")
@@ -770,16 +882,76 @@ def record_transaction(
         )
 
 
-def refundable_amount(payment: Transaction) -> Decimal:
-    """What of a payment can still be refunded: what it paid on invoices, less earlier refunds."""
-    paid = payment.allocations.aggregate(total=Sum("amount"))["total"] or ZERO
-    refunded = (
-        Allocation.objects.filter(transaction__refund_of=payment).aggregate(total=Sum("amount"))[
-            "total"
-        ]
+def _paid_by_source(invoice: Invoice) -> list[tuple[Transaction | None, Decimal]]:
+    """What is paid on ``invoice``, by where it came from: each payment (less its refunds and
+    what was returned to credit from it), then credit (``None``), in that order."""
+    nets: dict[int | None, Decimal] = {}
+    payments: dict[int, Transaction] = {}
+    allocations = invoice.allocations.select_related(
+        "transaction", "transaction__refund_of", "credit_entry", "credit_entry__transaction"
+    )
+    for allocation in allocations:
+        row, entry = allocation.transaction, allocation.credit_entry
+        if row is not None:
+            payment = row.refund_of if row.kind == Transaction.Kind.REFUND else row
+        elif entry.kind == CreditEntry.Kind.RETURNED and entry.transaction_id:
+            payment = entry.transaction
+        else:
+            payment = None  # applied credit, or credit returned from it
+        key = payment.pk if payment is not None else None
+        if payment is not None:
+            payments[payment.pk] = payment
+        nets[key] = nets.get(key, ZERO) + allocation.amount
+    sources = [(payments[pk], nets[pk]) for pk in sorted(payments)]
+    return [*sources, (None, nets.get(None, ZERO))]
+
+
+@dataclass(frozen=True)
+class Refundable:
+    """Where a payment's money still is: on its invoices (id → amount) and in credit."""
+
+    on_invoices: dict[int, Decimal]
+    in_credit: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.on_invoices.values(), ZERO) + self.in_credit
+
+
+def _refundable(payment: Transaction, invoices: Mapping[int, Invoice]) -> Refundable:
+    """Never more than is there: an invoice gives at most what is paid on it, credit at most
+    the client's credit balance (credit spent on other invoices is not the payment's any more)."""
+    from_payment = (
+        Q(transaction=payment)
+        | Q(transaction__refund_of=payment)
+        | Q(credit_entry__kind=CreditEntry.Kind.RETURNED, credit_entry__transaction=payment)
+    )
+    per_invoice = (
+        Allocation.objects.filter(from_payment)
+        .values("invoice_id")
+        .annotate(total=Sum("amount"))
+        .order_by("invoice_id")
+    )
+    on_invoices = {}
+    for row in per_invoice:
+        invoice = invoices.get(row["invoice_id"]) or Invoice.objects.get(pk=row["invoice_id"])
+        share = min(row["total"], invoice.amount_paid)
+        if share > 0:
+            on_invoices[row["invoice_id"]] = share
+    credit = (
+        CreditEntry.objects.filter(
+            Q(transaction=payment) | Q(transaction__refund_of=payment)
+        ).aggregate(total=Sum("amount"))["total"]
         or ZERO
     )
-    return paid + refunded
+    in_credit = max(min(credit, credit_balance(payment.client)), ZERO)
+    return Refundable(on_invoices=on_invoices, in_credit=in_credit)
+
+
+def refundable_amount(payment: Transaction) -> Decimal:
+    """What of a payment can still be refunded: what of it is still on its invoices or in the
+    client's credit (its overpaid part, or what a cancelled invoice returned), never more."""
+    return _refundable(payment, {}).total
 
 
 @transaction.atomic
@@ -794,22 +966,27 @@ def refund_payment(
 ) -> Transaction:
     """Give back all or part of a payment, as its own transaction out; needs a reason.
 
-    The refund comes off the payment's invoices, newest allocation first; an invoice that has
-    nothing paid on it any more becomes Refunded.
+    The refund takes the payment's money back from where it is: first from the client's
+    credit (a ledger line), then off its invoices, newest allocation first; an invoice that
+    has nothing paid on it any more becomes Refunded.
     """
     payment = Transaction.objects.select_related("client").get(pk=payment.pk)
     if payment.kind != Transaction.Kind.PAYMENT:
         raise ValidationError("Only a payment can be refunded.", code="not_a_payment")
     require_reason(reason, "Say why the payment is refunded.")
     client = _lock_client(payment.client)
-    allocations = list(payment.allocations.order_by("-id"))
+    payment.client = client
+    touched = Allocation.objects.filter(
+        Q(transaction=payment)
+        | Q(transaction__refund_of=payment)
+        | Q(credit_entry__kind=CreditEntry.Kind.RETURNED, credit_entry__transaction=payment)
+    ).values_list("invoice_id", flat=True)
     locked = {
         inv.pk: inv
-        for inv in Invoice.objects.select_for_update()
-        .filter(pk__in=[a.invoice_id for a in allocations])
-        .order_by("pk")
+        for inv in Invoice.objects.select_for_update().filter(pk__in=touched).order_by("pk")
     }
-    refundable = refundable_amount(payment)
+    where = _refundable(payment, locked)
+    refundable = where.total
     amount = refundable if amount is None else _positive(amount, "amount", "The refund")
     if refundable <= 0:
         raise ValidationError("Nothing of this payment is left to refund.", code="fully_refunded")
@@ -832,22 +1009,29 @@ def refund_payment(
             actor=actor,
             reason=reason,
         )
-        already = {
-            row["invoice_id"]: -row["total"]
-            for row in Allocation.objects.filter(transaction__refund_of=payment)
-            .values("invoice_id")
-            .annotate(total=Sum("amount"))
-        }
         left = amount
-        for allocation in allocations:
+        from_credit = min(left, where.in_credit)
+        if from_credit > 0:
+            _credit_entry(
+                client=client,
+                kind=CreditEntry.Kind.REFUNDED,
+                amount=-from_credit,
+                description=f"Refunded to the payer ({refund}): {reason.strip()}",
+                transaction_row=refund,
+                actor=actor,
+            )
+            left -= from_credit
+        latest = dict(
+            payment.allocations.values("invoice_id")
+            .annotate(last=Max("id"))
+            .values_list("invoice_id", "last")
+        )
+        newest_first = sorted(where.on_invoices, key=lambda pk: -latest.get(pk, 0))
+        for invoice_id in newest_first:
             if left <= 0:
                 break
-            invoice = locked[allocation.invoice_id]
-            room = min(allocation.amount - already.get(invoice.pk, ZERO), invoice.amount_paid)
-            already[invoice.pk] = already.get(invoice.pk, ZERO) + max(room, ZERO)
-            share = min(room, left)
-            if share <= 0:
-                continue
+            invoice = locked[invoice_id]
+            share = min(where.on_invoices[invoice_id], left)
             _allocate(invoice, -share, transaction_row=refund)
             invoice.amount_paid -= share
             fields = ["amount_paid", "updated_at"]
@@ -860,6 +1044,10 @@ def refund_payment(
             if refunded:
                 _entered(Invoice.Status.REFUNDED, invoice, actor, reason)
             left -= share
+        if left != 0:  # the money must come off somewhere, or the payer is paid twice
+            raise _field_error(
+                "amount", f"At most {amount - left} of this payment can be refunded.", "over_refund"
+            )
     return refund
 
 
@@ -1017,47 +1205,80 @@ def remove_billable_item(
 # Lines from the client's records -------------------------------------------------------------
 
 
-def _period(start: dt.date | None, cycle: str) -> str:
-    from hosting.models import CYCLE_MONTHS, BillingCycle, add_months
+def _period(start: dt.date | None, months: int) -> tuple[dt.date, dt.date] | None:
+    """The period from ``start`` (a record's next due date) lasting ``months``."""
+    from hosting.models import add_months
 
-    months = CYCLE_MONTHS.get(BillingCycle(cycle), 0)
     if start is None or not months:
-        return ""
-    end = add_months(start, months) - dt.timedelta(days=1)
-    return f" ({start:%d/%m/%Y} - {end:%d/%m/%Y})"
+        return None
+    return start, add_months(start, months) - dt.timedelta(days=1)
+
+
+def _period_text(period: tuple[dt.date, dt.date] | None) -> str:
+    return f" ({period[0]:%d/%m/%Y} - {period[1]:%d/%m/%Y})" if period else ""
+
+
+def _cycle_months(cycle: str) -> int:
+    from hosting.models import CYCLE_MONTHS, BillingCycle
+
+    return CYCLE_MONTHS.get(BillingCycle(cycle), 0)
 
 
 def line_for_service(service: Any) -> LineData:
+    """The account's next period, from its next due date: paid, the account moves on."""
     name = f"{service.product.name}{' - ' + str(service) if service.domain else ''}"
+    period = _period(service.next_due_date, _cycle_months(service.billing_cycle))
     return LineData(
-        description=name + _period(service.next_due_date, service.billing_cycle),
+        description=name + _period_text(period),
         quantity=Decimal(1),
         unit_price=service.recurring_amount,
         kind=InvoiceItem.Kind.SERVICE,
         service=service,
+        period_start=period[0] if period else None,
+        period_end=period[1] if period else None,
     )
 
 
 def line_for_domain(domain: Any) -> LineData:
     years = domain.period_years
+    period = _period(domain.next_due_date, 12 * years)
     return LineData(
-        description=f"Domain renewal - {domain.unicode_name} - {years} year{'s' * (years > 1)}",
+        description=f"Domain renewal - {domain.unicode_name} - {years} year{'s' * (years > 1)}"
+        + _period_text(period),
         quantity=Decimal(1),
         unit_price=domain.recurring_amount,
         kind=InvoiceItem.Kind.DOMAIN,
         domain=domain,
+        period_start=period[0] if period else None,
+        period_end=period[1] if period else None,
     )
 
 
 def line_for_addon(addon: Any) -> LineData:
+    period = _period(addon.next_due_date, _cycle_months(addon.billing_cycle))
     return LineData(
-        description=f"Add-on: {addon.display_name}"
-        + _period(addon.next_due_date, addon.billing_cycle),
+        description=f"Add-on: {addon.display_name}" + _period_text(period),
         quantity=Decimal(1),
         unit_price=addon.recurring_price,
         kind=InvoiceItem.Kind.ADDON,
         addon=addon,
+        period_start=period[0] if period else None,
+        period_end=period[1] if period else None,
     )
+
+
+def unbilled(records: Any, link: str) -> Any:
+    """``records`` (accounts, domains or add-ons) whose current period — from their next due
+    date — is on no billed invoice yet: what the invoice editor may offer. ``link`` is the
+    invoice line's field naming the record (``service``, ``domain``, ``addon``)."""
+    from django.db.models import Exists, OuterRef
+
+    billed = InvoiceItem.objects.filter(
+        invoice__status__in=Invoice.BILLED,
+        period_start=OuterRef("next_due_date"),
+        **{link: OuterRef("pk")},
+    )
+    return records.exclude(Exists(billed))
 
 
 def line_for_billable(item: BillableItem) -> LineData:
@@ -1138,13 +1359,18 @@ def summary_for(client: Client) -> Mapping[str, Any]:
 
     today = timezone.localdate()
     payable = Q(status__in=Invoice.PAYABLE)
-    figures = Invoice.objects.filter(client=client).aggregate(
-        invoiced=Sum("total", filter=~Q(status__in=["draft", "cancelled"])),
-        paid=Sum("amount_paid"),
-        due=Sum("balance", filter=payable),
-        overdue=Sum("balance", filter=payable & Q(due_date__lt=today)),
-        unpaid_count=Count("id", filter=payable),
-        draft_count=Count("id", filter=Q(status="draft")),
+    published = ~Q(status=Invoice.Status.DRAFT)
+    figures = (
+        Invoice.objects.filter(client=client)
+        .with_balance_due()
+        .aggregate(
+            invoiced=Sum("total", filter=~Q(status__in=["draft", "cancelled"])),
+            paid=Sum("amount_paid"),
+            due=Sum("owed", filter=published),
+            overdue=Sum("owed", filter=published & Q(due_date__lt=today)),
+            unpaid_count=Count("id", filter=payable),
+            draft_count=Count("id", filter=Q(status="draft")),
+        )
     )
     return {
         **{k: v or (ZERO if not k.endswith("count") else 0) for k, v in figures.items()},

@@ -54,6 +54,8 @@ LINE_FIELDS = (
     "domain",
     "addon",
     "billable_item",
+    "period_start",
+    "period_end",
 )
 PICK_LIMIT = 50
 SPLIT_LIMIT = 30
@@ -132,6 +134,7 @@ class InvoiceDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, Detail
         context = super().get_context_data(**kwargs)
         invoice = self.object
         context["credit"] = services.credit_balance(invoice.client)
+        context["refunded"] = invoice.refunded_amount
         context["gateways"] = dict(services.gateway_choices())
         context["payments"] = [
             a.transaction
@@ -189,6 +192,8 @@ def _row_from_line(line: services.LineData) -> dict[str, Any]:
         "domain": getattr(line.domain, "pk", None),
         "addon": getattr(line.addon, "pk", None),
         "billable_item": getattr(line.billable_item, "pk", None),
+        "period_start": line.period_start,
+        "period_end": line.period_end,
     }
 
 
@@ -198,19 +203,22 @@ def _candidates(client: Client, invoice: Invoice | None) -> dict[str, list[Any]]
 
     live = ("active", "suspended", "pending")
     queued = BillableItem.objects.filter(client=client, invoice_item__isnull=True)
+    # A record whose current period is already on a billed invoice is not offered again.
     return {
         "services": list(
-            Service.objects.filter(client=client, status__in=live)
+            services.unbilled(Service.objects.filter(client=client, status__in=live), "service")
             .select_related("product")
             .order_by("next_due_date", "id")[:PICK_LIMIT]
         ),
         "domains": list(
-            Domain.objects.filter(client=client, status__in=live).order_by("expiry_date", "id")[
-                :PICK_LIMIT
-            ]
+            services.unbilled(
+                Domain.objects.filter(client=client, status__in=live), "domain"
+            ).order_by("expiry_date", "id")[:PICK_LIMIT]
         ),
         "addons": list(
-            Addon.objects.filter(service__client=client, status__in=live)
+            services.unbilled(
+                Addon.objects.filter(service__client=client, status__in=live), "addon"
+            )
             .select_related("definition", "service__product")
             .order_by("next_due_date", "id")[:PICK_LIMIT]
         ),
@@ -229,18 +237,20 @@ def _pulled_lines(client: Client, picks: list[str]) -> list[services.LineData]:
     lines: list[services.LineData] = []
     lines += [
         services.line_for_service(s)
-        for s in Service.objects.filter(client=client, pk__in=wanted["service"]).select_related(
-            "product"
-        )
+        for s in services.unbilled(
+            Service.objects.filter(client=client, pk__in=wanted["service"]), "service"
+        ).select_related("product")
     ]
     lines += [
         services.line_for_domain(d)
-        for d in Domain.objects.filter(client=client, pk__in=wanted["domain"])
+        for d in services.unbilled(
+            Domain.objects.filter(client=client, pk__in=wanted["domain"]), "domain"
+        )
     ]
     lines += [
         services.line_for_addon(a)
-        for a in Addon.objects.filter(
-            service__client=client, pk__in=wanted["addon"]
+        for a in services.unbilled(
+            Addon.objects.filter(service__client=client, pk__in=wanted["addon"]), "addon"
         ).select_related("definition")
     ]
     lines += [
@@ -283,6 +293,8 @@ def _lines_from_formset(formset: Any, client: Client) -> list[services.LineData]
                 unit_price=row["unit_price"],
                 taxed=row["taxed"],
                 kind=kind,
+                period_start=row.get("period_start"),
+                period_end=row.get("period_end"),
                 **links,
             )
         )
@@ -346,6 +358,8 @@ class InvoiceEditorView(StaffPermissionRequiredMixin, View):
                     "domain": i.domain_id,
                     "addon": i.addon_id,
                     "billable_item": getattr(getattr(i, "billable_item", None), "pk", None),
+                    "period_start": i.period_start,
+                    "period_end": i.period_end,
                 }
                 for i in invoice.items.select_related("billable_item").order_by("position", "id")
             ]
@@ -611,7 +625,7 @@ class InvoicePaymentView(_InvoiceActionView):
     success = "Payment recorded."
 
     def page_context(self, invoice: Invoice) -> dict[str, Any]:
-        return {"intro": f"Balance due: {invoice.balance} {invoice.currency}."}
+        return {"intro": f"Balance due: {invoice.balance_due} {invoice.currency}."}
 
     def act(self, invoice: Invoice, data: dict[str, Any], request: HttpRequest) -> Any:
         return services.record_payment(
@@ -640,7 +654,7 @@ class InvoiceApplyCreditView(_InvoiceActionView):
         credit = services.credit_balance(invoice.client)
         return {
             "intro": f"Credit available: {credit} {invoice.currency}. "
-            f"Balance due: {invoice.balance} {invoice.currency}."
+            f"Balance due: {invoice.balance_due} {invoice.currency}."
         }
 
     def act(self, invoice: Invoice, data: dict[str, Any], request: HttpRequest) -> Any:

@@ -656,3 +656,31 @@ def change_addon_status(
         addon.full_clean()
         addon.save(update_fields=["status", "updated_at"])
     return addon
+
+
+# Renewals ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def renew_after_payment(
+    *,
+    record: Service | Domain | Addon,
+    period_start: dt.date,
+    period_end: dt.date,
+    actor: AbstractBaseUser | None,
+    reason: str,
+) -> bool:
+    """A paid invoice billed ``record``'s period: its next due date moves past that period.
+
+    Only while the record still stands at the period's start, checked under the record's lock:
+    paying again for the same period (a refunded invoice billed anew, a reopened one) or a
+    period that was not the record's next one moves nothing. True when the record moved.
+    """
+    record = type(record).objects.select_for_update().get(pk=record.pk)
+    if record.next_due_date != period_start or period_end < period_start:
+        return False
+    with audit.context.context(action="hosting.renew_after_payment", reason=reason, actor=actor):
+        record.next_due_date = period_end + dt.timedelta(days=1)
+        record.full_clean()
+        record.save(update_fields=["next_due_date", "updated_at"])
+    return True

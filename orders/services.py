@@ -1082,6 +1082,11 @@ def change_service_product(
     happens now, with a reason); a negative one is credited (``PRORATION_CREDIT_DOWNGRADES``)
     and the change happens now. The next due date does not move.
     """
+    # Client before the account (billing.services' lock order): the invoice or credit of the
+    # change locks the client, and paying a renewal locks the client before the account.
+    Client.objects.select_for_update().get(
+        pk=Service.objects.values_list("client_id", flat=True).get(pk=service.pk)
+    )
     service = (
         Service.objects.select_for_update().select_related("client", "product").get(pk=service.pk)
     )
@@ -1217,6 +1222,12 @@ def withdraw_change(
     """Withdraw a pending upgrade, downgrade or cancellation; an upgrade's unpaid invoice is
     cancelled with it."""
     require_reason(reason, "Say why the request is withdrawn.")
+    # The lock order of billing.services: client, its invoice, then the change (paying the
+    # upgrade's invoice takes them in that order too).
+    row = ServiceChange.objects.values("service__client_id", "invoice_id").get(pk=change.pk)
+    Client.objects.select_for_update().get(pk=row["service__client_id"])
+    if row["invoice_id"]:
+        Invoice.objects.select_for_update().get(pk=row["invoice_id"])
     change = ServiceChange.objects.select_for_update().get(pk=change.pk)
     if change.status != ServiceChange.Status.PENDING:
         raise ValidationError(
