@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0003_refuse_truncate"),
+        ("billing", "0004_series_numbering_frozen"),
         ("clients", "0008_refuse_truncate"),
         ("hosting", "0004_status_transitions_in_the_database"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
