@@ -29,8 +29,9 @@ class Proration:
     new_daily: Decimal
     credit: Decimal
     charge: Decimal
-    # The next due date is more than one period away (paid ahead, or a typo): only one period
-    # is prorated, and the change asks for a reason.
+    # The next due date lies past the period after the current one (a typo such as 2207 for
+    # 2027, or years paid ahead; a renewal paid early stays within): only one period is
+    # prorated, and the change asks for a reason.
     beyond_period: bool = False
 
     @property
@@ -77,5 +78,5 @@ def prorate(
         new_daily=new_daily,
         credit=money(Decimal(old_amount) * days_left / days),
         charge=money(Decimal(new_amount) * days_left / new_days),
-        beyond_period=remaining > days,
+        beyond_period=remaining > 2 * days,
     )

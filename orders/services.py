@@ -1102,7 +1102,7 @@ def change_service_product(
         require_reason(reason, "Say why the new price differs from the catalog.")
     if plan.proration.beyond_period and not reason.strip():
         raise ValidationError(
-            "The next due date, %(due)s, is more than one billing period away: check it "
+            "The next due date, %(due)s, is more than two billing periods away: check it "
             "on the account (a typo?), or say why one period is prorated.",
             code="due_beyond_period",
             params={"due": f"{plan.proration.next_due_date:%d/%m/%Y}"},
