@@ -19,6 +19,8 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Model, QuerySet
+from django.forms.formsets import DELETION_FIELD_NAME
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
@@ -108,6 +110,31 @@ def apply_each(
         model_admin.message_user(request, line, messages.WARNING)
 
 
+DELETE_REASON = "Give a reason: deletions are recorded in the audit trail."
+
+
+class AuditedInlineFormSet(BaseInlineFormSet):
+    """Rows ticked "Delete" in an inline are deletes like any other: they need the page's
+    reason (the parent form's ``audit_reason``, posted with the inlines)."""
+
+    def clean(self) -> None:
+        super().clean()
+        deleting = [
+            form
+            for form in self.forms
+            if form.instance.pk is not None
+            and getattr(form, "cleaned_data", {}).get(DELETION_FIELD_NAME)
+        ]
+        if deleting:
+            audit.context.require_reason(self.data.get(REASON_FIELD, ""), DELETE_REASON)
+
+
+class AuditedTabularInline(admin.TabularInline):
+    """The base of every inline that can change rows (read-only ones use ReadOnlyAdminMixin)."""
+
+    formset = AuditedInlineFormSet
+
+
 class AuditedModelAdmin(admin.ModelAdmin):
     action_form = AuditActionForm
     # Admins whose save_model calls a service: the service's rules (price overrides, reasons,
@@ -169,6 +196,14 @@ class AuditedModelAdmin(admin.ModelAdmin):
         with audit.context.context(action=f"admin.{verb}_{obj._meta.model_name}", reason=reason):
             super().save_model(request, obj, form, change)
 
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # The inlines' rows (a price added, changed or deleted) carry the page's reason too.
+        reason = form.cleaned_data.get(REASON_FIELD, "")
+        verb = "change" if change else "add"
+        model_name = self.opts.model_name
+        with audit.context.context(action=f"admin.{verb}_{model_name}", reason=reason):
+            super().save_related(request, form, formsets, change)
+
     # Deletes and bulk actions ------------------------------------------------------------
 
     def delete_view(
@@ -177,11 +212,7 @@ class AuditedModelAdmin(admin.ModelAdmin):
         if request.method == "POST":
             reason = request.POST.get(REASON_FIELD, "").strip()
             if not reason:
-                self.message_user(
-                    request,
-                    "Give a reason: deletions are recorded in the audit trail.",
-                    messages.ERROR,
-                )
+                self.message_user(request, DELETE_REASON, messages.ERROR)
                 return HttpResponseRedirect(request.get_full_path())
             with audit.context.context(
                 action=f"admin.delete_{self.opts.model_name}", reason=reason

@@ -13,7 +13,13 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from audit.admin import AuditedModelAdmin, ReadOnlyAdminMixin, apply_each, reason_from
+from audit.admin import (
+    AuditedModelAdmin,
+    AuditedTabularInline,
+    ReadOnlyAdminMixin,
+    apply_each,
+    reason_from,
+)
 from support import services
 from support.models import (
     Communication,
@@ -32,7 +38,7 @@ class VisibleTicketsMixin:
         return super().get_queryset(request).visible_to(request.user)
 
 
-class DepartmentRoleInline(admin.TabularInline):
+class DepartmentRoleInline(AuditedTabularInline):
     model = DepartmentRole
     extra = 0
     verbose_name = "role that sees this department"
