@@ -2,7 +2,10 @@
 
 ``AuditedModelAdmin`` is the base for every ModelAdmin of the project. The reason goes into the
 request's audit context before anything is written, so the events of the save, its inlines and
-its related rows all carry it. Deletes and bulk actions refuse to run without one.
+its related rows all carry it. Deletes (inline ones included) and bulk actions refuse to run
+without one. A bulk action is all or nothing: one transaction, and if a service refuses any
+selected row nothing is applied, the refused rows are listed with their reasons and the same
+rows are ticked again on the changelist.
 """
 
 from __future__ import annotations
@@ -19,14 +22,19 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Model, QuerySet
+from django.forms.formsets import DELETION_FIELD_NAME
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
 
 import audit.context
 from audit.models import StaffSession
 from core.forms import errors_to_form
 
 REASON_FIELD = "audit_reason"
+# The rows that were ticked, on the changelist a refused bulk action sends the user back to.
+SELECTED_PARAM = "_selected"
 REASON_HELP = "Recorded in the audit trail with this change."
 
 
@@ -92,20 +100,58 @@ def reason_from(request: HttpRequest) -> str:
 def apply_each(
     model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, change: Any
 ) -> None:
-    """Bulk action body: ``change(row)`` through a service for every selected row.
+    """Bulk action body: ``change(row)`` through a service for every selected row, all or
+    nothing.
 
-    Rows a service refuses (a transition the map does not allow) are listed, not applied.
+    Every row is tried, so that all refusals (a transition the map does not allow...) are
+    listed at once. If any row is refused, the ``ValidationError`` listing them rolls back the
+    transaction ``AuditedModelAdmin.response_action`` runs the action in: the rows that passed
+    are not applied either.
     """
     done, refused = 0, []
     for obj in queryset:
         try:
-            change(obj)
-            done += 1
+            # A savepoint: the refused row's own writes go, the next rows can still be tried.
+            with transaction.atomic():
+                change(obj)
         except ValidationError as exc:
-            refused.append(f"{obj}: {' '.join(exc.messages)}")
+            refused.append(
+                ValidationError(
+                    "%(row)s: %(why)s",
+                    code="bulk_row_refused",
+                    params={"row": str(obj), "why": " ".join(exc.messages)},
+                )
+            )
+        else:
+            done += 1
+    if refused:
+        raise ValidationError(refused)
     model_admin.message_user(request, f"{done} record(s) updated.", messages.SUCCESS)
-    for line in refused:
-        model_admin.message_user(request, line, messages.WARNING)
+
+
+DELETE_REASON = "Give a reason: deletions are recorded in the audit trail."
+
+
+class AuditedInlineFormSet(BaseInlineFormSet):
+    """Rows ticked "Delete" in an inline are deletes like any other: they need the page's
+    reason (the parent form's ``audit_reason``, posted with the inlines)."""
+
+    def clean(self) -> None:
+        super().clean()
+        deleting = [
+            form
+            for form in self.forms
+            if form.instance.pk is not None
+            and getattr(form, "cleaned_data", {}).get(DELETION_FIELD_NAME)
+        ]
+        if deleting:
+            audit.context.require_reason(self.data.get(REASON_FIELD, ""), DELETE_REASON)
+
+
+class AuditedTabularInline(admin.TabularInline):
+    """The base of every inline that can change rows (read-only ones use ReadOnlyAdminMixin)."""
+
+    formset = AuditedInlineFormSet
 
 
 class AuditedModelAdmin(admin.ModelAdmin):
@@ -169,6 +215,14 @@ class AuditedModelAdmin(admin.ModelAdmin):
         with audit.context.context(action=f"admin.{verb}_{obj._meta.model_name}", reason=reason):
             super().save_model(request, obj, form, change)
 
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # The inlines' rows (a price added, changed or deleted) carry the page's reason too.
+        reason = form.cleaned_data.get(REASON_FIELD, "")
+        verb = "change" if change else "add"
+        model_name = self.opts.model_name
+        with audit.context.context(action=f"admin.{verb}_{model_name}", reason=reason):
+            super().save_related(request, form, formsets, change)
+
     # Deletes and bulk actions ------------------------------------------------------------
 
     def delete_view(
@@ -177,11 +231,7 @@ class AuditedModelAdmin(admin.ModelAdmin):
         if request.method == "POST":
             reason = request.POST.get(REASON_FIELD, "").strip()
             if not reason:
-                self.message_user(
-                    request,
-                    "Give a reason: deletions are recorded in the audit trail.",
-                    messages.ERROR,
-                )
+                self.message_user(request, DELETE_REASON, messages.ERROR)
                 return HttpResponseRedirect(request.get_full_path())
             with audit.context.context(
                 action=f"admin.delete_{self.opts.model_name}", reason=reason
@@ -201,9 +251,10 @@ class AuditedModelAdmin(admin.ModelAdmin):
                 "Give a reason: bulk actions are recorded in the audit trail.",
                 messages.ERROR,
             )
-            return HttpResponseRedirect(request.get_full_path())
+            return self._back_to_selection(request)
         try:
-            # All or nothing: a refusal on the tenth row must not leave nine changed.
+            # All or nothing, in one transaction: a refusal on the tenth row must not leave
+            # nine changed (``apply_each`` raises once every row was tried).
             with (
                 transaction.atomic(),
                 audit.context.context(action=f"admin.{action}", reason=reason),
@@ -211,9 +262,48 @@ class AuditedModelAdmin(admin.ModelAdmin):
                 return super().response_action(request, queryset)
         except ValidationError as exc:
             self.message_user(
-                request, "Nothing was changed: " + " ".join(exc.messages), messages.ERROR
+                request,
+                "Nothing was changed: every selected row is as it was. Refused:",
+                messages.ERROR,
             )
-            return HttpResponseRedirect(request.get_full_path())
+            for line in exc.messages:
+                self.message_user(request, line, messages.ERROR)
+            return self._back_to_selection(request)
+
+    # Keeping the selection after a refusal ----------------------------------------------
+
+    def _back_to_selection(self, request: HttpRequest) -> HttpResponse:
+        """Back to the same changelist (filters, page) with the same rows ticked."""
+        query = request.GET.copy()
+        query.setlist(SELECTED_PARAM, request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME))
+        return HttpResponseRedirect(f"{request.path}?{query.urlencode()}")
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        if SELECTED_PARAM in request.GET:
+            # Not a filter: the changelist would refuse an unknown parameter.
+            query = request.GET.copy()
+            request.admin_selected = set(query.pop(SELECTED_PARAM))
+            request.GET = query
+        return super().changelist_view(request, extra_context)
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        changelist = super().get_changelist_instance(request)
+        selected = getattr(request, "admin_selected", None)
+        if selected:
+            changelist.result_list = list(changelist.result_list)
+            for obj in changelist.result_list:
+                obj.admin_ticked = str(obj.pk) in selected
+        return changelist
+
+    def action_checkbox(self, obj: Model) -> str:
+        if not getattr(obj, "admin_ticked", False):
+            return super().action_checkbox(obj)
+        attrs = {
+            "class": "action-select",
+            "aria-label": format_html("Select this object for an action - {}", str(obj)),
+        }
+        checkbox = forms.CheckboxInput(attrs, lambda value: True)
+        return checkbox.render(admin.helpers.ACTION_CHECKBOX_NAME, str(obj.pk))
 
 
 class AuditedUserAdmin(AuditedModelAdmin, UserAdmin):

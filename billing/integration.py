@@ -80,7 +80,8 @@ def _has_invoices(client: Client) -> str:
 register_currency_lock(_has_invoices)
 register_note_subject(
     "billing.invoice",
-    lambda client: list(client.invoices.exclude(status="draft").order_by("-id")[:TAB_LIMIT]),
+    lambda client, user: client.invoices.exclude(status="draft").order_by("-id"),
+    limit=TAB_LIMIT,
 )
 
 
@@ -121,7 +122,7 @@ register_source(
         "invoice",
         "Invoices",
         "billing.view_invoice",
-        lambda client: Invoice.objects.filter(client=client),
+        lambda client, user: Invoice.objects.filter(client=client),
         "created_at",
         in_bulk(Invoice.objects.all()),
         "billing/timeline/_invoice.html",
@@ -133,7 +134,7 @@ register_source(
         "payment",
         "Payments",
         "billing.view_transaction",
-        lambda client: Transaction.objects.filter(client=client),
+        lambda client, user: Transaction.objects.filter(client=client),
         "date",
         in_bulk(Transaction.objects.all()),
         "billing/timeline/_payment.html",

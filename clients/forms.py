@@ -187,9 +187,12 @@ class NoteForm(forms.ModelForm):
         widgets = {"body": forms.Textarea(attrs={"rows": 3})}
         labels = {"body": "Note", "pinned": "Pin to the top of the profile"}
 
-    def __init__(self, *args: Any, client: Client | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, client: Client | None = None, user: Any = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        choices = note_subject_choices(client) if client is not None else []
+        # Only records the user may see are offered (and so accepted).
+        choices = note_subject_choices(client, user) if client and user else []
         if choices:
             self.fields["about_record"].choices = [("", "The client in general"), *choices]
         else:

@@ -1,10 +1,11 @@
 """One timeline per client: notes, communications, tickets and replies, orders, invoices,
 payments, emails and audit entries, newest first.
 
-Each app registers a source (a queryset of the client's rows, the time column, how to load a
-page of them). A page is one ``UNION ALL`` of the sources, every branch already ordered and
-limited by its ``(client, time)`` index, then one query per kind present on the page to load
-the rows: the query count depends on the number of kinds, never on the number of entries.
+Each app registers a source (a queryset of the client's rows that the user may see, the time
+column, how to load a page of them). A page is one ``UNION ALL`` of the sources, every branch
+already ordered and limited by its ``(client, time)`` index, then one query per kind present on
+the page to load the rows: the query count depends on the number of kinds, never on the number
+of entries.
 Pages follow a keyset cursor (time, kind, id), so the 200th page costs what the first does.
 """
 
@@ -29,7 +30,8 @@ class TimelineSource:
     kind: str  # stable key used in URLs and the cursor, e.g. "ticket"
     label: str  # plural, for the filter: "Tickets"
     permission: str
-    rows: Callable[[Any], QuerySet]  # the client's rows of this kind
+    # The client's rows of this kind that the user may see: ``rows(client, user)``.
+    rows: Callable[[Any, Any], QuerySet]
     time_field: str  # the column the entry is dated by
     load: Callable[[list[int]], dict[int, Any]]  # ids -> objects, in a constant number of queries
     template: str  # renders one entry; gets ``entry``
@@ -90,8 +92,8 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, str, int] | None:
         return None
 
 
-def _branch(source: TimelineSource, client: Any, after: Any, limit: int) -> QuerySet:
-    rows = source.rows(client)
+def _branch(source: TimelineSource, client: Any, user: Any, after: Any, limit: int) -> QuerySet:
+    rows = source.rows(client, user)
     time = source.time_field
     if after is not None:
         at, kind, pk = after
@@ -125,7 +127,7 @@ def timeline_page(
         return TimelinePage(entries=[], next_cursor=None)
     after = decode_cursor(cursor) if cursor else None
     limit = per_page + 1
-    branches = [_branch(s, client, after, limit) for s in sources]
+    branches = [_branch(s, client, user, after, limit) for s in sources]
     union = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
     if len(branches) > 1:
         union = union.order_by("-t_at", "-t_kind", "-pk")[:limit]

@@ -18,7 +18,7 @@ def _audit_load(pks: list[int]) -> dict[int, Any]:
     return {row.event.pgh_id: row for row in rows}
 
 
-def _audit_rows(client: Client) -> Any:
+def _audit_rows(client: Client, user: Any) -> Any:
     return event_model_for(Client).objects.filter(pgh_obj_id=client.pk)
 
 
@@ -27,7 +27,7 @@ register_source(
         "note",
         "Notes",
         "clients.view_note",
-        lambda client: Note.objects.filter(client=client),
+        lambda client, user: Note.objects.filter(client=client),
         "created_at",
         in_bulk(Note.objects.select_related("author")),
         "clients/timeline/_note.html",
@@ -39,7 +39,7 @@ register_source(
         "email",
         "Emails sent",
         "clients.view_emaillog",
-        lambda client: EmailLog.objects.filter(client=client),
+        lambda client, user: EmailLog.objects.filter(client=client),
         "created_at",
         in_bulk(EmailLog.objects.select_related("triggered_by")),
         "clients/timeline/_email.html",

@@ -31,7 +31,7 @@ from clients.forms import (
     custom_field_definitions,
 )
 from clients.models import Client, Contact, CustomFieldValue, Note
-from clients.profile import extra_tabs
+from clients.profile import extra_tabs, mark_hidden_subjects
 from core import inputs
 from core.forms import errors_to_form
 from core.pagination import DeferredJoinPaginator
@@ -103,12 +103,14 @@ class ClientDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailV
         elif tab == "contacts":
             context["contacts"] = list(customer.contacts.all()[:200])
         elif tab == "notes":
-            context["notes"] = list(
+            notes = list(
                 customer.notes.select_related("author", "about_type")
                 .prefetch_related("about")
                 .pinned_first()[: TAB_PAGE_SIZE * 4]
             )
-            context.setdefault("note_form", NoteForm(client=customer))
+            mark_hidden_subjects(notes, customer, user)
+            context["notes"] = notes
+            context.setdefault("note_form", NoteForm(client=customer, user=user))
         elif tab == "custom":
             definitions = custom_field_definitions(admin=_is_admin(self.request.user))
             values = {v.field_id: v.value for v in customer.custom_values.all()}
@@ -427,7 +429,7 @@ class NoteCreateView(ClientDetailView):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         customer = self.object = self.get_object()
-        form = NoteForm(request.POST, client=customer)
+        form = NoteForm(request.POST, client=customer, user=request.user)
         if form.is_valid():
             try:
                 services.add_note(

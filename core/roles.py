@@ -32,20 +32,36 @@ EDITS = {
     SUPPORT: ("clients", "support", "kb", *HOSTING_RECORDS),
     READ_ONLY: (),
 }
+# Access rules and definitions, Admins' decisions even inside an app a role otherwise edits:
+# who sees a department's tickets, which client fields are admin-only (and what every client
+# must fill in), client groups. Every staff user has the Django admin, so a permission held here
+# is a change that can be made there. Roles and users (auth) are never in EDITS.
+ADMIN_ONLY = (
+    "clients.customfield",
+    "clients.clientgroup",
+    "support.department",
+    "support.departmentrole",
+)
+
+
+def _models(entries: tuple[str, ...]) -> Any:
+    from django.db.models import Q
+
+    where = Q(pk__in=[])
+    for entry in entries:
+        app, _, model = entry.partition(".")
+        where |= Q(content_type__app_label=app, **({"content_type__model": model} if model else {}))
+    return where
 
 
 def permissions_for(role: str, permission_model: Any) -> Any:
     perms = permission_model.objects.all()
     if role == ADMIN:
         return perms
-    from django.db.models import Q
-
     view = perms.filter(content_type__app_label__in=BUSINESS_APPS, codename__startswith="view_")
-    where = Q(pk__in=[])
-    for entry in EDITS[role]:
-        app, _, model = entry.partition(".")
-        where |= Q(content_type__app_label=app, **({"content_type__model": model} if model else {}))
-    edit = perms.filter(where, codename__regex=r"^(add|change|view)_")
+    edit = perms.filter(_models(EDITS[role]), codename__regex=r"^(add|change|view)_")
+    # Still seen (the view_ permissions above), never changed.
+    edit = edit.exclude(_models(ADMIN_ONLY), codename__regex=r"^(add|change)_")
     return view | edit
 
 

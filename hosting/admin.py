@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from audit.admin import (
     REASON_FIELD,
     AuditedModelAdmin,
+    AuditedTabularInline,
     AuditReasonFormMixin,
     ReadOnlyAdminMixin,
     apply_each,
@@ -35,7 +36,7 @@ from hosting.models import (
 )
 
 
-class ProductPriceInline(admin.TabularInline):
+class ProductPriceInline(AuditedTabularInline):
     model = ProductPrice
     extra = 0
 
@@ -61,7 +62,7 @@ class ServerAdmin(AuditedModelAdmin):
     search_fields = ("name", "hostname")
 
 
-class TldPriceInline(admin.TabularInline):
+class TldPriceInline(AuditedTabularInline):
     model = TldPrice
     extra = 0
 
@@ -73,7 +74,7 @@ class TldAdmin(AuditedModelAdmin):
     inlines = [TldPriceInline]
 
 
-class AddonPriceInline(admin.TabularInline):
+class AddonPriceInline(AuditedTabularInline):
     model = AddonPrice
     extra = 0
 
@@ -264,6 +265,10 @@ class DomainAdmin(AuditedModelAdmin):
 
 @admin.register(Addon)
 class AddonAdmin(AuditedModelAdmin):
+    """Looked at here. Add-ons are added and moved through their statuses on the hosting
+    account's page, by the services (the transition map, reasons); a direct save here would
+    skip both, so nobody changes them in the admin, superusers included."""
+
     list_display = ("__str__", "service", "recurring_price", "billing_cycle", "status")
     list_filter = ("status", "billing_cycle")
     list_select_related = ("service",)
@@ -272,6 +277,9 @@ class AddonAdmin(AuditedModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # added from the hosting account page, where the product is known
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

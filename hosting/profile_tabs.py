@@ -43,10 +43,10 @@ register_tab(
 )
 
 register_note_subject(
-    "hosting.service", lambda client: list(client.services.order_by("-id")[:TAB_LIMIT])
+    "hosting.service", lambda client, user: client.services.order_by("-id"), limit=TAB_LIMIT
 )
 register_note_subject(
-    "hosting.domain", lambda client: list(client.domains.order_by("-id")[:TAB_LIMIT])
+    "hosting.domain", lambda client, user: client.domains.order_by("-id"), limit=TAB_LIMIT
 )
 
 

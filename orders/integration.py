@@ -35,7 +35,7 @@ register_tab(
     )
 )
 register_note_subject(
-    "orders.order", lambda client: list(client.orders.order_by("-id")[:TAB_LIMIT])
+    "orders.order", lambda client, user: client.orders.order_by("-id"), limit=TAB_LIMIT
 )
 
 
@@ -112,7 +112,7 @@ register_source(
         "order",
         "Orders",
         "orders.view_order",
-        lambda client: Order.objects.filter(client=client),
+        lambda client, user: Order.objects.filter(client=client),
         "created_at",
         in_bulk(Order.objects.select_related("placed_by", "invoice")),
         "orders/timeline/_order.html",

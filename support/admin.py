@@ -1,6 +1,8 @@
 """Django admin for support: departments (and which roles see them) are managed here, audited
 with a reason; tickets can be re-assigned, re-prioritised or closed in bulk through the
 services; replies, attachments and communications are looked at (they are entered in the app).
+Tickets of a restricted department, and their replies and files, are shown by the app's own rule
+(``visible_to``) here too: every staff user has the admin.
 """
 
 from __future__ import annotations
@@ -8,9 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from audit.admin import AuditedModelAdmin, ReadOnlyAdminMixin, apply_each, reason_from
+from audit.admin import (
+    AuditedModelAdmin,
+    AuditedTabularInline,
+    ReadOnlyAdminMixin,
+    apply_each,
+    reason_from,
+)
 from support import services
 from support.models import (
     Communication,
@@ -22,7 +31,14 @@ from support.models import (
 )
 
 
-class DepartmentRoleInline(admin.TabularInline):
+class VisibleTicketsMixin:
+    """Only the tickets (or rows of tickets) the user sees in the app; superusers see all."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).visible_to(request.user)
+
+
+class DepartmentRoleInline(AuditedTabularInline):
     model = DepartmentRole
     extra = 0
     verbose_name = "role that sees this department"
@@ -44,7 +60,7 @@ class DepartmentAdmin(AuditedModelAdmin):
 
 
 @admin.register(Ticket)
-class TicketAdmin(AuditedModelAdmin):
+class TicketAdmin(VisibleTicketsMixin, AuditedModelAdmin):
     list_display = (
         "number",
         "subject",
@@ -102,7 +118,7 @@ class TicketAdmin(AuditedModelAdmin):
 
 
 @admin.register(TicketReply)
-class TicketReplyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class TicketReplyAdmin(VisibleTicketsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "ticket", "kind", "author", "emailed_to")
     list_filter = ("kind",)
     list_select_related = ("ticket", "author")
@@ -110,7 +126,7 @@ class TicketReplyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(TicketAttachment)
-class TicketAttachmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class TicketAttachmentAdmin(VisibleTicketsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "name", "ticket", "size", "content_type", "uploaded_by")
     list_select_related = ("ticket", "uploaded_by")
     exclude = ("file",)  # downloaded through the app's permission-checked view
@@ -133,3 +149,12 @@ class CommunicationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("client", "follow_up_owner", "logged_by")
     raw_id_fields = ("client",)
     show_full_result_count = False
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
+        # The entry is the client's; a ticket it links to may be in a department the user
+        # does not see.
+        exclude = list(super().get_exclude(request, obj) or ())
+        hidden = Ticket.objects.exclude(pk__in=Ticket.objects.visible_to(request.user))
+        if obj is not None and hidden.filter(pk=obj.ticket_id).exists():
+            exclude.append("ticket")
+        return exclude

@@ -299,7 +299,7 @@ class CommunicationForm(ReasonFormMixin, forms.ModelForm):
         }
         field_classes = {"follow_up_owner": StaffChoiceField}
 
-    def __init__(self, *args: Any, client: Client, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, client: Client, user: Any, **kwargs: Any) -> None:
         if kwargs.get("instance") is None:
             kwargs.setdefault("initial", {}).setdefault(
                 "occurred_at", timezone.localtime().replace(second=0, microsecond=0)
@@ -314,11 +314,16 @@ class CommunicationForm(ReasonFormMixin, forms.ModelForm):
             "service": client.services.order_by("-id"),
             "domain": client.domains.order_by("-id"),
             "invoice": client.invoices.order_by("-id"),
-            "ticket": client.tickets.order_by("-id"),
+            "ticket": Ticket.objects.visible_to(user).filter(client=client).order_by("-id"),
         }
         for name, queryset in related.items():
             ids = list(queryset.values_list("pk", flat=True)[:CLIENT_RECORDS])
             self.fields[name].queryset = queryset.filter(pk__in=ids)
+        ticket_id = self.instance.ticket_id
+        if ticket_id and not related["ticket"].filter(pk=ticket_id).exists():
+            # Linked to a ticket of a department the user does not see: neither shown nor
+            # changed (the service keeps fields that are not sent).
+            del self.fields["ticket"]
         if self.instance.pk is None:
             del self.fields["audit_reason"]
         else:

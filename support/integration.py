@@ -59,7 +59,10 @@ register_tab(
 )
 register_note_subject(
     "support.ticket",
-    lambda client: list(client.tickets.order_by("-last_activity_at")[:TAB_LIMIT]),
+    lambda client, user: (
+        Ticket.objects.visible_to(user).filter(client=client).order_by("-last_activity_at", "-id")
+    ),
+    limit=TAB_LIMIT,
 )
 
 
@@ -91,7 +94,7 @@ register_source(
         "communication",
         "Communications",
         "support.view_communication",
-        lambda client: Communication.objects.filter(client=client),
+        lambda client, user: Communication.objects.filter(client=client),
         "occurred_at",
         in_bulk(Communication.objects.select_related("contact", "logged_by", "follow_up_owner")),
         "support/timeline/_communication.html",
@@ -103,7 +106,7 @@ register_source(
         "ticket",
         "Tickets",
         "support.view_ticket",
-        lambda client: Ticket.objects.filter(client=client),
+        lambda client, user: Ticket.objects.visible_to(user).filter(client=client),
         "opened_at",
         in_bulk(Ticket.objects.select_related("department", "opened_by")),
         "support/timeline/_ticket.html",
@@ -115,7 +118,7 @@ register_source(
         "reply",
         "Ticket replies",
         "support.view_ticketreply",
-        lambda client: TicketReply.objects.filter(ticket__client=client),
+        lambda client, user: TicketReply.objects.visible_to(user).filter(ticket__client=client),
         "created_at",
         in_bulk(TicketReply.objects.select_related("ticket", "author")),
         "support/timeline/_reply.html",

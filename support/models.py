@@ -111,6 +111,8 @@ NUMBER_PATTERN = r"^[A-Z]{3}-[0-9]{6}$"
 
 class TicketQuerySet(models.QuerySet):
     def visible_to(self, user: Any) -> TicketQuerySet:
+        """The one rule of who sees a ticket (its department's roles): every page, tab, form,
+        timeline and admin list that shows tickets, or rows of them, goes through it."""
         if user.is_superuser or user.has_perm("support.see_all_departments"):
             return self
         ids = list(Department.objects.visible_to(user).values_list("pk", flat=True))
@@ -306,6 +308,13 @@ class Ticket(TimeStampedModel):
         return self.status == self.Status.CLOSED
 
 
+class OfTicketQuerySet(models.QuerySet):
+    """Rows of a ticket (replies, attachments): seen by whoever sees the ticket."""
+
+    def visible_to(self, user: Any) -> models.QuerySet:
+        return self.filter(ticket__in=Ticket.objects.visible_to(user))
+
+
 class TicketReply(models.Model):
     """One message on a ticket: a staff reply, the client's reply as staff recorded it, or an
     internal note (never emailed). Replies are a record of what was said: never edited."""
@@ -323,6 +332,8 @@ class TicketReply(models.Model):
     message = models.TextField()
     emailed_to = models.CharField(max_length=1000, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = OfTicketQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -369,6 +380,8 @@ class TicketAttachment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = OfTicketQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

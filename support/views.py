@@ -409,14 +409,14 @@ class CommunicationCreateView(StaffPermissionRequiredMixin, View):
         initial = {}
         if (ticket := inputs.record_id(request.GET.get("ticket"))) is not None:
             initial["ticket"] = ticket
-        form = CommunicationForm(client=client, initial=initial)
+        form = CommunicationForm(client=client, user=request.user, initial=initial)
         return _communication_page(
             request, form, client=client, title=f"Log a communication with {client.full_name}"
         )
 
     def post(self, request: HttpRequest) -> HttpResponse:
         client = self._client(request)
-        form = CommunicationForm(request.POST, client=client)
+        form = CommunicationForm(request.POST, client=client, user=request.user)
         if form.is_valid():
             try:
                 entry = services.log_communication(
@@ -457,6 +457,10 @@ class CommunicationDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["done_form"] = FollowUpDoneForm()
+        ticket_id = self.object.ticket_id
+        context["ticket_visible"] = bool(ticket_id) and (
+            Ticket.objects.visible_to(self.request.user).filter(pk=ticket_id).exists()
+        )
         return context
 
 
@@ -466,7 +470,10 @@ class CommunicationUpdateView(StaffPermissionRequiredMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         entry = get_object_or_404(Communication.objects.select_related("client"), pk=pk)
         form = CommunicationForm(
-            instance=entry, client=entry.client, initial={"version": version_of(entry)}
+            instance=entry,
+            client=entry.client,
+            user=request.user,
+            initial={"version": version_of(entry)},
         )
         return _communication_page(
             request, form, client=entry.client, title=f"Correct {entry}", entry=entry
@@ -474,7 +481,9 @@ class CommunicationUpdateView(StaffPermissionRequiredMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         entry = get_object_or_404(Communication.objects.select_related("client"), pk=pk)
-        form = CommunicationForm(request.POST, instance=entry, client=entry.client)
+        form = CommunicationForm(
+            request.POST, instance=entry, client=entry.client, user=request.user
+        )
         if form.is_valid():
             try:
                 services.update_communication(
