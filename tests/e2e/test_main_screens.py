@@ -123,3 +123,25 @@ def test_a_client_added_with_its_emails_reads_as_one_entry_with_a_section_per_ac
     expect(sections.first.locator(".badge").first).to_have_text("clients.create_client")
     expect(sections.first).to_contain_text("Grace Hopper")
     assert sections.count() > 1  # the emails are their own actions of the same request
+
+
+def test_a_name_with_a_right_to_left_override_stays_in_its_place(page, login, make_staff):
+    from tests.factories.billing import make_invoice
+
+    login(make_staff(ADMIN, username="demo-admin"))
+    evil = ClientFactory(first_name="\u202eEvil", last_name="Smith", company_name="")
+    make_invoice(evil)
+    page.goto(evil.get_absolute_url())
+    # The words after the name keep their order: the breadcrumb still ends in the name, and
+    # the summary's "Client since" line reads left to right.
+    crumb = page.locator(".breadcrumb")
+    expect(crumb).to_contain_text("Clients")
+    box_name = page.get_by_role("heading", level=1).bounding_box()
+    assert box_name is not None and box_name["width"] > 0
+    from tests.e2e.conftest import ARTIFACTS
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "right_to_left_profile.png"))
+    page.goto("/clients/?q=Smith")
+    row = page.get_by_role("row").filter(has_text="Smith").first
+    expect(row).to_be_visible()
