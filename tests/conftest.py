@@ -11,6 +11,78 @@ from tests.factories.users import StaffFactory
 ROLES = (ADMIN, BILLING, SUPPORT, READ_ONLY)
 
 
+# Keeping the test database between runs -------------------------------------------------------
+#
+# Building it runs every migration (triggers included) and takes over a minute, so it is kept
+# when that is safe: the database carries, as its comment, a fingerprint of everything that
+# shapes its schema (the migration files, the installed apps, the versions of Django and of the
+# trigger libraries). A different fingerprint, a missing database or ``--create-db`` builds it
+# afresh. A reused database is flushed once first, so nothing a killed run left behind (a
+# transactional test that never reached its teardown) leaks into this run.
+
+
+def schema_fingerprint() -> str:
+    import hashlib
+    from importlib.metadata import version
+    from pathlib import Path
+
+    from django.apps import apps
+
+    digest = hashlib.sha256()
+    for name in ("django", "django-pghistory", "django-pgtrigger"):
+        digest.update(f"{name}={version(name)};".encode())
+    for config in sorted(apps.get_app_configs(), key=lambda c: c.label):
+        digest.update(f"app={config.label};".encode())
+        migrations = Path(config.path) / "migrations"
+        for path in sorted(migrations.glob("*.py")) if migrations.is_dir() else ():
+            digest.update(path.name.encode() + path.read_bytes())
+    return f"whmcs test schema {digest.hexdigest()[:32]}"
+
+
+def _kept_database_matches() -> bool:
+    from django.db import connection
+
+    name = connection.creation._get_test_db_name()
+    try:
+        with connection._nodb_cursor() as cursor:
+            cursor.execute(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+                [name],
+            )
+            row = cursor.fetchone()
+    except Exception:
+        return False
+    return row is not None and row[0] == schema_fingerprint()
+
+
+@pytest.fixture(scope="session")
+def django_db_keepdb() -> bool:
+    return True
+
+
+@pytest.fixture(scope="session")
+def django_db_createdb(request: pytest.FixtureRequest, django_db_blocker) -> bool:
+    if request.config.getvalue("create_db"):
+        return True
+    with django_db_blocker.unblock():
+        return not _kept_database_matches()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    django_db_setup, django_db_createdb, django_db_blocker, _flush_past_the_append_only_triggers
+):
+    from django.core.management import call_command
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if not django_db_createdb:
+            call_command("flush", interactive=False, verbosity=0)
+        with connection.cursor() as cursor:
+            name = connection.ops.quote_name(connection.settings_dict["NAME"])
+            cursor.execute(f"COMMENT ON DATABASE {name} IS %s", [schema_fingerprint()])
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _flush_past_the_append_only_triggers():
     """Let Django's test teardown empty the database between transactional tests.
