@@ -117,6 +117,13 @@ def test_an_email_already_sent_after_commit_is_not_sent_again_by_the_command(
     assert len(mail.outbox) == 1
 
 
+def test_delivering_the_same_email_twice_sends_it_once(staff_admin):
+    log = services.send_welcome_email(client=ClientFactory(), actor=staff_admin)
+    assert outbox.deliver_email(log_id=log.pk) == EmailLog.Status.SENT
+    assert outbox.deliver_email(log_id=log.pk) == ""
+    assert len(mail.outbox) == 1
+
+
 def test_an_email_being_sent_by_another_process_is_left_alone(staff_admin):
     log = services.send_welcome_email(client=ClientFactory(), actor=staff_admin)
     assert outbox._claim(log.pk)  # another sender holds it
