@@ -63,8 +63,11 @@ seal: install
 verify: install
 	$(PY) manage.py audit_verify
 
+# Emails the mail server could not take yet wait in the email log: in production a timer runs
+# `manage.py send_queued_emails` every minute; `make run` sends what is due before serving.
 run: seed
 	-$(PY) manage.py audit_seal
+	-$(PY) manage.py send_queued_emails
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 

@@ -1,5 +1,6 @@
 """What billing adds to other apps: client profile tabs, the currency lock, notes about invoices,
-and a dashboard panel. Registered from ``BillingConfig.ready`` so ``clients`` never imports us."""
+a dashboard panel and the invoice PDF attached to emails. Registered from ``BillingConfig.ready``
+so ``clients`` never imports us."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.utils import timezone
 from billing import services
 from billing.models import BillableItem, CreditEntry, Invoice, Transaction
 from clients.models import Client
+from clients.outbox import register_attachment_source
 from clients.profile import ProfileTab, register_note_subject, register_tab
 from clients.services import register_currency_lock
 from clients.timeline import TimelineSource, in_bulk, register_source
@@ -141,3 +143,5 @@ register_source(
         order=60,
     )
 )
+
+register_attachment_source(services.INVOICE_PDF, services.invoice_pdf_attachment)

@@ -1301,17 +1301,29 @@ def _invoice_recipients(client: Client) -> list[str]:
     return to
 
 
+# The outbox renders the PDF when the email goes out (registered in ``integration``), never
+# inside the transaction that publishes: WeasyPrint takes a while and the series is locked.
+INVOICE_PDF = "billing.invoice_pdf"
+
+
+def invoice_pdf_attachment(invoice_id: int) -> tuple[bytes, str]:
+    from billing.pdf import invoice_pdf
+
+    return invoice_pdf(Invoice.objects.select_related("client").get(pk=invoice_id)), (
+        "application/pdf"
+    )
+
+
 @transaction.atomic
 def email_invoice(*, invoice: Invoice, actor: AbstractBaseUser | None) -> EmailLog:
-    """Email the invoice with its PDF; logged in the client's email log, sent after commit."""
-    from billing.pdf import invoice_pdf
-    from clients.services import queue_email
+    """Email the invoice with its PDF: logged in the client's email log now; the PDF is
+    rendered and the email sent after the commit."""
+    from clients.outbox import Attachment, queue_email
 
     invoice = Invoice.objects.select_related("client").get(pk=invoice.pk)
     if invoice.is_draft:
         raise ValidationError("Publish the invoice before emailing it.", code="not_published")
     client = invoice.client
-    pdf = invoice_pdf(invoice)
     body = render_text(
         "billing/emails/invoice.txt",
         {"invoice": invoice, "client": client, "company": settings.COMPANY_NAME},
@@ -1324,14 +1336,14 @@ def email_invoice(*, invoice: Invoice, actor: AbstractBaseUser | None) -> EmailL
             subject=f"Invoice {invoice.number}",
             body=body,
             actor=actor,
-            attachments=((f"{invoice.number}.pdf", pdf, "application/pdf"),),
+            attachments=[Attachment(INVOICE_PDF, invoice.pk, f"{invoice.number}.pdf")],
         )
 
 
 def _send_receipt(
     *, payment: Transaction, invoices: Sequence[Invoice], actor: AbstractBaseUser | None
 ) -> EmailLog:
-    from clients.services import queue_email
+    from clients.outbox import queue_email
 
     client = payment.client
     body = render_text(

@@ -249,7 +249,17 @@ class ClientGroupAdmin(AuditedModelAdmin):
 
 @admin.register(EmailLog)
 class EmailLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "client", "kind", "subject", "to", "status", "triggered_by")
+    list_display = (
+        "created_at",
+        "client",
+        "kind",
+        "subject",
+        "to",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "triggered_by",
+    )
     list_filter = ("kind", "status")
     search_fields = ("subject", "to", "client__email")
     list_select_related = ("client", "triggered_by")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 import zoneinfo
@@ -14,6 +15,7 @@ from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Concat, Lower, Upper
 from django.urls import reverse
+from django.utils import timezone
 from django_countries.fields import CountryField
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -491,8 +493,22 @@ class Note(TimeStampedModel):
         return reverse("clients:client-detail", args=[self.client_id]) + "?tab=notes"
 
 
+class EmailLogQuerySet(models.QuerySet):
+    def due(self, now: dt.datetime | None = None) -> EmailLogQuerySet:
+        """Queued emails whose next attempt has come (``send_queued_emails`` sends these)."""
+        return self.filter(
+            status=EmailLog.Status.QUEUED, next_attempt_at__lte=now or timezone.now()
+        )
+
+
 class EmailLog(models.Model):
-    """Every email sent to a client: what, to whom, when, and who made it happen."""
+    """Every email the app sends, to clients and to anyone else: the log is also the outbox.
+
+    A service writes the row inside its transaction (what to send: the text, and references to
+    attachments rendered only at delivery); ``clients.outbox.deliver_email`` sends it after the
+    commit and records the outcome here. A transient failure leaves it queued with a later
+    ``next_attempt_at`` for ``manage.py send_queued_emails``.
+    """
 
     class Kind(models.TextChoices):
         WELCOME = "welcome", "Welcome"
@@ -508,14 +524,36 @@ class EmailLog(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
 
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="emails")
+    client = models.ForeignKey(
+        Client,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="emails",
+        help_text="Empty when the recipient is not a client (a ticket's requester or CC).",
+    )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     to = models.CharField(max_length=1000, help_text="Comma-separated addresses.")
+    from_email = models.CharField(
+        max_length=254, blank=True, help_text="Empty: the default sender."
+    )
     subject = models.CharField(max_length=200)
     body = models.TextField()
+    body_source = models.CharField(
+        max_length=60,
+        blank=True,
+        help_text="Registered renderer of the body sent, when the logged body masks a secret.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    error = models.CharField(max_length=500, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True, help_text="The last attempt's error.")
     attachments = models.CharField(max_length=500, blank=True, help_text="File names.")
+    attachment_sources = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What to render at delivery: [source, object id, file name] per file.",
+    )
     triggered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -526,12 +564,23 @@ class EmailLog(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
+    objects = EmailLogQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["client", "-created_at"], name="clients_email_client_idx")]
+        indexes = [
+            models.Index(fields=["client", "-created_at"], name="clients_email_client_idx"),
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="queued"),
+                name="clients_email_due_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.to}"
 
     def get_absolute_url(self) -> str:
+        if self.client_id is None:
+            return reverse("admin:clients_emaillog_change", args=[self.pk])
         return reverse("clients:client-detail", args=[self.client_id]) + "?tab=emails"

@@ -2,8 +2,8 @@
 
 Views, the Django admin, importers and commands call these functions; each one is atomic,
 re-reads the rows it changes with ``select_for_update()``, validates with ``full_clean()`` and
-raises ``ValidationError`` with a stable ``code``. Emails leave only after the transaction
-commits.
+raises ``ValidationError`` with a stable ``code``. Emails are queued in the email log and leave
+only after the transaction commits (``clients.outbox``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Lower, Trim
@@ -38,6 +37,7 @@ from clients.models import (
     EmailLog,
     Note,
 )
+from clients.outbox import queue_email, register_body_source
 from core.emails import render_text
 
 EDITABLE_FIELDS = (
@@ -536,73 +536,6 @@ def client_for_set_password_token(token: str, *, lock: bool = False) -> Client:
     return client
 
 
-def queue_email(
-    *,
-    client: Client,
-    kind: str,
-    to: list[str],
-    subject: str,
-    body: str,
-    actor: AbstractBaseUser | None,
-    logged_body: str | None = None,
-    attachments: tuple[tuple[str, bytes, str], ...] = (),
-    from_email: str = "",
-) -> EmailLog:
-    """Log an email now and send it after commit; the log says whether it went out.
-
-    Other apps (billing's invoices and receipts) send through here so that every email to a
-    client is in its log. ``logged_body`` replaces the body in the log when the real one holds
-    a secret (a link); ``attachments`` are (file name, content, MIME type) and only their names
-    are logged. ``from_email`` replaces ``DEFAULT_FROM_EMAIL`` (a support department's address).
-    """
-    log = EmailLog(
-        client=client,
-        kind=kind,
-        to=", ".join(to),
-        subject=subject,
-        body=logged_body if logged_body is not None else body,
-        attachments=", ".join(name for name, _content, _mime in attachments),
-        triggered_by=actor if actor is not None and actor.pk else None,
-    )
-    log.full_clean()
-    log.save()
-    audit.context.on_commit(
-        lambda: deliver_email(
-            log_id=log.pk, body=body, attachments=attachments, from_email=from_email
-        )
-    )
-    return log
-
-
-def deliver_email(
-    *,
-    log_id: int,
-    body: str,
-    attachments: tuple[tuple[str, bytes, str], ...] = (),
-    from_email: str = "",
-) -> None:
-    """Send one logged email and record the outcome (runs after the commit)."""
-    log = EmailLog.objects.get(pk=log_id)
-    message = EmailMessage(
-        subject=log.subject,
-        body=body,
-        from_email=from_email or settings.DEFAULT_FROM_EMAIL,
-        to=[a.strip() for a in log.to.split(",") if a.strip()],
-        attachments=list(attachments),
-    )
-    with transaction.atomic(), audit.context.context(action="clients.deliver_email"):
-        try:
-            message.send()
-        except OSError as exc:  # SMTP refused, DNS, socket: logged, never a 500
-            EmailLog.objects.filter(pk=log_id).update(
-                status=EmailLog.Status.FAILED, error=str(exc)[:500]
-            )
-        else:
-            EmailLog.objects.filter(pk=log_id).update(
-                status=EmailLog.Status.SENT, sent_at=timezone.now()
-            )
-
-
 def _recipients(client: Client, flag: str = "receives_general") -> list[str]:
     to = [client.email]
     to += [c.email for c in client.contacts.filter(**{flag: True}) if c.email not in to]
@@ -623,26 +556,40 @@ def send_welcome_email(*, client: Client, actor: AbstractBaseUser | None) -> Ema
         )
 
 
+LINK_BODY_SOURCE = "clients.set_password_link"
+
+
+def _password_link_body(client: Client, *, link: str) -> str:
+    context = {"client": client, "hours": SET_PASSWORD_MAX_AGE // 3600, "link": link}
+    return render_text("clients/emails/set_password.txt", context)
+
+
+def _password_link_at_delivery(log: EmailLog) -> str:
+    # The link is made when the email goes out, so it is never stored and its three days run
+    # from the sending (a queued email may wait for the mail server).
+    link = settings.SITE_URL.rstrip("/") + reverse(
+        "clients:set-password", args=[make_set_password_token(log.client)]
+    )
+    return _password_link_body(log.client, link=link)
+
+
+register_body_source(LINK_BODY_SOURCE, _password_link_at_delivery)
+
+
 @transaction.atomic
 def send_password_link(*, client: Client, actor: AbstractBaseUser | None) -> EmailLog:
     """Email the client a link to choose their own password (valid three days, once)."""
     client = Client.objects.select_for_update().get(pk=client.pk)
     if client.status == Client.Status.CLOSED:
         raise ValidationError("A closed client cannot log in.", code="client_closed")
-    link = settings.SITE_URL.rstrip("/") + reverse(
-        "clients:set-password", args=[make_set_password_token(client)]
-    )
-    context = {"client": client, "hours": SET_PASSWORD_MAX_AGE // 3600}
     with audit.context.context(action="clients.send_password_link", actor=actor):
         return queue_email(
             client=client,
             kind=EmailLog.Kind.SET_PASSWORD,
             to=[client.email],
             subject="Choose your password",
-            body=render_text("clients/emails/set_password.txt", {**context, "link": link}),
-            logged_body=render_text(
-                "clients/emails/set_password.txt", {**context, "link": "[personal link, not kept]"}
-            ),
+            body=_password_link_body(client, link="[personal link, not kept]"),
+            body_source=LINK_BODY_SOURCE,
             actor=actor,
         )
 

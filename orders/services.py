@@ -508,7 +508,7 @@ def plan_order(
 
 
 def _send_confirmation(order: Order, actor: AbstractBaseUser | None) -> EmailLog:
-    from clients.services import queue_email
+    from clients.outbox import queue_email
 
     lines = list(order.lines.order_by("position"))
     body = render_text(

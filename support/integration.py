@@ -1,6 +1,7 @@
 """What support adds to other apps: the client's Tickets and Communications tabs and timeline
-entries, the hosting account's Tickets tab, notes about tickets, the dashboard panels and the
-navigation. Registered from ``SupportConfig.ready`` so that clients and hosting never import us.
+entries, the hosting account's Tickets tab, notes about tickets, the dashboard panels, the
+navigation and ticket files attached to emails. Registered from ``SupportConfig.ready`` so that
+clients and hosting never import us.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from clients.models import Client
+from clients.outbox import register_attachment_source
 from clients.profile import ProfileTab, register_note_subject, register_tab
 from clients.timeline import TimelineSource, in_bulk, register_source
 from core.dashboard import Panel, register_panel
 from hosting.service_page import register_service_tab
+from support import services
 from support.models import Communication, Ticket, TicketReply
 
 TAB_LIMIT = 50
@@ -165,3 +168,5 @@ register_panel(
         21,
     )
 )
+
+register_attachment_source(services.ATTACHMENT_SOURCE, services.attachment_content)

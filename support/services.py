@@ -1,8 +1,8 @@
 """Support tickets opened on a client's behalf, their replies and attachments, and the
 communication log.
 
-Emails to the requester go out after the commit (through ``clients.services.queue_email`` when
-the ticket has a client, so they land in the client's email log) and never when the ticket or
+Emails to the requester and CC are queued in the email log (``clients.outbox.queue_email``,
+whether or not the requester is a client) and go out after the commit, never when the ticket or
 the reply says "do not email". Internal notes are never emailed.
 """
 
@@ -22,7 +22,6 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.core.mail import EmailMessage
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -33,7 +32,7 @@ import audit.context
 from audit.context import require_reason
 from audit.edits import refuse_if_changed
 from clients.models import Client, Contact, EmailLog
-from clients.services import queue_email
+from clients.outbox import Attachment, queue_email
 from core.emails import render_text
 from support.models import (
     Communication,
@@ -356,6 +355,16 @@ def open_ticket(
     return ticket
 
 
+# The outbox reads a ticket's files when the email goes out (registered in ``integration``).
+ATTACHMENT_SOURCE = "support.ticket_file"
+
+
+def attachment_content(attachment_id: int) -> tuple[bytes, str]:
+    row = TicketAttachment.objects.get(pk=attachment_id)
+    with row.file.open("rb") as handle:
+        return handle.read(), row.content_type
+
+
 def _email_requester(
     *,
     ticket: Ticket,
@@ -364,33 +373,20 @@ def _email_requester(
     actor: AbstractBaseUser,
     files: Sequence[TicketAttachment] = (),
 ) -> str:
-    """Send (after the commit) to the requester and CC, files attached; returns the addresses."""
+    """Queue for the requester and CC (sent after the commit, files attached at delivery);
+    returns the addresses. Someone who is not a client is in the same email log, without a
+    client."""
     to = ticket.recipients
-    attachments = []
-    for row in files:
-        with row.file.open("rb") as handle:
-            attachments.append((row.name, handle.read(), row.content_type))
-    if ticket.client_id is not None:
-        queue_email(
-            client=ticket.client,
-            kind=EmailLog.Kind.TICKET,
-            to=to,
-            subject=subject,
-            body=body,
-            actor=actor,
-            from_email=ticket.department.email,
-            attachments=tuple(attachments),
-        )
-    else:
-        # Not a client: there is no client email log to write to; the reply row records it.
-        message = EmailMessage(
-            subject=subject,
-            body=body,
-            from_email=ticket.department.email,
-            to=to,
-            attachments=attachments,
-        )
-        audit.context.on_commit(lambda: message.send(fail_silently=True))
+    queue_email(
+        client=ticket.client,
+        kind=EmailLog.Kind.TICKET,
+        to=to,
+        subject=subject,
+        body=body,
+        actor=actor,
+        from_email=ticket.department.email,
+        attachments=[Attachment(ATTACHMENT_SOURCE, row.pk, row.name) for row in files],
+    )
     return ", ".join(to)
 
 

@@ -92,6 +92,30 @@ def test_open_ticket_for_a_non_client_needs_name_and_email(agent):
     assert ticket.client is None and ticket.email == "grace@example.org"
 
 
+def test_mail_to_a_non_client_and_the_cc_is_in_the_email_log_and_sent_after_commit(
+    agent, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        ticket = open_ticket(
+            customer=None,
+            name="Grace Hopper",
+            email="grace@example.org",
+            cc="team@example.org",
+            actor=agent,
+            attachments=[png()],
+        )
+    log = EmailLog.objects.get()
+    assert log.client is None and log.to == "grace@example.org, team@example.org"
+    assert (log.kind, log.status, log.from_email) == ("ticket", "queued", ticket.department.email)
+    assert mail.outbox == []
+    for callback in callbacks:
+        callback()
+    log.refresh_from_db()
+    assert log.status == EmailLog.Status.SENT
+    assert mail.outbox[0].to == ["grace@example.org", "team@example.org"]
+    assert mail.outbox[0].attachments[0][0] == "screenshot.png"
+
+
 def test_open_ticket_refuses_another_clients_service_domain_and_contact(agent):
     customer, other = ClientFactory(), ClientFactory()
     with pytest.raises(ValidationError) as exc:
