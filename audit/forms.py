@@ -9,6 +9,7 @@ from audit.context import CHANNELS
 from audit.feed import OPERATION_LABELS, FeedFilters
 from audit.tracking import tracked_models
 from core import inputs
+from core.forms import QuickSelect
 
 
 def _model_choices() -> list[tuple[str, str]]:
@@ -30,8 +31,11 @@ class FeedFilterForm(forms.Form):
         queryset=get_user_model().objects.order_by("username"),
         required=False,
         empty_label="Anyone",
+        widget=QuickSelect,
     )
-    model = forms.ChoiceField(label="Record type", required=False, choices=_model_choices)
+    model = forms.ChoiceField(
+        label="Record type", required=False, choices=_model_choices, widget=QuickSelect
+    )
     action = forms.RegexField(
         label="Business action",
         required=False,
@@ -44,6 +48,7 @@ class FeedFilterForm(forms.Form):
         label="Operation",
         required=False,
         choices=[("", "Any operation"), *OPERATION_LABELS.items()],
+        widget=QuickSelect,
     )
     object_id = forms.IntegerField(label="Record ID", required=False, min_value=1)
     ip = forms.GenericIPAddressField(label="IP address", required=False)
@@ -51,6 +56,7 @@ class FeedFilterForm(forms.Form):
         label="Channel",
         required=False,
         choices=[("", "Any channel"), *((c, c.capitalize()) for c in CHANNELS)],
+        widget=QuickSelect,
     )
     request_id = inputs.SearchField(label="Request ID", required=False, max_length=64)
     reason = inputs.SearchField(label="Reason contains", required=False, max_length=200)

@@ -5,6 +5,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.widgets import Input
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 
 
 class ReasonFormMixin(forms.Form):
@@ -79,3 +81,39 @@ class StyledFilterSetMixin:
         form = super().form  # type: ignore[misc]
         style_widgets(form)
         return form
+
+
+def _html_attrs(attrs: dict[str, Any]) -> str:
+    # As django/forms/widgets/attrs.html writes them: False leaves out, True is a bare name.
+    return "".join(
+        f" {conditional_escape(name)}"
+        if value is True
+        else f' {conditional_escape(name)}="{conditional_escape(value)}"'
+        for name, value in attrs.items()
+        if value is not False
+    )
+
+
+class QuickSelect(forms.Select):
+    """A ``Select`` written in Python: the same HTML as Django's templates, without a template
+    render per option (50 record types cost ~9 ms that way, on every filter form)."""
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        widget = self.get_context(name, value, attrs)["widget"]
+        parts = [format_html('<select name="{}"', widget["name"]), _html_attrs(widget["attrs"])]
+        parts.append(">")
+        for group_name, options, _ in widget["optgroups"]:
+            if group_name:
+                parts.append(format_html('\n  <optgroup label="{}">', group_name))
+            for option in options:
+                parts.append(
+                    format_html('\n  <option value="{}"', str(option["value"]))
+                    + _html_attrs(option["attrs"])
+                    + format_html(">{}</option>\n", option["label"])
+                )
+            if group_name:
+                parts.append("\n  </optgroup>")
+        parts.append("\n</select>")
+        return mark_safe("".join(parts))  # noqa: S308 - every value above is escaped
