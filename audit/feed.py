@@ -18,13 +18,16 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.admin.templatetags.admin_urls import admin_urlname
+from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection, models
+from django.db.backends.postgresql.base import ServerBindingCursor
 from django.urls import NoReverseMatch, reverse
 from django.utils import formats, timezone
 from django.utils.dateparse import parse_date, parse_datetime, parse_duration, parse_time
@@ -330,8 +333,9 @@ class Feed:
             "ORDER BY pgh_created_at DESC, model DESC, pgh_id DESC LIMIT %s"
         )
         params.append(limit)
-        with connection.cursor() as cur:
-            cur.execute(sql, params)
+        sql, named = _named(sql, params, shared=(batch, self.context_ids))
+        with _bound_cursor() as cur:
+            cur.execute(sql, named)
             return list(cur.fetchall())
 
     def _locate_by_contexts(
@@ -431,6 +435,47 @@ class Feed:
             cursor = page.next_cursor
 
 
+def _named(sql: str, params: Sequence[Any], *, shared: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+    """``%s`` placeholders as named ones, each of the ``shared`` values (by identity) under one
+    name however often the SQL uses it."""
+    pieces = sql.split("%s")
+    if len(pieces) != len(params) + 1:
+        raise ValueError("the SQL and its parameters do not match")
+    names: dict[str, Any] = {}
+    out = [pieces[0]]
+    for i, (value, piece) in enumerate(zip(params, pieces[1:], strict=True)):
+        shared_as = next(
+            (f"s{j}" for j, v in enumerate(shared) if v is not None and v is value), None
+        )
+        name = shared_as or f"p{i}"
+        names[name] = value
+        out.append(f"%({name})s{piece}")
+    return "".join(out), names
+
+
+@contextmanager
+def _bound_cursor() -> Iterator[Any]:
+    """A cursor that sends the parameters apart from the SQL (server-side binding).
+
+    A union names the same batch of context ids in each of its 50 branches: written into the
+    SQL, that is 100 KB for PostgreSQL to parse on every page. Bound, it travels once as $1,
+    and an unnamed statement is still planned with the actual values.
+    """
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    with connection.wrap_database_errors:
+        raw = ServerBindingCursor(connection.connection)
+    cursor = (
+        connection.make_debug_cursor(raw)
+        if connection.queries_logged
+        else connection.make_cursor(raw)
+    )
+    try:
+        yield cursor
+    finally:
+        cursor.close()
+
+
 def _uuid_array(ids: Sequence[uuid.UUID]) -> str:
     """The ids as one ``uuid[]`` literal, written once for all the branches of a union (a list
     parameter is dumped afresh in every branch: 2,500 UUIDs, 50 times over)."""
@@ -460,6 +505,8 @@ class _Shape:
     # Event models: the tracked model's attnames this snapshot has, and whether it has all.
     tracked_attnames: tuple[str, ...] = ()
     complete: bool = False
+    # Keys to a content type, as (name, attname): ``str()`` of a permission reads one.
+    content_types: tuple[tuple[str, str], ...] = ()
 
     def instance(self, values: dict[str, Any]) -> models.Model:
         """The row as a model instance, as the ORM would have loaded it."""
@@ -492,8 +539,17 @@ def _shape(model: type[models.Model]) -> _Shape:
         tracked_attnames = [f.attname for f in tracked._meta.concrete_fields]
         extra["tracked_attnames"] = tuple(a for a in tracked_attnames if a in own)
         extra["complete"] = len(extra["tracked_attnames"]) == len(tracked_attnames)
+    content_types = tuple(
+        (f.name, f.attname)
+        for f in model._meta.concrete_fields
+        if f.many_to_one and f.related_model is ContentType
+    )
     shape = _SHAPES[model] = _Shape(
-        model=model, table=connection.ops.quote_name(model._meta.db_table), columns=columns, **extra
+        model=model,
+        table=connection.ops.quote_name(model._meta.db_table),
+        columns=columns,
+        content_types=content_types,
+        **extra,
     )
     return shape
 
@@ -662,13 +718,23 @@ def _describe_object(shape: _Shape, event: Any) -> tuple[str, str]:
             instance = model(*values)
         else:  # a snapshot without some columns: the others take their defaults
             instance = model(**dict(zip(shape.tracked_attnames, values, strict=True)))
-        name = str(instance)
+        name = _str(instance)
     except Exception:
         instance, name = None, f"{model._meta.verbose_name} #{event.pgh_obj_id}"
     url = ""
     if event.pgh_label != DELETE and instance is not None:
         url = _object_url(instance)
     return name, url
+
+
+def _str(instance: models.Model) -> str:
+    """``str()`` of a row, its content type (a permission's name reads it) from Django's
+    cache rather than a query per row."""
+    for name, attname in _shape(type(instance)).content_types:
+        content_type_id = getattr(instance, attname)
+        if content_type_id is not None:
+            setattr(instance, name, ContentType.objects.get_for_id(content_type_id))
+    return str(instance)
 
 
 def _object_url(instance: models.Model) -> str:
@@ -749,7 +815,7 @@ def _related_names(
     for label, row_json in found:
         related_model = by_label[label]
         obj = _shape(related_model).instance(_loads(row_json))
-        names[related_model][obj.pk] = str(obj)
+        names[related_model][obj.pk] = _str(obj)
     return names
 
 
