@@ -101,19 +101,37 @@ class QuickSelect(forms.Select):
     def render(
         self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
     ) -> SafeString:
-        widget = self.get_context(name, value, attrs)["widget"]
-        parts = [format_html('<select name="{}"', widget["name"]), _html_attrs(widget["attrs"])]
-        parts.append(">")
-        for group_name, options, _ in widget["optgroups"]:
-            if group_name:
-                parts.append(format_html('\n  <optgroup label="{}">', group_name))
-            for option in options:
-                parts.append(
-                    format_html('\n  <option value="{}"', str(option["value"]))
-                    + _html_attrs(option["attrs"])
-                    + format_html(">{}</option>\n", option["label"])
+        # Select.get_context and optgroups, without a dict per option.
+        attrs = self.build_attrs(self.attrs, attrs)
+        if self.allow_multiple_selected:
+            attrs["multiple"] = True
+        values = self.format_value(value)
+        parts = [format_html('<select name="{}"', name), _html_attrs(attrs), ">"]
+        has_selected = False
+        for option_value, option_label in self.choices:
+            if isinstance(option_label, (list, tuple)):
+                group, options = option_value, option_label
+            else:
+                group, options = (
+                    None,
+                    [("" if option_value is None else option_value, option_label)],
                 )
-            if group_name:
+            if group:
+                parts.append(format_html('\n  <optgroup label="{}">', group))
+            for subvalue, sublabel in options:
+                selected = (not has_selected or self.allow_multiple_selected) and str(
+                    subvalue
+                ) in values
+                has_selected |= selected
+                parts.append(
+                    format_html(
+                        '\n  <option value="{}"{}>{}</option>\n',
+                        str(subvalue),
+                        " selected" if selected else "",
+                        sublabel,
+                    )
+                )
+            if group:
                 parts.append("\n  </optgroup>")
         parts.append("\n</select>")
         return mark_safe("".join(parts))  # noqa: S308 - every value above is escaped
