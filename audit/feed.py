@@ -5,8 +5,8 @@ pghistory keeps one event table per tracked model. The feed reads them all at on
 pgh_id)`` index, so the first page costs a handful of index probes whatever the table sizes.
 Pages follow a keyset cursor, never ``OFFSET``, and nothing ever counts the events.
 
-Rows are then hydrated in a constant number of queries per event model on the page: the events,
-the snapshot each update replaced (for old → new), the contexts, and the names of related rows.
+Rows are then hydrated in two queries whatever the page holds: the events with the snapshot
+each update replaced (for old → new) and their contexts, then the names of related rows.
 """
 
 from __future__ import annotations
@@ -14,17 +14,23 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.admin.templatetags.admin_urls import admin_urlname
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.postgres.fields import ArrayField
 from django.db import connection, models
-from django.db.models import OuterRef, Subquery
+from django.db.backends.postgresql.base import ServerBindingCursor
 from django.urls import NoReverseMatch, reverse
 from django.utils import formats, timezone
+from django.utils.dateparse import parse_date, parse_datetime, parse_duration, parse_time
 from pghistory.models import Context
 
 from audit.context import COMMAND
@@ -200,6 +206,7 @@ class Feed:
             all_models = [m for m in all_models if model_label(m) == filters.model]
         self.event_models = all_models
         self.by_label = {model_label(m): m for m in all_models}
+        self.context_ids = None if filters.context_ids is None else _uuid_array(filters.context_ids)
 
     # Query ---------------------------------------------------------------------------------
 
@@ -237,7 +244,7 @@ class Feed:
         event_model: type[models.Model],
         after: tuple[dt.datetime, str, int] | None,
         limit: int,
-        batch: list[uuid.UUID] | None = None,
+        batch: str | None = None,  # a _uuid_array
         subquery: tuple[list[str], list[Any]] | None = None,
     ) -> tuple[str, list[Any]]:
         f = self.filters
@@ -274,7 +281,7 @@ class Feed:
             params.append(f.context_id)
         if f.context_ids is not None:
             conds.append("e.pgh_context_id = ANY(%s::uuid[])")
-            params.append(list(f.context_ids))
+            params.append(self.context_ids)
         if f.unattributed:
             conds.append("e.pgh_context_id IS NULL")
         if batch is not None:
@@ -292,6 +299,17 @@ class Feed:
             params.extend(subquery[1])
         where = ("WHERE " + " AND ".join(conds)) if conds else ""
         params.append(limit)
+        if batch is not None:
+            # OFFSET 0 keeps the planner from walking the (created_at, id) index instead: it
+            # guesses a batch's events are spread evenly through the table, so that the newest
+            # ones come soon, and walks past every other person's events (100k rows for 51 at
+            # the benchmark's scale). A batch's events are few; fetched and sorted, they cost
+            # the same wherever in time they sit.
+            return (
+                "(SELECT model, pgh_id, pgh_created_at FROM (SELECT %s::text AS model, e.pgh_id,"
+                f" e.pgh_created_at FROM {table} e {where} OFFSET 0) AS b "
+                "ORDER BY pgh_created_at DESC, pgh_id DESC LIMIT %s)"
+            ), params
         sql = (
             f"(SELECT %s::text AS model, e.pgh_id, e.pgh_created_at FROM {table} e {where} "
             "ORDER BY e.pgh_created_at DESC, e.pgh_id DESC LIMIT %s)"
@@ -302,7 +320,7 @@ class Feed:
         self,
         after: tuple[dt.datetime, str, int] | None,
         limit: int,
-        batch: list[uuid.UUID] | None = None,
+        batch: str | None = None,  # a _uuid_array
         subquery: tuple[list[str], list[Any]] | None = None,
     ) -> list[tuple[str, int, dt.datetime]]:
         branches, params = [], []
@@ -315,8 +333,9 @@ class Feed:
             "ORDER BY pgh_created_at DESC, model DESC, pgh_id DESC LIMIT %s"
         )
         params.append(limit)
-        with connection.cursor() as cur:
-            cur.execute(sql, params)
+        sql, named = _named(sql, params, shared=(batch, self.context_ids))
+        with _bound_cursor() as cur:
+            cur.execute(sql, named)
             return list(cur.fetchall())
 
     def _locate_by_contexts(
@@ -341,7 +360,7 @@ class Feed:
             contexts = self._context_batch(conds, params, before, size)
             if not contexts:
                 break
-            found.extend(self._union(after, limit, [c[0] for c in contexts]))
+            found.extend(self._union(after, limit, _uuid_array([c[0] for c in contexts])))
             if len(found) >= limit or len(contexts) < size:
                 break
             before = min(c[1] for c in contexts)
@@ -395,10 +414,14 @@ class Feed:
 
     # Pages ---------------------------------------------------------------------------------
 
-    def page(self, *, cursor: str | None = None, per_page: int = 50) -> FeedPage:
+    def page(
+        self, *, cursor: str | None = None, per_page: int = 50, with_values: bool = True
+    ) -> FeedPage:
+        """A page of rows; ``with_values=False`` for a list that says what changed, not to
+        what (see ``hydrate``)."""
         located = self._locate(cursor, per_page + 1)
         has_more = len(located) > per_page
-        rows = hydrate(located[:per_page], self.by_label)
+        rows = hydrate(located[:per_page], self.by_label, with_values=with_values)
         return FeedPage(rows=rows, next_cursor=rows[-1].cursor if has_more and rows else None)
 
     def iterate(self, *, batch: int = 500) -> Iterator[FeedRow]:
@@ -412,6 +435,53 @@ class Feed:
             cursor = page.next_cursor
 
 
+def _named(sql: str, params: Sequence[Any], *, shared: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+    """``%s`` placeholders as named ones, each of the ``shared`` values (by identity) under one
+    name however often the SQL uses it."""
+    pieces = sql.split("%s")
+    if len(pieces) != len(params) + 1:
+        raise ValueError("the SQL and its parameters do not match")
+    names: dict[str, Any] = {}
+    out = [pieces[0]]
+    for i, (value, piece) in enumerate(zip(params, pieces[1:], strict=True)):
+        shared_as = next(
+            (f"s{j}" for j, v in enumerate(shared) if v is not None and v is value), None
+        )
+        name = shared_as or f"p{i}"
+        names[name] = value
+        out.append(f"%({name})s{piece}")
+    return "".join(out), names
+
+
+@contextmanager
+def _bound_cursor() -> Iterator[Any]:
+    """A cursor that sends the parameters apart from the SQL (server-side binding).
+
+    A union names the same batch of context ids in each of its 50 branches: written into the
+    SQL, that is 100 KB for PostgreSQL to parse on every page. Bound, it travels once as $1,
+    and an unnamed statement is still planned with the actual values.
+    """
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    with connection.wrap_database_errors:
+        raw = ServerBindingCursor(connection.connection)
+    cursor = (
+        connection.make_debug_cursor(raw)
+        if connection.queries_logged
+        else connection.make_cursor(raw)
+    )
+    try:
+        yield cursor
+    finally:
+        cursor.close()
+
+
+def _uuid_array(ids: Sequence[uuid.UUID]) -> str:
+    """The ids as one ``uuid[]`` literal, written once for all the branches of a union (a list
+    parameter is dumped afresh in every branch: 2,500 UUIDs, 50 times over)."""
+    return "{" + ",".join(str(u) for u in ids) + "}"
+
+
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
 
@@ -423,80 +493,205 @@ def _start_of(day: dt.date) -> dt.datetime:
 # Hydration ---------------------------------------------------------------------------------
 
 
-def hydrate(located: Sequence[tuple[str, int]], by_label: dict[str, type[models.Model]]) -> list:
+@dataclass(frozen=True)
+class _Shape:
+    """How one model's rows read back from ``to_jsonb`` and how its events are compared."""
+
+    model: type[models.Model]
+    table: str
+    columns: tuple[tuple[str, str, Callable[[Any], Any]], ...]  # (column, attname, convert)
+    # Event models: (field name, column, label, secret, convert) of what a reviewer reads.
+    compared: tuple[tuple[str, str, str, bool, Callable[[Any], Any]], ...] = ()
+    # Event models: the tracked model's attnames this snapshot has, and whether it has all.
+    tracked_attnames: tuple[str, ...] = ()
+    complete: bool = False
+    # Keys to a content type, as (name, attname): ``str()`` of a permission reads one.
+    content_types: tuple[tuple[str, str], ...] = ()
+
+    def instance(self, values: dict[str, Any]) -> models.Model:
+        """The row as a model instance, as the ORM would have loaded it."""
+        return self.model.from_db(
+            connection.alias,
+            [attname for _, attname, _ in self.columns],
+            [convert(values[column]) for column, _, convert in self.columns],
+        )
+
+
+_SHAPES: dict[type[models.Model], _Shape] = {}
+
+
+def _shape(model: type[models.Model]) -> _Shape:
+    # Built once per model: fields, labels and converters live as long as the process.
+    shape = _SHAPES.get(model)
+    if shape is not None:
+        return shape
+    columns = tuple((f.column, f.attname, _converter(f)) for f in model._meta.concrete_fields)
+    extra: dict[str, Any] = {}
+    tracked = getattr(model, "pgh_tracked_model", None)
+    if tracked is not None:
+        secrets = getattr(model, "audit_secret_fields", frozenset())
+        extra["compared"] = tuple(
+            (f.name, f.column, _label(model, f), f.name in secrets, _converter(f))
+            for f in tracked_fields(model)
+            if not _is_noise(model, f)
+        )
+        own = {f.attname for f in tracked_fields(model)}
+        tracked_attnames = [f.attname for f in tracked._meta.concrete_fields]
+        extra["tracked_attnames"] = tuple(a for a in tracked_attnames if a in own)
+        extra["complete"] = len(extra["tracked_attnames"]) == len(tracked_attnames)
+    content_types = tuple(
+        (f.name, f.attname)
+        for f in model._meta.concrete_fields
+        if f.many_to_one and f.related_model is ContentType
+    )
+    shape = _SHAPES[model] = _Shape(
+        model=model,
+        table=connection.ops.quote_name(model._meta.db_table),
+        columns=columns,
+        content_types=content_types,
+        **extra,
+    )
+    return shape
+
+
+def _converter(f: models.Field) -> Callable[[Any], Any]:
+    """From a value of ``to_jsonb(row)`` (numbers read as Decimal) to the ORM's Python value."""
+    if f.is_relation:
+        return _converter(f.target_field)
+    if isinstance(f, ArrayField):
+        item = _converter(f.base_field)
+        return lambda v: None if v is None else [item(x) for x in v]
+    kind = f.get_internal_type()
+    if kind == "DateTimeField":
+        return lambda v: None if v is None else parse_datetime(v)
+    if kind == "DateField":
+        return lambda v: None if v is None else parse_date(v)
+    if kind == "TimeField":
+        return lambda v: None if v is None else parse_time(v)
+    if kind == "DurationField":
+        return lambda v: None if v is None else parse_duration(v)
+    if kind == "DecimalField":
+        return lambda v: None if v is None else Decimal(v)
+    if kind == "FloatField":
+        return lambda v: None if v is None else float(v)
+    if kind == "UUIDField":
+        return lambda v: None if v is None else uuid.UUID(v)
+    if kind == "BinaryField":
+        return lambda v: None if v is None else bytes.fromhex(v[2:])  # "\\x…"
+    if kind == "JSONField":
+        return _json_floats
+    # Text, numbers, booleans, IP addresses, file names: JSON holds them as the ORM does.
+    return lambda v: v
+
+
+def _json_floats(value: Any) -> Any:
+    """A JSON column's value as ``json.loads`` gives it: floats, not the Decimals read here."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, list):
+        return [_json_floats(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_floats(v) for k, v in value.items()}
+    return value
+
+
+def _loads(text: str | None) -> dict[str, Any] | None:
+    # Decimal keeps a money column's digits ("12.50"); json would read a float.
+    return None if text is None else json.loads(text, parse_float=Decimal)
+
+
+def hydrate(
+    located: Sequence[tuple[str, int]],
+    by_label: dict[str, type[models.Model]],
+    *,
+    with_values: bool = True,
+) -> list[FeedRow]:
+    """The rows of a page, in one query whatever the page holds: each event as a whole row,
+    the snapshot each update replaced (for old → new) and the context, as JSON. The names of
+    related rows take a second query.
+
+    With ``with_values=False`` each change carries its field and label only (old and new are
+    None): enough for a summary, and no related rows to look up.
+    """
     ids_by_label: dict[str, list[int]] = defaultdict(list)
     for label, pgh_id in located:
         ids_by_label[label].append(pgh_id)
-
-    events: dict[tuple[str, int], Any] = {}
-    previous: dict[tuple[str, int], Any] = {}
+    if not ids_by_label:
+        return []
+    branches, params = [], []
     for label, ids in ids_by_label.items():
-        event_model = by_label[label]
-        prior = (
-            event_model.objects.filter(
-                pgh_obj_id=OuterRef("pgh_obj_id"), pgh_id__lt=OuterRef("pgh_id")
-            )
-            .order_by("-pgh_id")
-            .values("pgh_id")[:1]
+        table = _shape(by_label[label]).table
+        branches.append(
+            f"(SELECT %s::text AS model, e.pgh_id, e.pgh_context_id, to_jsonb(e)::text AS row, "
+            # The snapshot an update replaced: found by id first, so that only that one
+            # row is turned into JSON.
+            f"CASE WHEN e.pgh_label = %s THEN (SELECT to_jsonb(p)::text FROM {table} p "
+            f"WHERE p.pgh_id = (SELECT max(q.pgh_id) FROM {table} q "
+            "WHERE q.pgh_obj_id = e.pgh_obj_id AND q.pgh_id < e.pgh_id)) END AS prior "
+            f"FROM {table} e WHERE e.pgh_id = ANY(%s::bigint[]))"
         )
-        fetched = list(
-            event_model.objects.filter(pgh_id__in=ids).annotate(prior_id=Subquery(prior))
-        )
-        prior_ids = [e.prior_id for e in fetched if e.pgh_label == UPDATE and e.prior_id]
-        priors = event_model.objects.in_bulk(prior_ids) if prior_ids else {}
-        for event in fetched:
-            events[(label, event.pgh_id)] = event
-            if event.pgh_label == UPDATE and event.prior_id in priors:
-                previous[(label, event.pgh_id)] = priors[event.prior_id]
-
-    context_ids = {e.pgh_context_id for e in events.values() if e.pgh_context_id}
-    contexts = Context.objects.in_bulk(list(context_ids)) if context_ids else {}
+        params.extend([label, UPDATE, ids])
+    sql = (
+        "SELECT u.model, u.pgh_id, u.row, u.prior, c.id, c.created_at, c.updated_at, "
+        "c.metadata::text FROM (" + " UNION ALL ".join(branches) + ") AS u "
+        "LEFT JOIN pghistory_context c ON c.id = u.pgh_context_id"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        fetched = {(r[0], r[1]): r for r in cur.fetchall()}
 
     rows: list[FeedRow] = []
     for label, pgh_id in located:
-        event = events.get((label, pgh_id))
-        if event is None:
+        found = fetched.get((label, pgh_id))
+        if found is None:
             continue
-        row = FeedRow(model_label=label, event=event, context=contexts.get(event.pgh_context_id))
-        row.changes = _changes(event, previous.get((label, pgh_id)))
-        row.object_repr, row.object_url = _describe_object(event)
+        _, _, row_json, prior_json, context_id, created, updated, metadata = found
+        shape = _shape(by_label[label])
+        values = _loads(row_json)
+        event = shape.instance(values)
+        context = None
+        if context_id is not None:
+            context = Context.from_db(
+                connection.alias,
+                ["id", "created_at", "updated_at", "metadata"],
+                [context_id, created, updated, json.loads(metadata)],
+            )
+        row = FeedRow(model_label=label, event=event, context=context)
+        row.changes = _changes(shape, event.pgh_label, values, _loads(prior_json), with_values)
+        row.object_repr, row.object_url = _describe_object(shape, event)
         rows.append(row)
-    _resolve_related_names(rows)
+    if with_values:
+        _resolve_related_names(rows)
     return rows
 
 
-def _changes(event: Any, before: Any | None) -> list[Change]:
-    event_model = type(event)
-    secrets = getattr(event_model, "audit_secret_fields", frozenset())
+def _changes(
+    shape: _Shape,
+    operation: str,
+    values: dict[str, Any],
+    before: dict[str, Any] | None,
+    with_values: bool,
+) -> list[Change]:
     changes = []
-    for f in tracked_fields(event_model):
-        if _is_noise(event_model, f):
-            continue
-        new = getattr(event, f.attname)
-        if event.pgh_label == INSERT:
+    for name, column, label, secret, convert in shape.compared:
+        new = values[column]
+        if operation == INSERT:
             old = None
-            if new in (None, "") or (isinstance(new, bool) and not new and f.name != "status"):
+            if new in (None, "") or (new is False and name != "status"):
                 continue
-        elif event.pgh_label == DELETE:
+        elif operation == DELETE:
             old, new = new, None
             if old in (None, ""):
                 continue
+        elif before is None:
+            old = None
         else:
-            if before is None:
-                old = None
-            else:
-                old = getattr(before, f.attname)
-                if old == new:
-                    continue
-        changes.append(
-            Change(
-                name=f.name,
-                label=_label(event_model, f),
-                old=old,
-                new=new,
-                secret=f.name in secrets,
-            )
-        )
+            # Both sides come from to_jsonb in one statement: equal values are equal JSON.
+            old = before[column]
+            if old == new:
+                continue
+        old, new = (convert(old), convert(new)) if with_values else (None, None)
+        changes.append(Change(name=name, label=label, old=old, new=new, secret=secret))
     return changes
 
 
@@ -515,12 +710,15 @@ def _tracked_field(event: Any, name: str) -> models.Field | None:
         return None
 
 
-def _describe_object(event: Any) -> tuple[str, str]:
+def _describe_object(shape: _Shape, event: Any) -> tuple[str, str]:
     model = event.pgh_tracked_model
-    values = {f.attname: getattr(event, f.attname) for f in tracked_fields(type(event))}
+    values = [getattr(event, attname) for attname in shape.tracked_attnames]
     try:
-        instance = model(**{k: v for k, v in values.items() if k in _attnames(model)})
-        name = str(instance)
+        if shape.complete:
+            instance = model(*values)
+        else:  # a snapshot without some columns: the others take their defaults
+            instance = model(**dict(zip(shape.tracked_attnames, values, strict=True)))
+        name = _str(instance)
     except Exception:
         instance, name = None, f"{model._meta.verbose_name} #{event.pgh_obj_id}"
     url = ""
@@ -529,8 +727,14 @@ def _describe_object(event: Any) -> tuple[str, str]:
     return name, url
 
 
-def _attnames(model: type[models.Model]) -> set[str]:
-    return {f.attname for f in model._meta.concrete_fields}
+def _str(instance: models.Model) -> str:
+    """``str()`` of a row, its content type (a permission's name reads it) from Django's
+    cache rather than a query per row."""
+    for name, attname in _shape(type(instance)).content_types:
+        content_type_id = getattr(instance, attname)
+        if content_type_id is not None:
+            setattr(instance, name, ContentType.objects.get_for_id(content_type_id))
+    return str(instance)
 
 
 def _object_url(instance: models.Model) -> str:
@@ -546,27 +750,37 @@ def _object_url(instance: models.Model) -> str:
         return ""
 
 
+_RELATED: dict[type[models.Model], dict[str, models.Field | None]] = {}
+
+
+def _tracked_fields_by_name(event_model: type[models.Model]) -> dict[str, models.Field | None]:
+    fields = _RELATED.get(event_model)
+    if fields is None:
+        fields = _RELATED[event_model] = {
+            f.name: _tracked_field(event_model, f.name) for f in tracked_fields(event_model)
+        }
+    return fields
+
+
 def _resolve_related_names(rows: list[FeedRow]) -> None:
     """Turn raw values into what a reviewer reads: names for keys, labels for choices."""
     wanted: dict[type[models.Model], set[Any]] = defaultdict(set)
     for row in rows:
+        fields = _tracked_fields_by_name(type(row.event))
         for change in row.changes:
-            f = _tracked_field(row.event, change.name)
+            f = fields.get(change.name)
             if f is not None and f.is_relation and f.many_to_one and not change.secret:
                 for value in (change.old, change.new):
                     if value is not None:
                         wanted[f.related_model].add(value)
-    names: dict[type[models.Model], dict[Any, str]] = {}
-    for related_model, pks in wanted.items():
-        names[related_model] = {
-            obj.pk: str(obj) for obj in related_model._default_manager.filter(pk__in=pks)
-        }
+    names = _related_names(wanted)
     for row in rows:
+        fields = _tracked_fields_by_name(type(row.event))
         secrets = secret_fields(row.event.pgh_tracked_model) | getattr(
             type(row.event), "audit_secret_fields", frozenset()
         )
         for change in row.changes:
-            f = _tracked_field(row.event, change.name)
+            f = fields.get(change.name)
             if change.secret or change.name in secrets:
                 change.secret = True
                 change.old, change.new = _mask(change.old), _mask(change.new)
@@ -575,6 +789,34 @@ def _resolve_related_names(rows: list[FeedRow]) -> None:
                 continue
             change.old = display_value(f, change.old, names)
             change.new = display_value(f, change.new, names)
+
+
+def _related_names(
+    wanted: dict[type[models.Model], set[Any]],
+) -> dict[type[models.Model], dict[Any, str]]:
+    """``str()`` of each wanted row, by model and primary key: one query for every model."""
+    names: dict[type[models.Model], dict[Any, str]] = {m: {} for m in wanted}
+    if not wanted:
+        return names
+    by_label = {m._meta.label_lower: m for m in wanted}
+    branches, params = [], []
+    for label, related_model in by_label.items():
+        pk = related_model._meta.pk
+        branches.append(
+            f"(SELECT %s::text, to_jsonb(r)::text FROM {_shape(related_model).table} r "
+            f"WHERE r.{connection.ops.quote_name(pk.column)} = "
+            f"ANY(%s::{pk.db_type(connection)}[]))"
+        )
+        params.extend([label, list(wanted[related_model])])
+    with connection.cursor() as cur:
+        # A bare SELECT: pghistory prefixes anything else with the context (a write).
+        cur.execute("SELECT * FROM (" + " UNION ALL ".join(branches) + ") AS r", params)
+        found = cur.fetchall()
+    for label, row_json in found:
+        related_model = by_label[label]
+        obj = _shape(related_model).instance(_loads(row_json))
+        names[related_model][obj.pk] = _str(obj)
+    return names
 
 
 def _mask(value: Any) -> str:

@@ -33,7 +33,10 @@ class FeedView(StaffPermissionRequiredMixin, TemplateView):
         page = None
         if not form.is_bound or form.is_valid():
             filters = form.to_filters() if form.is_bound else FeedFilters()
-            page = Feed(filters).page(cursor=self.request.GET.get("after"), per_page=FEED_PAGE_SIZE)
+            # The feed shows which fields changed, not their values (the entry page does).
+            page = Feed(filters).page(
+                cursor=self.request.GET.get("after"), per_page=FEED_PAGE_SIZE, with_values=False
+            )
         context.update(form=form, page=page, seal_status=seal_status())
         return context
 

@@ -5,6 +5,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.widgets import Input
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 
 
 class ReasonFormMixin(forms.Form):
@@ -107,3 +109,57 @@ class StyledFilterSetMixin:
         form = super().form  # type: ignore[misc]
         style_widgets(form)
         return form
+
+
+def _html_attrs(attrs: dict[str, Any]) -> str:
+    # As django/forms/widgets/attrs.html writes them: False leaves out, True is a bare name.
+    return "".join(
+        f" {conditional_escape(name)}"
+        if value is True
+        else f' {conditional_escape(name)}="{conditional_escape(value)}"'
+        for name, value in attrs.items()
+        if value is not False
+    )
+
+
+class QuickSelect(forms.Select):
+    """A ``Select`` written in Python: the same HTML as Django's templates, without a template
+    render per option (50 record types cost ~9 ms that way, on every filter form)."""
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        # Select.get_context and optgroups, without a dict per option.
+        attrs = self.build_attrs(self.attrs, attrs)
+        if self.allow_multiple_selected:
+            attrs["multiple"] = True
+        values = self.format_value(value)
+        parts = [format_html('<select name="{}"', name), _html_attrs(attrs), ">"]
+        has_selected = False
+        for option_value, option_label in self.choices:
+            if isinstance(option_label, (list, tuple)):
+                group, options = option_value, option_label
+            else:
+                group, options = (
+                    None,
+                    [("" if option_value is None else option_value, option_label)],
+                )
+            if group:
+                parts.append(format_html('\n  <optgroup label="{}">', group))
+            for subvalue, sublabel in options:
+                selected = (not has_selected or self.allow_multiple_selected) and str(
+                    subvalue
+                ) in values
+                has_selected |= selected
+                parts.append(
+                    format_html(
+                        '\n  <option value="{}"{}>{}</option>\n',
+                        str(subvalue),
+                        " selected" if selected else "",
+                        sublabel,
+                    )
+                )
+            if group:
+                parts.append("\n  </optgroup>")
+        parts.append("\n</select>")
+        return mark_safe("".join(parts))  # noqa: S308 - every value above is escaped

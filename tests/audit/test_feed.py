@@ -272,3 +272,25 @@ def test_the_export_link_carries_the_feeds_filters(staff_client):
     body = response.content.decode()
     assert 'href="/audit/export.csv?model=clients.client"' in body
     assert "export.csv??" not in body
+
+
+def test_a_page_costs_the_same_queries_whatever_record_types_it_holds(make_staff):
+    from tests.factories.clients import ClientGroupFactory, ContactFactory, NoteFactory
+
+    def queries(**filters):
+        with CaptureQueriesContext(connection) as captured:
+            rows = Feed(FeedFilters(**filters)).page(per_page=50).rows
+        return len(captured), {r.model_label for r in rows}
+
+    admin = make_staff("Admin")
+    # In a group: the page names a related row, as the richer one below does.
+    customer = ClientFactory(group=ClientGroupFactory())
+    update_client(client=customer, data={"city": "A"}, actor=admin)
+    queries()  # warms Django's content type cache, which names the roles' permissions
+    one, types = queries(model="clients.client")
+    assert types == {"clients.client"}
+    ContactFactory(client=customer)
+    NoteFactory(client=customer, author=admin)
+    many, types = queries()
+    assert len(types) >= 5
+    assert many == one
