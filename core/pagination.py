@@ -6,8 +6,11 @@ from functools import cached_property
 from django.core.paginator import Page, Paginator
 from django.db.models import BigIntegerField, ExpressionWrapper, F, OrderBy, QuerySet
 
-# Past this many matches a list says "10,000+" instead of counting every row.
+# Past this many matches a list says "more than 10,000" instead of counting every row.
 COUNT_CAP = 10_000
+# A deep page makes the count reach it, but no further than this (a page number past it is
+# not found; a number past bigint would not even make a valid LIMIT).
+COUNT_REACH = 1_000_000
 
 
 class DeferredJoinPaginator(Paginator):
@@ -39,7 +42,8 @@ class DeferredJoinPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        floor = max(COUNT_CAP, self._wanted * self.per_page)
+        reach = self._wanted * self.per_page
+        floor = max(COUNT_CAP, reach if reach <= COUNT_REACH else 0)
         found = self.object_list.order_by().values("pk")[: floor + 1].count()
         # One row past the floor: the count reaches one page further than the floor, so the
         # page that asked has a next one.
