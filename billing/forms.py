@@ -355,11 +355,11 @@ class TransactionFilter(StyledFilterSetMixin, django_filters.FilterSet):
 
     # Whole local days as a datetime range, so the (date, id) index answers it.
     def filter_from(self, queryset: Any, name: str, value: dt.date) -> Any:
-        return queryset.filter(date__gte=_start_of(value))
+        return queryset.filter(date__gte=start_of_day(value))
 
     def filter_to(self, queryset: Any, name: str, value: dt.date) -> Any:
-        return queryset.filter(date__lt=_start_of(value + dt.timedelta(days=1)))
+        return queryset.filter(date__lt=start_of_day(value + dt.timedelta(days=1)))
 
 
-def _start_of(day: dt.date) -> dt.datetime:
+def start_of_day(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))

@@ -368,6 +368,14 @@ class Invoice(TimeStampedModel):
             models.Index(
                 fields=["number"], name="billing_invoice_number_idx", opclasses=["text_pattern_ops"]
             ),
+            # The dashboard's outstanding total per currency: an index-only scan of the payable
+            # invoices, not a scan of every invoice.
+            models.Index(
+                fields=["currency", "status"],
+                include=["balance"],
+                condition=Q(status__in=["unpaid", "collections"]),
+                name="billing_invoice_owed_idx",
+            ),
         ]
         triggers = [
             _guard(
@@ -681,6 +689,8 @@ class Transaction(models.Model):
         indexes = [
             models.Index(fields=["date", "id"], name="billing_txn_date_idx"),
             models.Index(fields=["gateway", "-id"], name="billing_txn_gateway_idx"),
+            # A gateway's transactions over a period (the list's filter): an index-only scan.
+            models.Index(fields=["gateway", "date", "id"], name="billing_txn_gateway_date_idx"),
             models.Index(fields=["client", "-id"], name="billing_txn_client_idx"),
             models.Index(fields=["client", "-date", "-id"], name="billing_txn_client_date_idx"),
             models.Index(fields=["transaction_id"], name="billing_txn_txnid_idx"),

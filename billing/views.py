@@ -41,7 +41,7 @@ from billing.totals import Line, compute_totals
 from clients.models import Client
 from core import inputs
 from core.forms import errors_to_form
-from core.pagination import DeferredJoinPaginator
+from core.pagination import DeferredJoinPaginator, newest_first_via_filter
 from core.views import StaffPermissionRequiredMixin
 
 LINE_FIELDS = (
@@ -87,6 +87,10 @@ class InvoiceListView(StaffPermissionRequiredMixin, ListView):
         self.filterset = InvoiceFilter(
             self.request.GET or None, queryset=Invoice.objects.select_related("client")
         )
+        form = self.filterset.form
+        if self.filterset.is_bound and form.is_valid() and form.cleaned_data.get("number"):
+            # The prefix's matches are read from billing_invoice_number_idx and sorted.
+            return newest_first_via_filter(self.filterset.qs)
         return self.filterset.qs.order_by("-id")
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -103,6 +107,11 @@ class TransactionListView(StaffPermissionRequiredMixin, ListView):
         self.filterset = TransactionFilter(
             self.request.GET or None, queryset=Transaction.objects.select_related("client")
         )
+        if self.filterset.is_bound and self.filterset.form.is_valid():
+            data = self.filterset.form.cleaned_data
+            if data.get("gateway") and (data.get("date_from") or data.get("date_to")):
+                # A gateway's period is read from billing_txn_gateway_date_idx and sorted.
+                return newest_first_via_filter(self.filterset.qs)
         return self.filterset.qs.order_by("-id")
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.db.models import Count, Q
 from django.views.generic import TemplateView
@@ -10,7 +11,7 @@ from django.views.generic import TemplateView
 from audit.feed import Feed, FeedFilters
 from clients.models import Client
 from clients.widgets import ClientPickerWidget
-from core.dashboard import panels_for
+from core.dashboard import cached_figures, panels_for
 
 
 class StaffPermissionRequiredMixin(PermissionRequiredMixin):
@@ -34,16 +35,20 @@ class DashboardView(TemplateView):
         context = super().get_context_data(**kwargs)
         user = self.request.user
         if user.has_perm("clients.view_client"):
-            context["client_counts"] = Client.objects.aggregate(
-                total=Count("pk"),
-                **{
-                    status.value: Count("pk", filter=Q(status=status.value))
-                    for status in Client.Status
-                },
+            context["client_counts"] = cached_figures(
+                "clients",
+                lambda: Client.objects.aggregate(
+                    total=Count("pk"),
+                    **{
+                        status.value: Count("pk", filter=Q(status=status.value))
+                        for status in Client.Status
+                    },
+                ),
             )
             context["recent_clients"] = Client.objects.order_by("-id")[:5]
             context["finder"] = ClientFinderForm()
         context["panels"] = panels_for(self.request)
+        context["figures_seconds"] = settings.DASHBOARD_FIGURES_SECONDS
         if user.has_perm("audit.review_audit"):
             context["recent_events"] = Feed(FeedFilters()).page(per_page=8).rows
         return context

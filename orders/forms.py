@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
 import django_filters
 from django import forms
 
-from billing.forms import DATE
+from billing.forms import DATE, start_of_day
 from billing.services import gateway_choices
 from clients.models import Client
 from clients.widgets import ClientPickerWidget
@@ -204,16 +205,19 @@ class OrderFilter(StyledFilterSetMixin, django_filters.FilterSet):
     client = django_filters.ModelChoiceFilter(
         queryset=Client.objects.all(), widget=ClientPickerWidget()
     )
-    placed_from = inputs.DateFilter(
-        field_name="created_at", lookup_expr="date__gte", label="Placed from", widget=DATE
-    )
-    placed_to = inputs.DateFilter(
-        field_name="created_at", lookup_expr="date__lte", label="Placed until", widget=DATE
-    )
+    placed_from = inputs.DateFilter(method="filter_from", label="Placed from", widget=DATE)
+    placed_to = inputs.DateFilter(method="filter_to", label="Placed until", widget=DATE)
 
     class Meta:
         model = Order
         fields = ["status", "client"]
+
+    # Whole local days as a datetime range, so the (status, created_at, id) index answers it.
+    def filter_from(self, queryset: Any, name: str, value: dt.date) -> Any:
+        return queryset.filter(created_at__gte=start_of_day(value))
+
+    def filter_to(self, queryset: Any, name: str, value: dt.date) -> Any:
+        return queryset.filter(created_at__lt=start_of_day(value + dt.timedelta(days=1)))
 
 
 class ServiceChangeForm(ReasonFormMixin, forms.Form):

@@ -13,7 +13,7 @@ from billing.services import register_invoice_handler
 from clients.models import Client
 from clients.profile import ProfileTab, register_note_subject, register_tab
 from clients.timeline import TimelineSource, in_bulk, register_source
-from core.dashboard import Panel, register_panel
+from core.dashboard import Panel, cached_figures, register_panel
 from hosting.service_page import register_service_notice, register_service_tab
 from orders import services
 from orders.models import Order, ServiceChange
@@ -95,11 +95,11 @@ def _dashboard(request: HttpRequest) -> dict[str, Any]:
         status=ServiceChange.Status.PENDING,
         effective_date__lte=today,
     )
-    return {
-        "pending_count": pending.count(),
-        "pending_orders": list(pending.select_related("client").order_by("id")[:8]),
-        "cancellations_due": due.count(),
-    }
+    figures = cached_figures(
+        f"orders:{today.isoformat()}",
+        lambda: {"pending_count": pending.count(), "cancellations_due": due.count()},
+    )
+    return {**figures, "pending_orders": list(pending.select_related("client").order_by("id")[:8])}
 
 
 register_panel(

@@ -204,6 +204,10 @@ class Order(TimeStampedModel):
                 fields=["client", "-created_at", "-id"], name="orders_order_client_time_idx"
             ),
             models.Index(fields=["status", "-id"], name="orders_order_status_idx"),
+            # The list filtered by status and the days it was placed: an index-only scan.
+            models.Index(
+                fields=["status", "created_at", "id"], name="orders_order_status_time_idx"
+            ),
             models.Index(fields=["created_at", "id"], name="orders_order_created_idx"),
         ]
         triggers = [
