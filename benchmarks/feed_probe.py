@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import statistics
 import sys
@@ -80,7 +81,9 @@ def main() -> None:
             profiler.enable()
             call(0)
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
+            pstats.Stats(profiler).sort_stats(
+                os.environ.get("PROFILE_SORT", "cumulative")
+            ).print_stats(35)
         if args.explain and url.startswith("/audit"):
             for q in queries.captured_queries:
                 if "$1" in q["sql"]:  # sent with bound parameters: the log holds no values
