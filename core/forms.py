@@ -63,6 +63,18 @@ class VersionField(forms.IntegerField):
         kwargs.setdefault("widget", forms.HiddenInput)
         super().__init__(**kwargs)
 
+    def to_python(self, value: Any) -> int | None:
+        """A hidden field nobody types into: a blank means no check; anything that is not a
+        version (tampered, out of range) counts as "opened before every change", so the
+        form comes back listing the record's changes instead of failing on an invisible
+        field."""
+        if value in self.empty_values:
+            return None
+        text = str(value).strip()
+        if not text.isascii() or not text.isdigit() or len(text) > 18:
+            return 0
+        return int(text)
+
 
 def _keep_current_version(form: forms.BaseForm, error: ValidationError) -> None:
     """The form comes back with the person's input and the record's current version, so a

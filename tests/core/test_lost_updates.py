@@ -225,3 +225,18 @@ def test_the_service_refuses_a_stale_version_under_the_row_lock(make_staff):
         client=customer, data={"phone": "+44 20 7946 0005"}, actor=who, version=version_of(customer)
     )
     assert Client.objects.get(pk=customer.pk).phone == "+44 20 7946 0005"
+
+
+@pytest.mark.parametrize("tampered", ["abc", "-1", "999999999999999999999", "²", "1e9"])
+def test_a_tampered_version_shows_the_changes_instead_of_failing(tampered, make_staff):
+    who = make_staff("Admin", username="first")
+    customer = ClientFactory(phone="+44 20 7946 0001")
+    http = HttpClient()
+    http.force_login(who)
+    url = reverse("clients:client-update", args=[customer.pk])
+    data = form_data(http.get(url).context["form"])
+    data["version"], data["phone"] = tampered, "+44 20 7946 0002"
+    response = http.post(url, data)
+    assert response.status_code == 400
+    assert "While you had this form open" in response.content.decode()
+    assert Client.objects.get(pk=customer.pk).phone == "+44 20 7946 0001"
