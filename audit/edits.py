@@ -68,8 +68,8 @@ def refuse_if_changed(record: models.Model, version: int | None) -> None:
     last = events[-1]
     raise ValidationError(
         "While you had this form open, %(who)s changed this %(what)s (%(when)s): %(changes)s. "
-        "Your input is kept below and nothing was saved. Check it against the change and "
-        "save again to keep yours.",
+        "Nothing was saved. Your input is kept below, and their change is filled in where you "
+        "had not changed that field; check it and save again.",
         code=CHANGED_SINCE_OPENED,
         params={
             "who": ", ".join(who),
@@ -77,6 +77,7 @@ def refuse_if_changed(record: models.Model, version: int | None) -> None:
             "when": formats.date_format(timezone.localtime(last.pgh_created_at), "DATETIME_FORMAT"),
             "changes": _describe(event_model, before, last),
             "version": current,
+            "others": _others(event_model, before, last),
         },
     )
 
@@ -109,6 +110,22 @@ def _describe(event_model: type[models.Model], before: Any, after: Any) -> str:
     if len(parts) > SHOWN_FIELDS:
         parts = [*parts[:SHOWN_FIELDS], f"and {len(parts) - SHOWN_FIELDS} more"]
     return "; ".join(parts)
+
+
+def _others(event_model: type[models.Model], before: Any, after: Any) -> dict[str, tuple]:
+    """The other change, field by field (name: (value when the form opened, value now)), so
+    the form can take it where the person did not type; never secrets."""
+    tracked = event_model.pgh_tracked_model._meta
+    secrets = getattr(event_model, "audit_secret_fields", frozenset())
+    changed = {}
+    for f in tracked_fields(event_model):
+        if f.name == tracked.pk.name or f.name in secrets or getattr(f, "auto_now", False):
+            continue
+        old = getattr(before, f.attname) if before is not None else None
+        new = getattr(after, f.attname)
+        if old != new:
+            changed[f.name] = (old, new)
+    return changed
 
 
 def _short(text: str, limit: int = 80) -> str:

@@ -79,11 +79,32 @@ class VersionField(forms.IntegerField):
 def _keep_current_version(form: forms.BaseForm, error: ValidationError) -> None:
     """The form comes back with the person's input and the record's current version, so a
     second save, made having seen the other change, goes through."""
-    version = (getattr(error, "params", None) or {}).get("version")
-    if "version" in form.fields and version is not None:
-        data = form.data.copy()
-        data[form.add_prefix("version")] = str(version)
-        form.data = data
+    params = getattr(error, "params", None) or {}
+    version = params.get("version")
+    if "version" not in form.fields or version is None:
+        return
+    data = form.data.copy()
+    data[form.add_prefix("version")] = str(version)
+    # Three-way: a field the person left as it was when the form opened takes the other
+    # change; a field they changed keeps what they typed.
+    cleaned = getattr(form, "cleaned_data", {})
+    for name, (old, new) in (params.get("others") or {}).items():
+        field = form.fields.get(name)
+        if field is None or name not in cleaned or isinstance(new, list | dict):
+            continue
+        typed = getattr(cleaned[name], "pk", cleaned[name])
+        if typed != old and not (typed in (None, "") and old in (None, "")):
+            continue
+        key = form.add_prefix(name)
+        if isinstance(field.widget, forms.CheckboxInput):
+            if new:
+                data[key] = "on"
+            else:
+                data.pop(key, None)
+            continue
+        shown = field.widget.format_value(new)
+        data[key] = "" if shown is None else str(shown)
+    form.data = data
 
 
 def errors_to_form(form: forms.BaseForm, exc: ValidationError) -> None:

@@ -145,3 +145,30 @@ def test_a_name_with_a_right_to_left_override_stays_in_its_place(page, login, ma
     page.goto("/clients/?q=Smith")
     row = page.get_by_role("row").filter(has_text="Smith").first
     expect(row).to_be_visible()
+
+
+def test_a_colleagues_change_made_while_the_form_is_open_is_shown_not_overwritten(
+    page, login, make_staff
+):
+    from clients import services as client_services
+    from clients.models import Client
+
+    login(make_staff(ADMIN, username="alice"))
+    colleague = make_staff(ADMIN, username="bea")
+    customer = ClientFactory(first_name="Ada", last_name="Lovelace", email="ada@old.example")
+    page.goto(f"/clients/{customer.pk}/edit/")
+    page.get_by_label("Company").fill("Analytical Engines")
+    # Meanwhile, Bea changes the email from her own screen.
+    client_services.update_client(
+        client=customer, data={"email": "ada@new.example"}, actor=colleague
+    )
+    page.get_by_role("button", name="Save changes").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("While you had this form open, bea changed this client")
+    expect(alert).to_contain_text("ada@new.example")
+    expect(page.get_by_label("Company")).to_have_value("Analytical Engines")
+    assert Client.objects.get(pk=customer.pk).company_name != "Analytical Engines"
+    page.get_by_role("button", name="Save changes").click()  # having seen it
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ada Lovelace")
+    saved = Client.objects.get(pk=customer.pk)
+    assert (saved.company_name, saved.email) == ("Analytical Engines", "ada@new.example")
