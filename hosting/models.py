@@ -470,6 +470,12 @@ class Domain(TimeStampedModel):
         ]
         indexes = [
             models.Index(fields=["client", "-id"], name="hosting_domain_client_idx"),
+            # The same name pending or active elsewhere (entering it again needs a reason).
+            models.Index(
+                fields=["name"],
+                condition=Q(status__in=["pending", "active"]),
+                name="hosting_domain_live_name_idx",
+            ),
             models.Index(fields=["status", "-id"], name="hosting_domain_status_idx"),
             models.Index(fields=["tld", "-id"], name="hosting_domain_tld_idx"),
             models.Index(fields=["expiry_date", "id"], name="hosting_domain_expiry_idx"),
