@@ -75,8 +75,9 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# One worker per core (pytest-xdist); each worker has its own test database (_gw0, _gw1…).
 pytest: install system-deps
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $${PYTEST_WORKERS:-auto}
 
 test: lint pytest
 
