@@ -7,13 +7,14 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install system-deps run migrate seed seal verify test lint pytest format serve bench clean-data
+.PHONY: help install system-deps run migrate seed seal verify test lint pytest format serve bench load clean-data
 
 help:
 	@echo "make run    - set up (venv, install, database, migrate, demo data) and serve on http://$(HOST):$(PORT)"
 	@echo "make test   - lint (ruff) and the whole test suite"
 	@echo "make serve  - production server (gunicorn); needs SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL"
 	@echo "make bench  - seed a large dataset and print the benchmark table"
+	@echo "make load   - requests per second under load (gunicorn + wrk) on the benchmark's data"
 	@echo "make format - apply ruff's formatting and safe fixes"
 	@echo "make seal   - seal the audit events committed since the last seal (cron: every 5 minutes)"
 	@echo "make verify - recompute the audit seals and report any tampering (non-zero exit on findings)"
@@ -92,6 +93,12 @@ serve: install
 
 bench: install
 	$(PY) benchmarks/run.py
+
+# Throughput under load on the benchmark's data (seeded by `make bench`): gunicorn and wrk.
+load: install
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
+		|| sudo -n apt-get install -y -qq wrk >/dev/null || echo "WARNING: install Debian's wrk"
+	$(PY) benchmarks/load.py
 
 clean-data:
 	@echo "Stopping and removing the embedded PostgreSQL under .data/"
