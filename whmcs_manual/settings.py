@@ -9,6 +9,8 @@ from pathlib import Path
 
 import environ
 
+from core.storage import private_storages
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -135,6 +137,9 @@ AUDIT_APP_DATABASE = {**_APP_DATABASE, "USER": AUDIT_APP_ROLE}
 # Where the owner connects: `manage.py prepare_database` creates the database from here.
 OWNER_DATABASE = _OWNER_DATABASE
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Sessions live in the database, shared by every app server (no per-process state; a server
+# behind the balancer can be added or removed without logging anyone out).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # Persistent connections in production: opening one is half the cost of a light page. Checked
 # before reuse (a connection the server dropped is replaced, not failed on). Safe with the audit
 # context: it lives in transaction-local settings only (audit.context). Off under runserver
@@ -143,6 +148,11 @@ DATABASES["default"].setdefault(
     "CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0 if DEBUG or TESTING else 60)
 )
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=True))
+
+# A cache per process by default (the dashboard's figures, below); CACHE_URL may name a shared
+# one (e.g. dbcache://whmcs_cache after `manage.py createcachetable`). Nothing correct depends
+# on it being shared.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
 # The dashboard's counts and totals are recomputed at most this often (core.dashboard); the
 # tests see every change at once.
@@ -200,8 +210,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# Private files (ticket attachments): the folder PRIVATE_MEDIA_ROOT on this machine, or, with
+# STORAGE_S3_BUCKET set, an S3-compatible bucket every app server shares (core/storage.py).
+# "default" is the same storage, so no file ever lands in a folder of its own.
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    **private_storages(env.ENVIRON),
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG or TESTING
@@ -262,8 +275,8 @@ DEFAULT_NAMESERVERS = env.list(
 # forgiven (False: the client keeps the days already paid at the old price).
 PRORATION_CREDIT_DOWNGRADES = env.bool("PRORATION_CREDIT_DOWNGRADES", default=True)
 
-# Support. Ticket attachments are stored here, outside the web root (no URL serves the folder;
-# a permission-checked view streams each file).
+# Support. Ticket attachments are stored here when no bucket is configured (STORAGES above),
+# outside the web root (no URL serves the folder; a permission-checked view streams each file).
 PRIVATE_MEDIA_ROOT = env.path("PRIVATE_MEDIA_ROOT", default=BASE_DIR / ".data" / "private")
 TICKET_ATTACHMENT_MAX_BYTES = env.int("TICKET_ATTACHMENT_MAX_BYTES", default=5 * 1024 * 1024)
 TICKET_ATTACHMENT_MAX_FILES = env.int("TICKET_ATTACHMENT_MAX_FILES", default=5)
