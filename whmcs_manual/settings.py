@@ -154,6 +154,34 @@ DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHEC
 # on it being shared.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
+# Reads that may go to a replica (core/routers.py): with DATABASE_REPLICA_URL set, the list and
+# report pages named in REPLICA_READ_VIEWS read from it until they write; every write, its audit
+# context and every other read stay on the primary, and a browser that wrote reads the primary
+# for DATABASE_REPLICA_PIN_SECONDS. The tests get the alias as a mirror of the test database
+# (the router is tested on it; the middleware is off there unless a test turns it on).
+REPLICA_READ_VIEWS = env.list(
+    "REPLICA_READ_VIEWS", default=["clients:client-list", "billing:invoice-list", "audit:feed"]
+)
+DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=10)
+REPLICA_READS = bool(env.str("DATABASE_REPLICA_URL", default="")) and not TESTING
+if REPLICA_READS:
+    DATABASES["replica"] = {
+        **env.db("DATABASE_REPLICA_URL"),
+        "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+        "CONN_HEALTH_CHECKS": DATABASES["default"]["CONN_HEALTH_CHECKS"],
+    }
+    # A read-only session: a write sent there by mistake fails instead of forking the data.
+    DATABASES["replica"].setdefault("OPTIONS", {})["options"] = (
+        "-c default_transaction_read_only=on"
+    )
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+        "core.routers.ReplicaReadsMiddleware",
+    )
+elif TESTING:
+    DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
+DATABASE_ROUTERS = ["core.routers.ReplicaRouter"] if "replica" in DATABASES else []
+
 # The dashboard's counts and totals are recomputed at most this often (core.dashboard); the
 # tests see every change at once.
 DASHBOARD_FIGURES_SECONDS = env.int("DASHBOARD_FIGURES_SECONDS", default=0 if TESTING else 30)
