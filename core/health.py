@@ -7,7 +7,8 @@
   Apps add facts of their own (``register_info``: the audit seal lag), reported but never a
   reason to refuse traffic.
 
-Both are answered by ``HealthCheckMiddleware`` at the top of the stack, before the HTTPS
+Both are answered by ``HealthCheckMiddleware`` at the top of the stack (and so is the
+monitoring server's scrape of ``/metrics``, see ``core.metrics``), before the HTTPS
 redirect (a balancer probes plain HTTP on the server's own address), the host check, sessions,
 the login requirement and the audit context: a probe every few seconds from every balancer
 must cost next to nothing and cannot log in. The answers carry no error text (it may name
@@ -79,17 +80,32 @@ def readiness(request: HttpRequest) -> HttpResponse:
     return response
 
 
-_PROBES = {LIVENESS_PATH: liveness, READINESS_PATH: readiness}
+def _scrape(request: HttpRequest) -> HttpResponse | None:
+    # The monitoring server's scrape, from an allowed address, is answered here too; anyone
+    # else (staff in a browser) goes through the whole stack to the same view.
+    from core.metrics import METRICS_PATH, may_scrape, metrics_response
+
+    return metrics_response() if request.path_info == METRICS_PATH and may_scrape(request) else None
+
+
+_EARLY: dict[str, Callable[[HttpRequest], HttpResponse | None]] = {
+    LIVENESS_PATH: liveness,
+    READINESS_PATH: readiness,
+    "/metrics": _scrape,  # core.metrics.METRICS_PATH
+}
 
 
 class HealthCheckMiddleware:
-    """Answers the two probe paths before the rest of the stack runs (see the module's text)."""
+    """Answers the probes (and the monitoring server's scrape of ``/metrics``) before the rest
+    of the stack runs (see the module's text)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        probe = _PROBES.get(request.path_info.rstrip("/") or "/")
-        if probe is not None and request.method in ("GET", "HEAD"):
-            return probe(request)
+        early = _EARLY.get(request.path_info.rstrip("/") or "/")
+        if early is not None and request.method in ("GET", "HEAD"):
+            response = early(request)
+            if response is not None:
+                return response
         return self.get_response(request)

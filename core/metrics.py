@@ -8,7 +8,9 @@ several gunicorn workers set ``PROMETHEUS_MULTIPROC_DIR`` (an empty folder, per 
 they are summed over the workers (prometheus_client's multiprocess mode).
 
 Only addresses in ``METRICS_ALLOWED_IPS`` (IPs or CIDR ranges; default 127.0.0.1) or a
-logged-in staff member may read it: the figures say how busy the business is.
+logged-in staff member may read it: the figures say how busy the business is. The monitoring
+server scrapes each app server directly, over plain HTTP on its own address: that scrape is
+answered before the HTTPS redirect and the host check (``core.health.HealthCheckMiddleware``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from prometheus_client.registry import Collector
 from audit.middleware import client_ip
 
 logger = logging.getLogger(__name__)
+
+METRICS_PATH = "/metrics"
 
 # The apps' figures: a registry of their own, read on each scrape.
 FIGURES = CollectorRegistry(auto_describe=False)
@@ -71,15 +75,21 @@ def _allowed_networks(
     return tuple(ipaddress.ip_network(a.strip(), strict=False) for a in addresses if a.strip())
 
 
-def may_read_metrics(request: HttpRequest) -> bool:
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated and user.is_staff and user.is_active:
-        return True
+def may_scrape(request: HttpRequest) -> bool:
+    """The request comes from an address in ``METRICS_ALLOWED_IPS`` (as far as we can trust
+    the address: ``AUDIT_TRUSTED_PROXIES``)."""
     try:
         address = ipaddress.ip_address(client_ip(request))
     except ValueError:
         return False
     return any(address in net for net in _allowed_networks(tuple(settings.METRICS_ALLOWED_IPS)))
+
+
+def may_read_metrics(request: HttpRequest) -> bool:
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and user.is_staff and user.is_active:
+        return True
+    return may_scrape(request)
 
 
 def _process_registry() -> CollectorRegistry:
@@ -90,11 +100,18 @@ def _process_registry() -> CollectorRegistry:
     return REGISTRY
 
 
-@login_not_required
-def metrics_view(request: HttpRequest) -> HttpResponse:
-    if not may_read_metrics(request):
-        return HttpResponseForbidden("Metrics are for the monitoring server and staff only.")
+def metrics_response() -> HttpResponse:
     body = generate_latest(_process_registry()) + generate_latest(FIGURES)
     response = HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
     response["Cache-Control"] = "no-store"
     return response
+
+
+@login_not_required
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """``/metrics`` for staff in a browser; the monitoring server's scrape from an allowed
+    address is answered earlier (``core.health.HealthCheckMiddleware``: no HTTPS redirect, no
+    host check, no session), which this view also accepts."""
+    if not may_read_metrics(request):
+        return HttpResponseForbidden("Metrics are for the monitoring server and staff only.")
+    return metrics_response()

@@ -123,3 +123,17 @@ def test_a_forged_forwarded_for_does_not_open_the_metrics(settings):
     settings.AUDIT_TRUSTED_PROXIES = []
     forged = HttpClient(REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="127.0.0.1")
     assert forged.get("/metrics").status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_scrape_needs_no_https_no_known_host_and_no_session(settings):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.ALLOWED_HOSTS = ["backoffice.example.com"]
+    settings.METRICS_ALLOWED_IPS = ["10.9.0.0/16"]
+    scrape = HttpClient(REMOTE_ADDR="10.9.3.4", HTTP_HOST="10.0.0.7:8000").get("/metrics")
+    assert scrape.status_code == 200
+    assert "whmcs_outbox_queued_emails" in scrape.content.decode()
+    assert "X-Request-ID" not in scrape  # answered before the audit middleware
+    # Anyone else goes through the whole stack: redirected to HTTPS like every other page.
+    other = HttpClient(REMOTE_ADDR="203.0.113.9", HTTP_HOST="backoffice.example.com")
+    assert other.get("/metrics").status_code == 301
