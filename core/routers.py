@@ -108,6 +108,12 @@ def may_read_replica() -> bool:
     )
 
 
+def alias_for_reads() -> str:
+    """The alias for a raw-SQL read (``connections[alias_for_reads()]``) under the same rule as
+    the router's: the ORM asks the router, a ``connection.cursor()`` always uses the primary."""
+    return REPLICA if may_read_replica() else PRIMARY
+
+
 class ReplicaRouter:
     """``DATABASE_ROUTERS`` entry: see the module's text for when a read goes to the replica."""
 
