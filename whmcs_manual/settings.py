@@ -174,10 +174,13 @@ if REPLICA_READS:
         "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
         "CONN_HEALTH_CHECKS": DATABASES["default"]["CONN_HEALTH_CHECKS"],
     }
-    # A read-only session: a write sent there by mistake fails instead of forking the data.
-    DATABASES["replica"].setdefault("OPTIONS", {})["options"] = (
-        "-c default_transaction_read_only=on"
-    )
+    # A read-only session: a write sent there by mistake fails instead of forking the data
+    # (a pooler that refuses startup options, like PgBouncer, needs
+    # DATABASE_REPLICA_READ_ONLY_OPTION=false; a streaming replica refuses writes anyway).
+    if env.bool("DATABASE_REPLICA_READ_ONLY_OPTION", default=True):
+        DATABASES["replica"].setdefault("OPTIONS", {})["options"] = (
+            "-c default_transaction_read_only=on"
+        )
     MIDDLEWARE.insert(
         MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
         "core.routers.ReplicaReadsMiddleware",

@@ -166,3 +166,52 @@ def test_settings_wire_the_router():
 
     assert settings.DATABASE_ROUTERS == ["core.routers.ReplicaRouter"]
     assert settings.DATABASES["replica"]["TEST"]["MIRROR"] == "default"
+
+
+def _settings_in_a_subprocess(**environ):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DATABASE_REPLICA")},
+        "DJANGO_DEBUG": "1",
+        "DATABASE_URL": "postgres://whmcs_app@db-primary.internal:5432/whmcs",  # never reached
+        "DJANGO_SETTINGS_MODULE": "whmcs_manual.settings",
+        **environ,
+    }
+    script = (
+        "import json, django; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps({'aliases': sorted(s.DATABASES), 'routers': s.DATABASE_ROUTERS, "
+        "'middleware': s.MIDDLEWARE, 'replica': s.DATABASES.get('replica', {})}, default=str))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_a_replica_url_adds_the_alias_the_router_and_the_middleware():
+    found = _settings_in_a_subprocess(
+        DATABASE_REPLICA_URL="postgres://whmcs_app@db-replica.internal:5432/whmcs"
+    )
+    assert found["aliases"] == ["default", "replica"]
+    assert found["routers"] == ["core.routers.ReplicaRouter"]
+    assert "core.routers.ReplicaReadsMiddleware" in found["middleware"]
+    assert found["replica"]["HOST"] == "db-replica.internal"
+    assert found["replica"]["OPTIONS"]["options"] == "-c default_transaction_read_only=on"
+
+
+def test_without_a_replica_url_there_is_no_router_and_no_middleware():
+    found = _settings_in_a_subprocess()
+    assert found["aliases"] == ["default"]
+    assert found["routers"] == []
+    assert "core.routers.ReplicaReadsMiddleware" not in found["middleware"]
