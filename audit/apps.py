@@ -17,6 +17,16 @@ class AuditConfig(AppConfig):
 
         from audit import checks, signals  # noqa: F401  (system checks, login/logout receivers)
         from audit.db import on_post_migrate
+        from audit.metrics import seal_lag_seconds
+        from core.health import register_info
+        from core.metrics import register_figure
+
+        register_info("audit_seal_lag_seconds", seal_lag_seconds)
+        register_figure(
+            "whmcs_audit_seal_lag_seconds",
+            "Seconds since the newest audit seal (NaN before the first).",
+            seal_lag_seconds,
+        )
 
         # Grants for new event tables and the hardened trigger check, after every migrate.
         post_migrate.connect(on_post_migrate, dispatch_uid="audit.grants_and_hardening")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pgtrigger
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage
+from django.core.files.storage import storages
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
@@ -22,10 +22,10 @@ from core.models import TimeStampedModel
 
 class PrivateStorage(LazyObject):
     """Attachments live outside the web root and have no URL: only a permission-checked view
-    streams them."""
+    streams them. ``STORAGES["private"]``: a local folder or a shared bucket (core/storage.py)."""
 
     def _setup(self) -> None:
-        self._wrapped = FileSystemStorage(location=settings.PRIVATE_MEDIA_ROOT, base_url=None)
+        self._wrapped = storages.create_storage(settings.STORAGES["private"])
 
 
 private_storage = PrivateStorage()

