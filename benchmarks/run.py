@@ -658,9 +658,9 @@ def seed_affiliates() -> bool:
         )
         cur.execute(
             """
-            INSERT INTO affiliates_commission (affiliate_id, amount, note, status, clears_on,
-                cleared_at, created_by_id, reversal_reason, created_at, updated_at)
-            SELECT a.id, 1 + (g %% 20), 'Bench commission', s,
+            INSERT INTO affiliates_commission (affiliate_id, kind, amount, note, status,
+                clears_on, cleared_at, created_by_id, reversal_reason, created_at, updated_at)
+            SELECT a.id, 'commission', 1 + (g %% 20), 'Bench commission', s,
                    current_date + (g %% 60 - 30),
                    CASE WHEN s = 'cleared' THEN now() END, %(staff)s,
                    CASE WHEN s = 'reversed' THEN 'bench' ELSE '' END,
