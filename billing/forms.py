@@ -7,7 +7,7 @@ from typing import Any
 import django_filters
 from django import forms
 from django.conf import settings
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from billing import services
 from billing.models import BillableItem, Invoice, InvoiceItem, Transaction
@@ -337,9 +337,9 @@ class SplitPaymentForm(_MoneyMovementForm):
         super().__init__(*args, **kwargs)
         self.invoices = invoices
         for invoice in invoices:
+            due = formats.date_format(invoice.due_date, "SHORT_DATE_FORMAT")
             self.fields[f"invoice_{invoice.pk}"] = _money(
-                f"{invoice.number} (due {invoice.due_date:%d/%m/%Y}, {invoice.balance} "
-                f"{invoice.currency} left)",
+                f"{invoice.number} (due {due}, {invoice.balance} {invoice.currency} left)",
                 required=False,
             )
 

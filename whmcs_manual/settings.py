@@ -164,7 +164,7 @@ LOGIN_REDIRECT_URL = "core:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-gb"
-# Dates as d/m/Y (and H:i) everywhere: SHORT_DATE_FORMAT, SHORT_DATETIME_FORMAT.
+# Every date shown goes through SHORT_DATE_FORMAT / SHORT_DATETIME_FORMAT, set there.
 FORMAT_MODULE_PATH = ["whmcs_manual.formats"]
 # Languages a client may receive emails in.
 CLIENT_LANGUAGES = [
