@@ -33,7 +33,7 @@ from django.views.generic import ListView
 
 from core.forms import errors_to_form
 from core.pagination import DeferredJoinPaginator
-from core.views import StaffPermissionRequiredMixin
+from core.permissions import StaffPermissionRequiredMixin
 
 Crumbs = list[tuple[str, str]]
 
