@@ -2,13 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.views import View
+from django.utils import formats
 from django.views.generic import DetailView, ListView
 
 from affiliates import services
@@ -24,16 +21,17 @@ from affiliates.forms import (
 from affiliates.models import Affiliate, Commission, Payout, Referral
 from audit.edits import version_of
 from audit.views import RecordHistoryMixin
-from billing.views import action_page
 from clients.models import Client
-from core.forms import errors_to_form
 from core.pagination import DeferredJoinPaginator
 from core.views import StaffPermissionRequiredMixin
+from core.write import CrumbsMixin, WriteView
 
 SHOWN = 100
 
 
 class AffiliateListView(StaffPermissionRequiredMixin, ListView):
+    """Not a ``FilteredListView``: a plain form (code or client search), not a FilterSet."""
+
     permission_required = "affiliates.view_affiliate"
     template_name = "affiliates/affiliate_list.html"
     paginate_by = 25
@@ -56,11 +54,19 @@ class AffiliateListView(StaffPermissionRequiredMixin, ListView):
         return super().get_context_data(form=self.form, **kwargs)
 
 
-class AffiliateDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailView):
+class AffiliateDetailView(
+    StaffPermissionRequiredMixin, CrumbsMixin, RecordHistoryMixin, DetailView
+):
     permission_required = "affiliates.view_affiliate"
     template_name = "affiliates/affiliate_detail.html"
     context_object_name = "affiliate"
     queryset = Affiliate.objects.with_balances().select_related("client", "enrolled_by")
+
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        return _crumbs()
+
+    def get_current_crumb(self) -> str:
+        return self.object.code
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -92,131 +98,96 @@ def _crumbs(affiliate: Affiliate | None = None) -> list[tuple[str, str]]:
     return crumbs
 
 
-class _AffiliateAction(StaffPermissionRequiredMixin, View):
+class _AffiliateAction(WriteView):
     """A small form about one affiliate: validate, call one service, redirect."""
 
     permission_required = "affiliates.change_affiliate"
-    form_class: type = ReverseForm
-    title = ""
-    submit = "Save"
+    form_class: Any = ReverseForm
 
-    def affiliate(self, pk: int) -> Affiliate:
-        return get_object_or_404(Affiliate.objects.select_related("client"), pk=pk)
+    def get_object(self) -> Affiliate:
+        return get_object_or_404(Affiliate.objects.select_related("client"), pk=self.kwargs["pk"])
 
-    def form(self, request: HttpRequest, affiliate: Affiliate) -> Any:
-        return self.form_class(request.POST or None)
+    def get_title(self) -> str:
+        return self.title.format(a=self.object)
 
-    def page(self, request: HttpRequest, affiliate: Affiliate, form: Any, status: int = 200):
-        return action_page(
-            request,
-            form,
-            title=self.title.format(a=affiliate),
-            back=affiliate.get_absolute_url(),
-            crumbs=_crumbs(affiliate),
-            submit=self.submit,
-            status=status,
-        )
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        return _crumbs(self.object)
 
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        affiliate = self.affiliate(pk)
-        return self.page(request, affiliate, self.form(request, affiliate))
-
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        affiliate = self.affiliate(pk)
-        form = self.form(request, affiliate)
-        if form.is_valid():
-            try:
-                message = self.act(request, affiliate, form)
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, message)
-                return redirect(affiliate)
-        return self.page(request, affiliate, form, status=400)
-
-    def act(self, request: HttpRequest, affiliate: Affiliate, form: Any) -> str:
-        raise NotImplementedError
+    def get_success_url(self, result: Any) -> str:
+        return self.object.get_absolute_url()
 
 
-class AffiliateEnrolView(StaffPermissionRequiredMixin, View):
+class AffiliateEnrolView(WriteView):
     permission_required = "affiliates.add_affiliate"
+    form_class = AffiliateTermsForm
+    submit = "Enrol"
 
-    def _page(self, request: HttpRequest, client: Client, form: Any, status: int = 200):
-        return action_page(
-            request,
-            form,
-            title=f"Enrol {client.full_name} as an affiliate",
-            back=client.get_absolute_url() + "?tab=affiliate",
-            crumbs=[
-                ("Clients", reverse("clients:client-list")),
-                (client.full_name, client.get_absolute_url()),
-            ],
-            submit="Enrol",
-            status=status,
+    def get_object(self) -> Client:
+        return get_object_or_404(Client, pk=self.kwargs["client_pk"])
+
+    def get_title(self) -> str:
+        return f"Enrol {self.object.full_name} as an affiliate"
+
+    def get_back_url(self) -> str:
+        return self.object.get_absolute_url() + "?tab=affiliate"
+
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        return [
+            ("Clients", reverse("clients:client-list")),
+            (self.object.full_name, self.object.get_absolute_url()),
+        ]
+
+    def act(self, form: Any) -> Affiliate:
+        data = form.cleaned_data
+        return services.enrol_affiliate(
+            client=self.object,
+            actor=self.request.user,
+            code=data["code"],
+            commission_type=data["commission_type"],
+            commission_value=data["commission_value"],
+            payout_threshold=data["payout_threshold"],
+            notes=data["notes"],
         )
 
-    def get(self, request: HttpRequest, client_pk: int) -> HttpResponse:
-        client = get_object_or_404(Client, pk=client_pk)
-        return self._page(request, client, AffiliateTermsForm())
-
-    def post(self, request: HttpRequest, client_pk: int) -> HttpResponse:
-        client = get_object_or_404(Client, pk=client_pk)
-        form = AffiliateTermsForm(request.POST)
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                affiliate = services.enrol_affiliate(
-                    client=client,
-                    actor=request.user,
-                    code=data["code"],
-                    commission_type=data["commission_type"],
-                    commission_value=data["commission_value"],
-                    payout_threshold=data["payout_threshold"],
-                    notes=data["notes"],
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, f"{client.full_name} is affiliate {affiliate.code}.")
-                return redirect(affiliate)
-        return self._page(request, client, form, status=400)
+    def get_success_message(self, result: Affiliate) -> str:
+        return f"{self.object.full_name} is affiliate {result.code}."
 
 
 class AffiliateUpdateView(_AffiliateAction):
     form_class = AffiliateUpdateForm
     title = "Edit affiliate {a.code}"
+    success_message = "Affiliate saved."
 
-    def form(self, request: HttpRequest, affiliate: Affiliate) -> Any:
-        initial = {name: getattr(affiliate, name) for name in services.AFFILIATE_FIELDS}
-        initial["version"] = version_of(affiliate)
-        return AffiliateUpdateForm(request.POST or None, initial=initial)
+    def get_initial(self) -> dict[str, Any]:
+        initial = {name: getattr(self.object, name) for name in services.AFFILIATE_FIELDS}
+        initial["version"] = version_of(self.object)
+        return initial
 
-    def act(self, request: HttpRequest, affiliate: Affiliate, form: Any) -> str:
+    def act(self, form: Any) -> Any:
         data = {k: v for k, v in form.cleaned_data.items() if k not in ("audit_reason", "version")}
-        services.update_affiliate(
-            affiliate=affiliate,
+        return services.update_affiliate(
+            affiliate=self.object,
             data=data,
-            actor=request.user,
+            actor=self.request.user,
             reason=form.cleaned_data["audit_reason"],
             version=form.cleaned_data["version"],
         )
-        return "Affiliate saved."
 
 
 class ReferralCreateView(_AffiliateAction):
     form_class = ReferralForm
     title = "Add a referral to {a.code}"
     submit = "Add referral"
+    success_message = "Referral added."
 
-    def act(self, request: HttpRequest, affiliate: Affiliate, form: Any) -> str:
-        services.add_referral(
-            affiliate=affiliate,
-            actor=request.user,
+    def act(self, form: Any) -> Any:
+        return services.add_referral(
+            affiliate=self.object,
+            actor=self.request.user,
             client=form.cleaned_data["client"],
             service=form.cleaned_data["service"],
             reason=form.cleaned_data["reason"],
         )
-        return "Referral added."
 
 
 class CommissionCreateView(_AffiliateAction):
@@ -224,20 +195,20 @@ class CommissionCreateView(_AffiliateAction):
     title = "Add a commission for {a.code}"
     submit = "Add commission"
 
-    def act(self, request: HttpRequest, affiliate: Affiliate, form: Any) -> str:
+    def act(self, form: Any) -> Commission:
         data = form.cleaned_data
-        commission = services.add_commission(
-            affiliate=affiliate,
+        return services.add_commission(
+            affiliate=self.object,
             amount=data["amount"],
-            actor=request.user,
+            actor=self.request.user,
             invoice=data["invoice"],
             reason=data["reason"],
             clears_on=data["clears_on"],
         )
-        return (
-            f"Commission of {commission.amount} added; "
-            f"it clears on {commission.clears_on:%d/%m/%Y}."
-        )
+
+    def get_success_message(self, result: Commission) -> str:
+        clears_on = formats.date_format(result.clears_on, "SHORT_DATE_FORMAT")
+        return f"Commission of {result.amount} added; it clears on {clears_on}."
 
 
 class PayoutCreateView(_AffiliateAction):
@@ -245,65 +216,68 @@ class PayoutCreateView(_AffiliateAction):
     title = "Pay affiliate {a.code}"
     submit = "Record payout"
 
-    def act(self, request: HttpRequest, affiliate: Affiliate, form: Any) -> str:
+    def act(self, form: Any) -> Payout:
         data = form.cleaned_data
-        payout = services.record_payout(
-            affiliate=affiliate,
+        return services.record_payout(
+            affiliate=self.object,
             amount=data["amount"],
             method=data["method"],
-            actor=request.user,
+            actor=self.request.user,
             reference=data["reference"],
             reason=data["reason"],
             gateway=data["gateway"],
         )
-        return f"Payout of {payout.amount} recorded."
+
+    def get_success_message(self, result: Payout) -> str:
+        return f"Payout of {result.amount} recorded."
 
 
-class CommissionReverseView(StaffPermissionRequiredMixin, View):
+class CommissionReverseView(WriteView):
     permission_required = "affiliates.change_commission"
+    form_class = ReverseForm
+    danger = True
 
-    def _page(self, request: HttpRequest, commission: Commission, form: Any, status: int = 200):
-        affiliate = commission.affiliate
-        paid_out = commission.status == Commission.Status.PAID
-        verb = "Claw back" if paid_out else "Reverse"
-        return action_page(
-            request,
-            form,
-            title=f"{verb} commission #{commission.pk} ({commission.amount})",
-            intro=(
-                f"This commission was paid out (payout #{commission.payout_id}): a clawback "
-                f"line of -{commission.amount} is added to the ledger and the affiliate's "
-                "balance goes down by that much."
-                if paid_out
-                else ""
-            ),
-            back=affiliate.get_absolute_url(),
-            crumbs=_crumbs(affiliate),
-            submit=verb,
-            status=status,
-            danger=True,
+    def get_object(self) -> Commission:
+        return get_object_or_404(
+            Commission.objects.select_related("affiliate"), pk=self.kwargs["pk"]
         )
 
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        commission = get_object_or_404(Commission.objects.select_related("affiliate"), pk=pk)
-        return self._page(request, commission, ReverseForm())
+    @property
+    def paid_out(self) -> bool:
+        return self.object.status == Commission.Status.PAID
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        commission = get_object_or_404(Commission.objects.select_related("affiliate"), pk=pk)
-        form = ReverseForm(request.POST)
-        if form.is_valid():
-            try:
-                line = services.reverse_commission(
-                    commission=commission, reason=form.cleaned_data["reason"], actor=request.user
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(
-                    request,
-                    f"Clawback of {line.amount} added."
-                    if line.kind == Commission.Kind.CLAWBACK
-                    else "Commission reversed.",
-                )
-                return redirect(commission.affiliate)
-        return self._page(request, commission, form, status=400)
+    @property
+    def submit(self) -> str:
+        return "Claw back" if self.paid_out else "Reverse"
+
+    def get_title(self) -> str:
+        return f"{self.submit} commission #{self.object.pk} ({self.object.amount})"
+
+    def get_intro(self) -> str:
+        commission = self.object
+        if not self.paid_out:
+            return ""
+        return (
+            f"This commission was paid out (payout #{commission.payout_id}): a clawback "
+            f"line of -{commission.amount} is added to the ledger and the affiliate's "
+            "balance goes down by that much."
+        )
+
+    def get_back_url(self) -> str:
+        return self.object.affiliate.get_absolute_url()
+
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        return _crumbs(self.object.affiliate)
+
+    def act(self, form: Any) -> Commission:
+        return services.reverse_commission(
+            commission=self.object, reason=form.cleaned_data["reason"], actor=self.request.user
+        )
+
+    def get_success_message(self, result: Commission) -> str:
+        if result.kind == Commission.Kind.CLAWBACK:
+            return f"Clawback of {result.amount} added."
+        return "Commission reversed."
+
+    def get_success_url(self, result: Any) -> str:
+        return self.get_back_url()

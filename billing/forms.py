@@ -7,9 +7,10 @@ from typing import Any
 import django_filters
 from django import forms
 from django.conf import settings
-from django.utils import timezone
+from django.utils import formats, timezone
 
-from billing.models import Invoice, Transaction
+from billing import services
+from billing.models import BillableItem, Invoice, InvoiceItem, Transaction
 from billing.services import MAX_LINES, gateway_choices
 from clients.models import Client
 from clients.widgets import ClientPickerWidget
@@ -97,8 +98,74 @@ class InvoiceLineForm(forms.Form):
     period_end = forms.DateField(required=False, widget=forms.HiddenInput)
 
 
+LINE_FIELDS = tuple(InvoiceLineForm.base_fields)
+
+
+class _InvoiceLines(forms.BaseFormSet):
+    """The editor's lines: read back as typed (to redraw them) or as service input."""
+
+    @staticmethod
+    def rows_from_post(data: Any, prefix: str = "form") -> list[dict[str, Any]]:
+        """The lines as typed (raw strings), minus deleted ones: to re-show them unchanged."""
+        try:
+            total = int(data.get(f"{prefix}-TOTAL_FORMS", 0))
+        except ValueError:
+            total = 0
+        rows = []
+        for i in range(min(total, MAX_LINES)):
+            if data.get(f"{prefix}-{i}-DELETE"):
+                continue
+            row = {name: data.get(f"{prefix}-{i}-{name}", "") for name in LINE_FIELDS}
+            row["taxed"] = bool(data.get(f"{prefix}-{i}-taxed"))
+            if any(row[n] for n in ("description", "unit_price")) or row["kind"]:
+                rows.append(row)
+        return rows
+
+    def lines(self, client: Client) -> list[services.LineData]:
+        """LineData from the valid rows; a record id that is not the client's is dropped,
+        not trusted."""
+        from hosting.models import Addon, Domain, Service
+
+        rows = [
+            f.cleaned_data
+            for f in self.forms
+            if f.cleaned_data and not f.cleaned_data.get("DELETE")
+        ]
+
+        def fetch(model: Any, key: str, **scope: Any) -> dict[int, Any]:
+            ids = [r[key] for r in rows if r.get(key)]
+            return {o.pk: o for o in model.objects.filter(pk__in=ids, **scope)} if ids else {}
+
+        found = {
+            "service": fetch(Service, "service", client=client),
+            "domain": fetch(Domain, "domain", client=client),
+            "addon": fetch(Addon, "addon", service__client=client),
+            "billable_item": fetch(BillableItem, "billable_item", client=client),
+        }
+        lines = []
+        for row in rows:
+            links = {key: found[key].get(row.get(key)) for key in found}
+            kind = row.get("kind") or InvoiceItem.Kind.MANUAL
+            if kind not in InvoiceItem.Kind.values:
+                kind = InvoiceItem.Kind.MANUAL
+            lines.append(
+                services.LineData(
+                    description=row["description"],
+                    quantity=row["quantity"],
+                    unit_price=row["unit_price"],
+                    taxed=row["taxed"],
+                    kind=kind,
+                    period_start=row.get("period_start"),
+                    period_end=row.get("period_end"),
+                    **links,
+                )
+            )
+        return lines
+
+
 InvoiceLineFormSet = forms.formset_factory(
     InvoiceLineForm,
+    formset=_InvoiceLines,
     extra=0,
     can_delete=True,
     min_num=1,
@@ -106,6 +173,77 @@ InvoiceLineFormSet = forms.formset_factory(
     max_num=MAX_LINES,
     validate_max=True,
 )
+
+
+def row_from_line(line: services.LineData) -> dict[str, Any]:
+    """A line as the editor's row (its initial values)."""
+    return {
+        "description": line.description,
+        "quantity": line.quantity,
+        "unit_price": line.unit_price,
+        "taxed": line.taxed,
+        "kind": line.kind,
+        "service": getattr(line.service, "pk", None),
+        "domain": getattr(line.domain, "pk", None),
+        "addon": getattr(line.addon, "pk", None),
+        "billable_item": getattr(line.billable_item, "pk", None),
+        "period_start": line.period_start,
+        "period_end": line.period_end,
+    }
+
+
+def row_from_item(item: InvoiceItem) -> dict[str, Any]:
+    """A draft's stored line as the editor's row."""
+    return {
+        "description": item.description,
+        "quantity": item.quantity.normalize(),
+        "unit_price": item.unit_price,
+        "taxed": item.taxed,
+        "kind": item.kind,
+        "service": item.service_id,
+        "domain": item.domain_id,
+        "addon": item.addon_id,
+        "billable_item": getattr(getattr(item, "billable_item", None), "pk", None),
+        "period_start": item.period_start,
+        "period_end": item.period_end,
+    }
+
+
+def pulled_lines(client: Client, picks: list[str]) -> list[services.LineData]:
+    """The lines for the ticked "kind:id" picks, only from the client's unbilled records."""
+    from hosting.models import Addon, Domain, Service
+
+    wanted: dict[str, list[int]] = {"service": [], "domain": [], "addon": [], "billable": []}
+    for pick in picks[:MAX_LINES]:
+        kind, _, pk = pick.partition(":")
+        if kind in wanted and pk.isdigit():
+            wanted[kind].append(int(pk))
+    lines: list[services.LineData] = []
+    lines += [
+        services.line_for_service(s)
+        for s in services.unbilled(
+            Service.objects.filter(client=client, pk__in=wanted["service"]), "service"
+        ).select_related("product")
+    ]
+    lines += [
+        services.line_for_domain(d)
+        for d in services.unbilled(
+            Domain.objects.filter(client=client, pk__in=wanted["domain"]), "domain"
+        )
+    ]
+    lines += [
+        services.line_for_addon(a)
+        for a in services.unbilled(
+            Addon.objects.filter(service__client=client, pk__in=wanted["addon"]), "addon"
+        ).select_related("definition")
+    ]
+    lines += [
+        services.line_for_billable(b)
+        for b in BillableItem.objects.filter(
+            client=client, pk__in=wanted["billable"], invoice_item__isnull=True
+        )
+    ]
+    return lines
 
 
 class InvoiceStatusForm(forms.Form):
@@ -199,9 +337,9 @@ class SplitPaymentForm(_MoneyMovementForm):
         super().__init__(*args, **kwargs)
         self.invoices = invoices
         for invoice in invoices:
+            due = formats.date_format(invoice.due_date, "SHORT_DATE_FORMAT")
             self.fields[f"invoice_{invoice.pk}"] = _money(
-                f"{invoice.number} (due {invoice.due_date:%d/%m/%Y}, {invoice.balance} "
-                f"{invoice.currency} left)",
+                f"{invoice.number} (due {due}, {invoice.balance} {invoice.currency} left)",
                 required=False,
             )
 

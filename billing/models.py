@@ -262,6 +262,15 @@ class Invoice(TimeStampedModel):
         REFUNDED = "refunded", "Refunded"
         COLLECTIONS = "collections", "Collections"
 
+    # Colour of the status badge (``{% status_badge record %}``); unlisted: secondary.
+    STATUS_BADGES = {
+        Status.PAID: "success",
+        Status.UNPAID: "warning",
+        Status.COLLECTIONS: "danger",
+        Status.DRAFT: "light border",
+        Status.REFUNDED: "info",
+    }
+
     class TaxRounding(models.TextChoices):
         INVOICE = "invoice", "Per invoice"
         LINE = "line", "Per line"

@@ -419,6 +419,53 @@ def update_draft(
 
 
 @transaction.atomic
+def save_draft(
+    *,
+    client: Client,
+    invoice: Invoice | None = None,
+    lines: Sequence[LineData],
+    issue_date: dt.date,
+    due_date: dt.date,
+    public_notes: str = "",
+    private_notes: str = "",
+    publish: bool = False,
+    send_email: bool = False,
+    actor: AbstractBaseUser | None,
+    reason: str = "",
+) -> Invoice:
+    """The invoice editor's save: a new draft for ``client`` or ``invoice`` updated, then, if
+    asked, published (and emailed) in the same transaction, so a refused publish leaves no
+    new draft behind."""
+    common: dict[str, Any] = {
+        "lines": lines,
+        "issue_date": issue_date,
+        "due_date": due_date,
+        "public_notes": public_notes,
+        "private_notes": private_notes,
+        "actor": actor,
+        "reason": reason,
+    }
+    if invoice is not None:
+        invoice = update_draft(invoice=invoice, **common)
+    else:
+        invoice = create_invoice(client=client, **common)
+    if publish:
+        invoice = publish_invoice(
+            invoice=invoice, actor=actor, send_email=send_email, reason=reason
+        )
+    return invoice
+
+
+def preview_totals(*, client: Client, lines: Sequence[LineData]) -> Any:
+    """The totals the editor shows before saving: the same computation saving stores."""
+    return compute_totals(
+        [Line(x.quantity, x.unit_price, x.taxed) for x in lines],
+        tax_rates_for(client),
+        rounding=settings.INVOICE_TAX_ROUNDING,
+    )
+
+
+@transaction.atomic
 def delete_draft(*, invoice: Invoice, actor: AbstractBaseUser | None, reason: str = "") -> None:
     """Drafts have no number, so deleting one leaves no gap; its billable items go back."""
     invoice = _lock_invoice(invoice)

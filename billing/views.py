@@ -6,15 +6,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
-from django.views.generic import DetailView, ListView
+from django.views.generic import DetailView
 
 from audit.views import RecordHistoryMixin
 from billing import services
@@ -34,99 +32,78 @@ from billing.forms import (
     SplitPaymentForm,
     TransactionFilter,
     TransactionForm,
+    pulled_lines,
+    row_from_item,
+    row_from_line,
 )
 from billing.models import Allocation, BillableItem, Invoice, InvoiceItem, Transaction
 from billing.pdf import PdfUnavailable, invoice_pdf
-from billing.totals import Line, compute_totals
 from clients.models import Client
 from core import inputs
-from core.forms import errors_to_form
-from core.pagination import DeferredJoinPaginator, newest_first_via_filter
+from core.pagination import newest_first_via_filter
 from core.views import StaffPermissionRequiredMixin
+from core.write import CrumbsMixin, FilteredListView, PostOnlyWriteView, WriteView
 
-LINE_FIELDS = (
-    "description",
-    "quantity",
-    "unit_price",
-    "taxed",
-    "kind",
-    "service",
-    "domain",
-    "addon",
-    "billable_item",
-    "period_start",
-    "period_end",
-)
 PICK_LIMIT = 50
 SPLIT_LIMIT = 30
-
-
-def _page(request: HttpRequest, template: str, status: int = 200, **context: Any) -> HttpResponse:
-    return render(request, template, context, status=status)
-
-
-def action_page(request, form, *, title, back, crumbs, status=200, submit="Save", **extra):
-    return render(
-        request,
-        "billing/action_form.html",
-        {"form": form, "title": title, "back": back, "crumbs": crumbs, "submit": submit, **extra},
-        status=status,
-    )
 
 
 # Lists ---------------------------------------------------------------------------------------
 
 
-class InvoiceListView(StaffPermissionRequiredMixin, ListView):
+class InvoiceListView(FilteredListView):
     permission_required = "billing.view_invoice"
     template_name = "billing/invoice_list.html"
-    paginate_by = 25
-    paginator_class = DeferredJoinPaginator
+    filterset_class = InvoiceFilter
 
-    def get_queryset(self) -> Any:
-        self.filterset = InvoiceFilter(
-            self.request.GET or None, queryset=Invoice.objects.select_related("client")
-        )
-        form = self.filterset.form
-        if self.filterset.is_bound and form.is_valid() and form.cleaned_data.get("number"):
+    def get_base_queryset(self) -> Any:
+        return Invoice.objects.select_related("client")
+
+    def order(self, filterset: Any) -> Any:
+        form = filterset.form
+        if filterset.is_bound and form.is_valid() and form.cleaned_data.get("number"):
             # The prefix's matches are read from billing_invoice_number_idx and sorted.
-            return newest_first_via_filter(self.filterset.qs)
-        return self.filterset.qs.order_by("-id")
+            return newest_first_via_filter(filterset.qs)
+        return super().order(filterset)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(filter=self.filterset, today=timezone.localdate(), **kwargs)
+        return super().get_context_data(today=timezone.localdate(), **kwargs)
 
 
-class TransactionListView(StaffPermissionRequiredMixin, ListView):
+class TransactionListView(FilteredListView):
     permission_required = "billing.view_transaction"
     template_name = "billing/transaction_list.html"
-    paginate_by = 25
-    paginator_class = DeferredJoinPaginator
+    filterset_class = TransactionFilter
 
-    def get_queryset(self) -> Any:
-        self.filterset = TransactionFilter(
-            self.request.GET or None, queryset=Transaction.objects.select_related("client")
-        )
-        if self.filterset.is_bound and self.filterset.form.is_valid():
-            data = self.filterset.form.cleaned_data
+    def get_base_queryset(self) -> Any:
+        return Transaction.objects.select_related("client")
+
+    def order(self, filterset: Any) -> Any:
+        if filterset.is_bound and filterset.form.is_valid():
+            data = filterset.form.cleaned_data
             if data.get("gateway") and (data.get("date_from") or data.get("date_to")):
                 # A gateway's period is read from billing_txn_gateway_date_idx and sorted.
-                return newest_first_via_filter(self.filterset.qs)
-        return self.filterset.qs.order_by("-id")
+                return newest_first_via_filter(filterset.qs)
+        return super().order(filterset)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(
-            filter=self.filterset, gateways=dict(services.gateway_choices()), **kwargs
-        )
+        return super().get_context_data(gateways=dict(services.gateway_choices()), **kwargs)
 
 
 # Invoice detail and PDF ----------------------------------------------------------------------
 
 
-class InvoiceDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailView):
+class InvoiceDetailView(StaffPermissionRequiredMixin, CrumbsMixin, RecordHistoryMixin, DetailView):
     permission_required = "billing.view_invoice"
     template_name = "billing/invoice_detail.html"
     context_object_name = "invoice"
+
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        client = self.object.client
+        return [
+            ("Invoices", reverse("billing:invoice-list")),
+            (client.full_name, client.get_absolute_url() + "?tab=invoices"),
+        ]
 
     def get_queryset(self) -> Any:
         return Invoice.objects.select_related("client", "series").prefetch_related(
@@ -173,40 +150,7 @@ class InvoicePdfView(StaffPermissionRequiredMixin, View):
 # The invoice editor (new invoice or a draft) -------------------------------------------------
 
 
-def _rows_from_post(data: Any, prefix: str = "form") -> list[dict[str, Any]]:
-    """The lines as typed (raw strings), minus deleted ones: to re-show them unchanged."""
-    try:
-        total = int(data.get(f"{prefix}-TOTAL_FORMS", 0))
-    except ValueError:
-        total = 0
-    rows = []
-    for i in range(min(total, services.MAX_LINES)):
-        if data.get(f"{prefix}-{i}-DELETE"):
-            continue
-        row = {name: data.get(f"{prefix}-{i}-{name}", "") for name in LINE_FIELDS}
-        row["taxed"] = bool(data.get(f"{prefix}-{i}-taxed"))
-        if any(row[n] for n in ("description", "unit_price")) or row["kind"]:
-            rows.append(row)
-    return rows
-
-
-def _row_from_line(line: services.LineData) -> dict[str, Any]:
-    return {
-        "description": line.description,
-        "quantity": line.quantity,
-        "unit_price": line.unit_price,
-        "taxed": line.taxed,
-        "kind": line.kind,
-        "service": getattr(line.service, "pk", None),
-        "domain": getattr(line.domain, "pk", None),
-        "addon": getattr(line.addon, "pk", None),
-        "billable_item": getattr(line.billable_item, "pk", None),
-        "period_start": line.period_start,
-        "period_end": line.period_end,
-    }
-
-
-def _candidates(client: Client, invoice: Invoice | None) -> dict[str, list[Any]]:
+def _candidates(client: Client) -> dict[str, list[Any]]:
     """The client's records a line can be pulled from (bounded lists)."""
     from hosting.models import Addon, Domain, Service
 
@@ -235,295 +179,178 @@ def _candidates(client: Client, invoice: Invoice | None) -> dict[str, list[Any]]
     }
 
 
-def _pulled_lines(client: Client, picks: list[str]) -> list[services.LineData]:
-    from hosting.models import Addon, Domain, Service
-
-    wanted: dict[str, list[int]] = {"service": [], "domain": [], "addon": [], "billable": []}
-    for pick in picks[: services.MAX_LINES]:
-        kind, _, pk = pick.partition(":")
-        if kind in wanted and pk.isdigit():
-            wanted[kind].append(int(pk))
-    lines: list[services.LineData] = []
-    lines += [
-        services.line_for_service(s)
-        for s in services.unbilled(
-            Service.objects.filter(client=client, pk__in=wanted["service"]), "service"
-        ).select_related("product")
-    ]
-    lines += [
-        services.line_for_domain(d)
-        for d in services.unbilled(
-            Domain.objects.filter(client=client, pk__in=wanted["domain"]), "domain"
-        )
-    ]
-    lines += [
-        services.line_for_addon(a)
-        for a in services.unbilled(
-            Addon.objects.filter(service__client=client, pk__in=wanted["addon"]), "addon"
-        ).select_related("definition")
-    ]
-    lines += [
-        services.line_for_billable(b)
-        for b in BillableItem.objects.filter(
-            client=client, pk__in=wanted["billable"], invoice_item__isnull=True
-        )
-    ]
-    return lines
+HEADER_FIELDS = (
+    "issue_date",
+    "due_date",
+    "public_notes",
+    "private_notes",
+    "audit_reason",
+    "client",
+)
 
 
-def _lines_from_formset(formset: Any, client: Client) -> list[services.LineData]:
-    """LineData from valid rows; a record id that is not the client's is dropped, not trusted."""
-    from hosting.models import Addon, Domain, Service
-
-    rows = [
-        f.cleaned_data for f in formset.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")
-    ]
-
-    def fetch(model: Any, key: str, **scope: Any) -> dict[int, Any]:
-        ids = [r[key] for r in rows if r.get(key)]
-        return {o.pk: o for o in model.objects.filter(pk__in=ids, **scope)} if ids else {}
-
-    found = {
-        "service": fetch(Service, "service", client=client),
-        "domain": fetch(Domain, "domain", client=client),
-        "addon": fetch(Addon, "addon", service__client=client),
-        "billable_item": fetch(BillableItem, "billable_item", client=client),
-    }
-    lines = []
-    for row in rows:
-        links = {key: found[key].get(row.get(key)) for key in found}
-        kind = row.get("kind") or InvoiceItem.Kind.MANUAL
-        if kind not in InvoiceItem.Kind.values:
-            kind = InvoiceItem.Kind.MANUAL
-        lines.append(
-            services.LineData(
-                description=row["description"],
-                quantity=row["quantity"],
-                unit_price=row["unit_price"],
-                taxed=row["taxed"],
-                kind=kind,
-                period_start=row.get("period_start"),
-                period_end=row.get("period_end"),
-                **links,
-            )
-        )
-    return lines
-
-
-class InvoiceEditorView(StaffPermissionRequiredMixin, View):
+class InvoiceEditorView(WriteView):
     """New invoice (``?client=``) or a draft's edit page: header, lines, server-computed totals.
 
     Buttons: add a line, pull lines from the client's records, recalculate, save the draft,
     save and publish, save, publish and email. Nothing is saved until one of the last three.
     """
 
-    template = "billing/invoice_form.html"
+    template_name = "billing/invoice_form.html"
+    form_class = InvoiceForm
+    expected_errors = (PdfUnavailable,)
+    formset: Any = None
 
     def get_permission_required(self) -> tuple[str, ...]:
         return ("billing.change_invoice",) if "pk" in self.kwargs else ("billing.add_invoice",)
 
-    def _objects(self, request: HttpRequest) -> tuple[Invoice | None, Client | None]:
+    def get_object(self) -> Invoice | None:
         if "pk" in self.kwargs:
             invoice = get_object_or_404(
                 Invoice.objects.select_related("client"), pk=self.kwargs["pk"]
             )
             if not invoice.is_draft:
                 raise Http404("Only drafts can be edited.")
-            return invoice, invoice.client
+            self.customer = invoice.client
+            return invoice
+        request = self.request
         pk = inputs.record_id(request.POST.get("client") or request.GET.get("client"))
-        return None, Client.objects.filter(pk=pk).first() if pk else None
+        self.customer = Client.objects.filter(pk=pk).first() if pk else None
+        return None
 
-    def _render(self, request, invoice, client, form, formset, status=200, totals=None):
-        context = {
-            "invoice": invoice,
-            "customer": client,
-            "form": form,
-            "formset": formset,
-            "totals": totals,
-            "rates": services.tax_rates_for(client) if client else None,
-            "candidates": _candidates(client, invoice) if client else None,
-            "title": f"Edit draft #{invoice.pk}" if invoice else "New invoice",
-        }
-        return render(request, self.template, context, status=status)
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {"client": self.customer if self.object else None}
 
-    def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        invoice, client = self._objects(request)
-        today = timezone.localdate()
+    def get_initial(self) -> dict[str, Any]:
+        invoice = self.object
         if invoice:
-            initial = {
+            return {
                 "issue_date": invoice.issue_date,
                 "due_date": invoice.due_date,
                 "public_notes": invoice.public_notes,
                 "private_notes": invoice.private_notes,
             }
-            rows = [
-                {
-                    "description": i.description,
-                    "quantity": i.quantity.normalize(),
-                    "unit_price": i.unit_price,
-                    "taxed": i.taxed,
-                    "kind": i.kind,
-                    "service": i.service_id,
-                    "domain": i.domain_id,
-                    "addon": i.addon_id,
-                    "billable_item": getattr(getattr(i, "billable_item", None), "pk", None),
-                    "period_start": i.period_start,
-                    "period_end": i.period_end,
-                }
-                for i in invoice.items.select_related("billable_item").order_by("position", "id")
+        today = timezone.localdate()
+        return {
+            "issue_date": today,
+            "due_date": today + dt.timedelta(days=settings.INVOICE_DUE_DAYS),
+            "client": self.customer.pk if self.customer else None,
+        }
+
+    def get_title(self) -> str:
+        return f"Edit draft #{self.object.pk}" if self.object else "New invoice"
+
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        crumbs = [("Invoices", reverse("billing:invoice-list"))]
+        if self.customer:
+            crumbs.append(
+                (self.customer.full_name, self.customer.get_absolute_url() + "?tab=invoices")
+            )
+        return crumbs
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        client = self.customer
+        return super().get_context_data(
+            invoice=self.object,
+            customer=client,
+            formset=self.formset,
+            rates=services.tax_rates_for(client) if client else None,
+            candidates=_candidates(client) if client else None,
+            **kwargs,
+        )
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.object = self.get_object()
+        rows = []
+        if self.object:
+            items = self.object.items.select_related("billable_item").order_by("position", "id")
+            rows = [row_from_item(i) for i in items]
+        self.formset = InvoiceLineFormSet(initial=rows)
+        return self.render_form(self.get_form())
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.action = request.POST.get("action", "save")
+        if self.action not in ("add_line", "pull"):
+            self.formset = InvoiceLineFormSet(request.POST)
+            return super().post(request, *args, **kwargs)
+        # Redraw with one more line, or the picked records' lines: nothing is saved.
+        self.object = self.get_object()
+        rows = InvoiceLineFormSet.rows_from_post(request.POST)
+        if self.action == "add_line":
+            rows.append({"quantity": 1, "taxed": True})
+        elif self.customer is not None:
+            rows += [
+                row_from_line(x) for x in pulled_lines(self.customer, request.POST.getlist("pick"))
             ]
-        else:
-            initial = {
-                "issue_date": today,
-                "due_date": today + dt.timedelta(days=settings.INVOICE_DUE_DAYS),
-                "client": client.pk if client else None,
-            }
-            rows = []
-        form = InvoiceForm(initial=initial, client=client if invoice else None)
-        return self._render(request, invoice, client, form, InvoiceLineFormSet(initial=rows))
+        self.formset = InvoiceLineFormSet(initial=rows)
+        form = InvoiceForm(
+            initial={k: request.POST.get(k) for k in HEADER_FIELDS}, **self.get_form_kwargs()
+        )
+        return self.render_form(form)
 
-    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        invoice, client = self._objects(request)
-        action = request.POST.get("action", "save")
-        if action in ("add_line", "pull"):
-            rows = _rows_from_post(request.POST)
-            if action == "add_line":
-                rows.append({"quantity": 1, "taxed": True})
-            elif client is not None:
-                rows += [
-                    _row_from_line(x) for x in _pulled_lines(client, request.POST.getlist("pick"))
-                ]
-            form = InvoiceForm(
-                initial={
-                    k: request.POST.get(k)
-                    for k in (
-                        "issue_date",
-                        "due_date",
-                        "public_notes",
-                        "private_notes",
-                        "audit_reason",
-                        "client",
-                    )
-                },
-                client=client if invoice else None,
-            )
-            return self._render(request, invoice, client, form, InvoiceLineFormSet(initial=rows))
+    def is_valid(self, form: Any) -> bool:
+        valid = form.is_valid() & self.formset.is_valid()
+        if valid and not self.object:
+            self.customer = form.cleaned_data["client"]
+        return valid and self.customer is not None
 
-        form = InvoiceForm(request.POST, client=client if invoice else None)
-        formset = InvoiceLineFormSet(request.POST)
-        valid = form.is_valid() & formset.is_valid()
-        if not invoice and valid:
-            client = form.cleaned_data["client"]
-        if not valid or client is None:
-            return self._render(request, invoice, client, form, formset, status=400)
-        lines = _lines_from_formset(formset, client)
-        if action == "preview":
-            totals = compute_totals(
-                [Line(x.quantity, x.unit_price, x.taxed) for x in lines],
-                services.tax_rates_for(client),
-                rounding=settings.INVOICE_TAX_ROUNDING,
-            )
-            return self._render(request, invoice, client, form, formset, totals=totals)
+    def preview(self, form: Any) -> HttpResponse | None:
+        self.lines = self.formset.lines(self.customer)
+        if self.action != "preview":
+            return None
+        totals = services.preview_totals(client=self.customer, lines=self.lines)
+        return self.render_form(form, totals=totals)
+
+    def act(self, form: Any) -> Invoice:
         data = form.cleaned_data
-        reason = data.get("audit_reason", "")
-        try:
-            common = {
-                "lines": lines,
-                "issue_date": data["issue_date"],
-                "due_date": data["due_date"],
-                "public_notes": data["public_notes"],
-                "private_notes": data["private_notes"],
-                "actor": request.user,
-                "reason": reason,
-            }
-            with transaction.atomic():
-                if invoice:
-                    invoice = services.update_draft(invoice=invoice, **common)
-                else:
-                    invoice = services.create_invoice(client=client, **common)
-                if action in ("publish", "publish_email"):
-                    invoice = services.publish_invoice(
-                        invoice=invoice,
-                        actor=request.user,
-                        send_email=action == "publish_email",
-                        reason=reason,
-                    )
-        except (ValidationError, PdfUnavailable) as exc:
-            if isinstance(exc, PdfUnavailable):
-                exc = ValidationError(str(exc), code="pdf_unavailable")
-            errors_to_form(form, exc)
-            # A new invoice was rolled back with the error: the page stays a "new invoice".
-            draft = invoice if "pk" in kwargs else None
-            return self._render(request, draft, client, form, formset, status=400)
-        if action == "publish_email":
-            messages.success(request, f"Invoice {invoice.number} published and emailed.")
-        elif action == "publish":
-            messages.success(request, f"Invoice {invoice.number} published.")
-        else:
-            messages.success(request, "Draft saved.")
-        return redirect(invoice)
+        return services.save_draft(
+            client=self.customer,
+            invoice=self.object,
+            lines=self.lines,
+            issue_date=data["issue_date"],
+            due_date=data["due_date"],
+            public_notes=data["public_notes"],
+            private_notes=data["private_notes"],
+            publish=self.action in ("publish", "publish_email"),
+            send_email=self.action == "publish_email",
+            actor=self.request.user,
+            reason=data.get("audit_reason", ""),
+        )
+
+    def get_success_message(self, result: Invoice) -> str:
+        if self.action == "publish_email":
+            return f"Invoice {result.number} published and emailed."
+        if self.action == "publish":
+            return f"Invoice {result.number} published."
+        return "Draft saved."
 
 
 # Invoice actions -----------------------------------------------------------------------------
 
 
-class _InvoiceActionView(StaffPermissionRequiredMixin, View):
-    """GET shows a small form, POST calls one service; errors come back on the form."""
+class _InvoiceActionView(WriteView):
+    """A small form about one invoice: one service call; errors come back on the form."""
 
     form_class: Any = ReasonForm
-    title = ""
-    submit = "Save"
-    success = ""
+    expected_errors = (PdfUnavailable,)
 
-    def invoice(self, pk: int) -> Invoice:
-        return get_object_or_404(Invoice.objects.select_related("client"), pk=pk)
+    def get_object(self) -> Invoice:
+        return get_object_or_404(Invoice.objects.select_related("client"), pk=self.kwargs["pk"])
 
-    def form_kwargs(self, invoice: Invoice) -> dict[str, Any]:
-        return {}
+    def get_title(self) -> str:
+        return self.title.format(invoice=self.object)
 
-    def page_context(self, invoice: Invoice) -> dict[str, Any]:
-        return {}
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        return [
+            ("Invoices", reverse("billing:invoice-list")),
+            (str(self.object), self.object.get_absolute_url()),
+        ]
 
-    def act(self, invoice: Invoice, data: dict[str, Any], request: HttpRequest) -> Any:
-        raise NotImplementedError
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(invoice=self.object, **kwargs)
 
-    def success_url(self, invoice: Invoice) -> str:
-        return invoice.get_absolute_url()
-
-    def _render(self, request, invoice, form, status=200):
-        return action_page(
-            request,
-            form,
-            title=self.title.format(invoice=invoice),
-            back=invoice.get_absolute_url(),
-            crumbs=[
-                ("Invoices", reverse("billing:invoice-list")),
-                (str(invoice), invoice.get_absolute_url()),
-            ],
-            status=status,
-            submit=self.submit,
-            invoice=invoice,
-            **self.page_context(invoice),
-        )
-
-    def get(self, request: HttpRequest, pk: int, **kwargs: Any) -> HttpResponse:
-        invoice = self.invoice(pk)
-        return self._render(request, invoice, self.form_class(**self.form_kwargs(invoice)))
-
-    def post(self, request: HttpRequest, pk: int, **kwargs: Any) -> HttpResponse:
-        invoice = self.invoice(pk)
-        form = self.form_class(request.POST, **self.form_kwargs(invoice))
-        if form.is_valid():
-            try:
-                self.act(invoice, form.cleaned_data, request)
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            except PdfUnavailable as exc:
-                form.add_error(None, str(exc))
-            else:
-                messages.success(request, self.success.format(invoice=invoice))
-                return redirect(self.success_url(invoice))
-        return self._render(request, invoice, form, status=400)
+    def get_success_url(self, result: Any) -> str:
+        return self.object.get_absolute_url()
 
 
 class InvoicePublishView(_InvoiceActionView):
@@ -531,17 +358,15 @@ class InvoicePublishView(_InvoiceActionView):
     form_class = PublishForm
     title = "Publish {invoice}"
     submit = "Publish"
-    success = "Invoice published."
+    success_message = "Invoice published."
+    intro = (
+        "Publishing gives the invoice its number; after that it cannot be "
+        "edited or deleted, only cancelled, credited or refunded."
+    )
 
-    def page_context(self, invoice: Invoice) -> dict[str, Any]:
-        return {
-            "intro": "Publishing gives the invoice its number; after that it cannot be "
-            "edited or deleted, only cancelled, credited or refunded."
-        }
-
-    def act(self, invoice: Invoice, data: dict[str, Any], request: HttpRequest) -> Any:
+    def act(self, form: Any) -> Any:
         return services.publish_invoice(
-            invoice=invoice, actor=request.user, send_email=data["send_email"]
+            invoice=self.object, actor=self.request.user, send_email=form.cleaned_data["send_email"]
         )
 
 
@@ -550,45 +375,47 @@ class InvoiceDeleteView(_InvoiceActionView):
     form_class = OptionalReasonForm
     title = "Delete {invoice}"
     submit = "Delete draft"
-    success = "Draft deleted."
+    success_message = "Draft deleted."
+    danger = True
+    intro = (
+        "Drafts have no number, so deleting one leaves no gap. Billable items "
+        "on it go back to the client's queue."
+    )
 
-    def page_context(self, invoice: Invoice) -> dict[str, Any]:
-        return {
-            "intro": "Drafts have no number, so deleting one leaves no gap. Billable items "
-            "on it go back to the client's queue.",
-            "danger": True,
-        }
+    def act(self, form: Any) -> Any:
+        services.delete_draft(
+            invoice=self.object, actor=self.request.user, reason=form.cleaned_data["reason"]
+        )
 
-    def act(self, invoice: Invoice, data: dict[str, Any], request: HttpRequest) -> Any:
-        services.delete_draft(invoice=invoice, actor=request.user, reason=data["reason"])
-
-    def success_url(self, invoice: Invoice) -> str:
-        return invoice.client.get_absolute_url() + "?tab=invoices"
+    def get_success_url(self, result: Any) -> str:
+        return self.object.client.get_absolute_url() + "?tab=invoices"
 
 
 class InvoiceStatusView(_InvoiceActionView):
     permission_required = "billing.change_invoice"
     form_class = InvoiceStatusForm
     submit = "Confirm"
-    success = "Invoice status changed."
+    success_message = "Invoice status changed."
     LABELS = {"cancelled": "Cancel", "collections": "Send to collections", "unpaid": "Reopen"}
 
-    def invoice(self, pk: int) -> Invoice:
-        status = self.kwargs["status"]
-        if status not in self.LABELS:
+    def get_object(self) -> Invoice:
+        if self.kwargs["status"] not in self.LABELS:
             raise Http404
-        self.title = f"{self.LABELS[status]} {{invoice}}"
-        return super().invoice(pk)
+        return super().get_object()
 
-    def form_kwargs(self, invoice: Invoice) -> dict[str, Any]:
+    def get_title(self) -> str:
+        return f"{self.LABELS[self.kwargs['status']]} {self.object}"
+
+    def get_form_kwargs(self) -> dict[str, Any]:
         cancelling = self.kwargs["status"] == "cancelled"
-        return {"show_credit": cancelling and invoice.amount_paid > 0}
+        return {"show_credit": cancelling and self.object.amount_paid > 0}
 
-    def act(self, invoice: Invoice, data: dict[str, Any], request: HttpRequest) -> Any:
+    def act(self, form: Any) -> Any:
+        data = form.cleaned_data
         return services.change_invoice_status(
-            invoice=invoice,
+            invoice=self.object,
             status=self.kwargs["status"],
-            actor=request.user,
+            actor=self.request.user,
             reason=data["reason"],
             paid_to_credit=data.get("paid_to_credit", False),
         )
@@ -598,17 +425,15 @@ class InvoiceMarkPaidView(_InvoiceActionView):
     permission_required = "billing.change_invoice"
     title = "Mark {invoice} paid without a payment"
     submit = "Mark paid"
-    success = "Invoice marked paid."
+    success_message = "Invoice marked paid."
+    intro = (
+        "No money is recorded. Use this for write-offs and settlements made "
+        "outside the system; to record money, add a payment instead."
+    )
 
-    def page_context(self, invoice: Invoice) -> dict[str, Any]:
-        return {
-            "intro": "No money is recorded. Use this for write-offs and settlements made "
-            "outside the system; to record money, add a payment instead."
-        }
-
-    def act(self, invoice: Invoice, data: dict[str, Any], request: HttpRequest) -> Any:
+    def act(self, form: Any) -> Any:
         return services.mark_invoice_paid(
-            invoice=invoice, actor=request.user, reason=data["reason"]
+            invoice=self.object, actor=self.request.user, reason=form.cleaned_data["reason"]
         )
 
 
@@ -617,13 +442,26 @@ class InvoiceEmailView(_InvoiceActionView):
     form_class = PublishForm
     title = "Email {invoice}"
     submit = "Send"
-    success = "Invoice emailed."
+    success_message = "Invoice emailed."
 
-    def form_kwargs(self, invoice: Invoice) -> dict[str, Any]:
-        return {"initial": {"send_email": True}}
+    def get_initial(self) -> dict[str, Any]:
+        return {"send_email": True}
 
-    def act(self, invoice: Invoice, data: dict[str, Any], request: HttpRequest) -> Any:
-        return services.email_invoice(invoice=invoice, actor=request.user)
+    def act(self, form: Any) -> Any:
+        return services.email_invoice(invoice=self.object, actor=self.request.user)
+
+
+def _payment_kwargs(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "amount": data["amount"],
+        "gateway": data["gateway"],
+        "transaction_id": data["transaction_id"],
+        "date": data["date"],
+        "fees": data["fees"] or Decimal(0),
+        "send_receipt": data["send_receipt"],
+        "allow_duplicate_id": data["allow_duplicate_id"],
+        "reason": data["audit_reason"],
+    }
 
 
 class InvoicePaymentView(_InvoiceActionView):
@@ -631,24 +469,17 @@ class InvoicePaymentView(_InvoiceActionView):
     form_class = PaymentForm
     title = "Add a payment to {invoice}"
     submit = "Record payment"
-    success = "Payment recorded."
+    success_message = "Payment recorded."
 
-    def page_context(self, invoice: Invoice) -> dict[str, Any]:
-        return {"intro": f"Balance due: {invoice.balance_due} {invoice.currency}."}
+    def get_intro(self) -> str:
+        return f"Balance due: {self.object.balance_due} {self.object.currency}."
 
-    def act(self, invoice: Invoice, data: dict[str, Any], request: HttpRequest) -> Any:
+    def act(self, form: Any) -> Any:
         return services.record_payment(
-            client=invoice.client,
-            allocations=[(invoice, None)],
-            amount=data["amount"],
-            gateway=data["gateway"],
-            transaction_id=data["transaction_id"],
-            date=data["date"],
-            fees=data["fees"] or Decimal(0),
-            send_receipt=data["send_receipt"],
-            allow_duplicate_id=data["allow_duplicate_id"],
-            actor=request.user,
-            reason=data["audit_reason"],
+            client=self.object.client,
+            allocations=[(self.object, None)],
+            actor=self.request.user,
+            **_payment_kwargs(form.cleaned_data),
         )
 
 
@@ -657,26 +488,40 @@ class InvoiceApplyCreditView(_InvoiceActionView):
     form_class = ApplyCreditForm
     title = "Apply credit to {invoice}"
     submit = "Apply credit"
-    success = "Credit applied."
+    success_message = "Credit applied."
 
-    def page_context(self, invoice: Invoice) -> dict[str, Any]:
+    def get_intro(self) -> str:
+        invoice = self.object
         credit = services.credit_balance(invoice.client)
-        return {
-            "intro": f"Credit available: {credit} {invoice.currency}. "
+        return (
+            f"Credit available: {credit} {invoice.currency}. "
             f"Balance due: {invoice.balance_due} {invoice.currency}."
-        }
+        )
 
-    def act(self, invoice: Invoice, data: dict[str, Any], request: HttpRequest) -> Any:
-        return services.apply_credit(invoice=invoice, amount=data["amount"], actor=request.user)
+    def act(self, form: Any) -> Any:
+        return services.apply_credit(
+            invoice=self.object, amount=form.cleaned_data["amount"], actor=self.request.user
+        )
 
 
 # Transactions --------------------------------------------------------------------------------
 
 
-class TransactionDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailView):
+class TransactionDetailView(
+    StaffPermissionRequiredMixin, CrumbsMixin, RecordHistoryMixin, DetailView
+):
     permission_required = "billing.view_transaction"
     template_name = "billing/transaction_detail.html"
     context_object_name = "txn"
+
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        crumbs = [("Transactions", reverse("billing:transaction-list"))]
+        if client := self.object.client:
+            crumbs.append((client.full_name, client.get_absolute_url() + "?tab=transactions"))
+        return crumbs
+
+    def get_current_crumb(self) -> str:
+        return f"#{self.object.pk}"
 
     def get_queryset(self) -> Any:
         return Transaction.objects.select_related("client", "refund_of", "created_by")
@@ -694,275 +539,217 @@ class TransactionDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, De
         return context
 
 
-class RefundView(StaffPermissionRequiredMixin, View):
+class RefundView(WriteView):
     permission_required = "billing.add_transaction"
+    form_class = RefundForm
+    submit = "Refund"
 
-    def _render(self, request, payment, form, status=200):
-        return action_page(
-            request,
-            form,
-            title=f"Refund {payment}",
-            back=payment.get_absolute_url(),
-            crumbs=[
-                ("Transactions", reverse("billing:transaction-list")),
-                (str(payment), payment.get_absolute_url()),
-            ],
-            status=status,
-            submit="Refund",
-            intro=f"Refundable: {services.refundable_amount(payment)} {payment.currency}. "
-            "The refund is recorded as its own transaction; money is not sent by this system.",
-        )
-
-    def _payment(self, pk: int) -> Transaction:
+    def get_object(self) -> Transaction:
         return get_object_or_404(
-            Transaction.objects.select_related("client"), pk=pk, kind="payment"
+            Transaction.objects.select_related("client"), pk=self.kwargs["pk"], kind="payment"
         )
 
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        return self._render(request, self._payment(pk), RefundForm())
+    def get_title(self) -> str:
+        return f"Refund {self.object}"
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        payment = self._payment(pk)
-        form = RefundForm(request.POST)
-        if form.is_valid():
-            try:
-                refund = services.refund_payment(
-                    payment=payment,
-                    amount=form.cleaned_data["amount"],
-                    transaction_id=form.cleaned_data["transaction_id"],
-                    actor=request.user,
-                    reason=form.cleaned_data["reason"],
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, f"Refund of {refund.amount_out} recorded.")
-                return redirect(payment)
-        return self._render(request, payment, form, status=400)
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        return [
+            ("Transactions", reverse("billing:transaction-list")),
+            (str(self.object), self.object.get_absolute_url()),
+        ]
+
+    def get_intro(self) -> str:
+        payment = self.object
+        return (
+            f"Refundable: {services.refundable_amount(payment)} {payment.currency}. "
+            "The refund is recorded as its own transaction; money is not sent by this system."
+        )
+
+    def act(self, form: Any) -> Any:
+        data = form.cleaned_data
+        return services.refund_payment(
+            payment=self.object,
+            amount=data["amount"],
+            transaction_id=data["transaction_id"],
+            actor=self.request.user,
+            reason=data["reason"],
+        )
+
+    def get_success_message(self, result: Any) -> str:
+        return f"Refund of {result.amount_out} recorded."
+
+    def get_success_url(self, result: Any) -> str:
+        return self.object.get_absolute_url()
 
 
-class TransactionCreateView(StaffPermissionRequiredMixin, View):
+class TransactionCreateView(WriteView):
     """Money in or out without an invoice, for a client (from its profile) or none."""
 
     permission_required = "billing.add_transaction"
+    form_class = TransactionForm
+    title = "Add a transaction"
+    submit = "Record transaction"
+    success_message = "Transaction recorded."
 
-    def _client(self) -> Client | None:
+    def get_object(self) -> Client | None:
         pk = self.kwargs.get("client_pk")
         return get_object_or_404(Client, pk=pk) if pk else None
 
-    def _render(self, request, client, form, status=200):
-        back = (
-            client.get_absolute_url() + "?tab=transactions"
-            if client
-            else reverse("billing:transaction-list")
-        )
-        crumbs = (
-            [(client.full_name, client.get_absolute_url())]
-            if client
-            else [("Transactions", reverse("billing:transaction-list"))]
-        )
-        return action_page(
-            request,
-            form,
-            title="Add a transaction",
-            back=back,
-            crumbs=crumbs,
-            status=status,
-            submit="Record transaction",
-        )
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {"client": self.object}
 
-    def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        client = self._client()
-        return self._render(request, client, TransactionForm(client=client))
+    def get_back_url(self) -> str:
+        if self.object:
+            return self.object.get_absolute_url() + "?tab=transactions"
+        return reverse("billing:transaction-list")
 
-    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        client = self._client()
-        form = TransactionForm(request.POST, client=client)
-        if form.is_valid():
-            data = form.cleaned_data
-            chosen = client or data.get("client")
-            try:
-                row = services.record_transaction(
-                    direction=data["direction"],
-                    amount=data["amount"],
-                    gateway=data["gateway"],
-                    date=data["date"],
-                    description=data["description"],
-                    currency=chosen.currency if chosen else data["currency"],
-                    client=chosen,
-                    fees=data["fees"] or Decimal(0),
-                    transaction_id=data["transaction_id"],
-                    allow_duplicate_id=data["allow_duplicate_id"],
-                    actor=request.user,
-                    reason=data["audit_reason"],
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, "Transaction recorded.")
-                return redirect(row)
-        return self._render(request, client, form, status=400)
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        if self.object:
+            return [(self.object.full_name, self.object.get_absolute_url())]
+        return [("Transactions", reverse("billing:transaction-list"))]
+
+    def act(self, form: Any) -> Any:
+        data = form.cleaned_data
+        chosen = self.object or data.get("client")
+        return services.record_transaction(
+            direction=data["direction"],
+            amount=data["amount"],
+            gateway=data["gateway"],
+            date=data["date"],
+            description=data["description"],
+            currency=chosen.currency if chosen else data["currency"],
+            client=chosen,
+            fees=data["fees"] or Decimal(0),
+            transaction_id=data["transaction_id"],
+            allow_duplicate_id=data["allow_duplicate_id"],
+            actor=self.request.user,
+            reason=data["audit_reason"],
+        )
 
 
 # Per client: split payment, credit, billable items -------------------------------------------
 
 
-class _ClientActionView(StaffPermissionRequiredMixin, View):
+class _ClientActionView(WriteView):
     tab = "invoices"
-    title = ""
-    submit = "Save"
 
-    def client(self) -> Client:
+    def get_object(self) -> Client:
         return get_object_or_404(Client, pk=self.kwargs["client_pk"])
 
-    def render_form(self, request, client, form, status=200, **extra):
-        return action_page(
-            request,
-            form,
-            title=self.title.format(client=client.full_name),
-            back=f"{client.get_absolute_url()}?tab={self.tab}",
-            crumbs=[
-                ("Clients", reverse("clients:client-list")),
-                (client.full_name, client.get_absolute_url()),
-            ],
-            status=status,
-            submit=self.submit,
-            **extra,
-        )
+    def get_title(self) -> str:
+        return self.title.format(client=self.object.full_name)
+
+    def get_back_url(self) -> str:
+        return f"{self.object.get_absolute_url()}?tab={self.tab}"
+
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        return [
+            ("Clients", reverse("clients:client-list")),
+            (self.object.full_name, self.object.get_absolute_url()),
+        ]
+
+    def get_success_url(self, result: Any) -> str:
+        return self.get_back_url()
 
 
 class SplitPaymentView(_ClientActionView):
     permission_required = "billing.add_transaction"
+    form_class = SplitPaymentForm
+    template_name = "billing/split_payment.html"
     title = "Record a payment from {client}"
     submit = "Record payment"
+    success_message = "Payment recorded."
     tab = "transactions"
 
-    def _invoices(self, client: Client) -> list[Invoice]:
-        return list(
-            client.invoices.payable().filter(balance__gt=0).order_by("due_date", "id")[:SPLIT_LIMIT]
+    def get_form_kwargs(self) -> dict[str, Any]:
+        invoices = self.object.invoices.payable().filter(balance__gt=0)
+        return {"invoices": list(invoices.order_by("due_date", "id")[:SPLIT_LIMIT])}
+
+    def act(self, form: Any) -> Any:
+        return services.record_payment(
+            client=self.object,
+            allocations=form.allocations(),
+            actor=self.request.user,
+            **_payment_kwargs(form.cleaned_data),
         )
 
-    def get(self, request: HttpRequest, client_pk: int) -> HttpResponse:
-        client = self.client()
-        form = SplitPaymentForm(invoices=self._invoices(client))
-        return self.render_form(request, client, form, split=True)
-
-    def post(self, request: HttpRequest, client_pk: int) -> HttpResponse:
-        client = self.client()
-        form = SplitPaymentForm(request.POST, invoices=self._invoices(client))
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                payment = services.record_payment(
-                    client=client,
-                    allocations=form.allocations(),
-                    amount=data["amount"],
-                    gateway=data["gateway"],
-                    transaction_id=data["transaction_id"],
-                    date=data["date"],
-                    fees=data["fees"] or Decimal(0),
-                    send_receipt=data["send_receipt"],
-                    allow_duplicate_id=data["allow_duplicate_id"],
-                    actor=request.user,
-                    reason=data["audit_reason"],
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, "Payment recorded.")
-                return redirect(payment)
-        return self.render_form(request, client, form, status=400, split=True)
+    def get_success_url(self, result: Any) -> str:
+        return result.get_absolute_url()
 
 
 class CreditView(_ClientActionView):
     permission_required = "billing.add_creditentry"
+    form_class = CreditForm
     title = "Add or remove credit for {client}"
-    submit = "Save"
+    success_message = "Credit updated."
     tab = "credit"
 
-    def get(self, request: HttpRequest, client_pk: int) -> HttpResponse:
-        client = self.client()
-        form = CreditForm(initial={"action": "add"})
-        return self.render_form(request, client, form, intro=self._intro(client))
+    def get_initial(self) -> dict[str, Any]:
+        return {"action": "add"}
 
-    def _intro(self, client: Client) -> str:
-        return f"Current credit: {services.credit_balance(client)} {client.currency}."
+    def get_intro(self) -> str:
+        return f"Current credit: {services.credit_balance(self.object)} {self.object.currency}."
 
-    def post(self, request: HttpRequest, client_pk: int) -> HttpResponse:
-        client = self.client()
-        form = CreditForm(request.POST)
-        if form.is_valid():
-            data = form.cleaned_data
-            change = services.add_credit if data["action"] == "add" else services.remove_credit
-            try:
-                change(
-                    client=client,
-                    amount=data["amount"],
-                    reason=data["reason"],
-                    actor=request.user,
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, "Credit updated.")
-                return redirect(f"{client.get_absolute_url()}?tab=credit")
-        return self.render_form(request, client, form, status=400, intro=self._intro(client))
+    def act(self, form: Any) -> Any:
+        data = form.cleaned_data
+        change = services.add_credit if data["action"] == "add" else services.remove_credit
+        return change(
+            client=self.object,
+            amount=data["amount"],
+            reason=data["reason"],
+            actor=self.request.user,
+        )
 
 
 class BillableItemCreateView(_ClientActionView):
     permission_required = "billing.add_billableitem"
+    form_class = BillableItemForm
     title = "Add a billable item for {client}"
     submit = "Add"
     tab = "credit"
 
-    def _services(self, client: Client) -> list[Any]:
-        return list(client.services.select_related("product").order_by("-id")[:PICK_LIMIT])
+    def get_form_kwargs(self) -> dict[str, Any]:
+        self.choices = list(
+            self.object.services.select_related("product").order_by("-id")[:PICK_LIMIT]
+        )
+        return {"services": self.choices}
 
-    def get(self, request: HttpRequest, client_pk: int) -> HttpResponse:
-        client = self.client()
-        return self.render_form(request, client, BillableItemForm(services=self._services(client)))
+    def act(self, form: Any) -> BillableItem:
+        data = form.cleaned_data
+        return services.add_billable_item(
+            client=self.object,
+            description=data["description"],
+            quantity=data["quantity"],
+            unit_price=data["unit_price"],
+            taxed=data["taxed"],
+            service=next((s for s in self.choices if s.pk == data["service"]), None),
+            invoice_now=data["invoice_now"],
+            actor=self.request.user,
+            reason=data["audit_reason"],
+        )
 
-    def post(self, request: HttpRequest, client_pk: int) -> HttpResponse:
-        client = self.client()
-        choices = self._services(client)
-        form = BillableItemForm(request.POST, services=choices)
-        if form.is_valid():
-            data = form.cleaned_data
-            service = next((s for s in choices if s.pk == data["service"]), None)
-            try:
-                item = services.add_billable_item(
-                    client=client,
-                    description=data["description"],
-                    quantity=data["quantity"],
-                    unit_price=data["unit_price"],
-                    taxed=data["taxed"],
-                    service=service,
-                    invoice_now=data["invoice_now"],
-                    actor=request.user,
-                    reason=data["audit_reason"],
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                if item.invoice_item_id:
-                    messages.success(request, "Charge invoiced.")
-                    return redirect(item.invoice_item.invoice)
-                messages.success(request, "Charge queued for the next invoice.")
-                return redirect(f"{client.get_absolute_url()}?tab=credit")
-        return self.render_form(request, client, form, status=400)
+    def get_success_message(self, result: BillableItem) -> str:
+        if result.invoice_item_id:
+            return "Charge invoiced."
+        return "Charge queued for the next invoice."
+
+    def get_success_url(self, result: BillableItem) -> str:
+        if result.invoice_item_id:
+            return result.invoice_item.invoice.get_absolute_url()
+        return self.get_back_url()
 
 
-class BillableItemDeleteView(StaffPermissionRequiredMixin, View):
+class BillableItemDeleteView(PostOnlyWriteView):
     permission_required = "billing.delete_billableitem"
+    success_message = "Charge removed from the queue."
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        item = get_object_or_404(BillableItem, pk=pk)
-        try:
-            services.remove_billable_item(
-                item=item, actor=request.user, reason=request.POST.get("reason", "")
-            )
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(request, "Charge removed from the queue.")
-        return redirect(f"{item.client.get_absolute_url()}?tab=credit")
+    def get_object(self) -> BillableItem:
+        return get_object_or_404(BillableItem, pk=self.kwargs["pk"])
+
+    def get_back_url(self) -> str:
+        return f"{self.object.client.get_absolute_url()}?tab=credit"
+
+    def act_on(self, request: HttpRequest) -> Any:
+        services.remove_billable_item(
+            item=self.object, actor=request.user, reason=request.POST.get("reason", "")
+        )

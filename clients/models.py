@@ -116,6 +116,9 @@ class Client(TimeStampedModel):
         INACTIVE = "inactive", "Inactive"
         CLOSED = "closed", "Closed"
 
+    # Colour of the status badge (``{% status_badge record %}``); unlisted: secondary.
+    STATUS_BADGES = {Status.ACTIVE: "success", Status.INACTIVE: "warning"}
+
     class Source(models.TextChoices):
         PHONE = "phone", "Phone"
         EMAIL = "email", "Email"
@@ -523,6 +526,9 @@ class EmailLog(models.Model):
         QUEUED = "queued", "Queued"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+
+    # Colour of the status badge (``{% status_badge record %}``); unlisted: secondary.
+    STATUS_BADGES = {Status.SENT: "success", Status.FAILED: "danger"}
 
     client = models.ForeignKey(
         Client,

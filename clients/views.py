@@ -2,16 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views import View
-from django.views.generic import DetailView, ListView
+from django.views.generic import DetailView
 
 from audit.edits import version_of
 from audit.feed import Feed, FeedFilters
@@ -34,8 +33,8 @@ from clients.models import Client, Contact, CustomFieldValue, Note
 from clients.profile import extra_tabs, mark_hidden_subjects
 from core import inputs
 from core.forms import errors_to_form
-from core.pagination import DeferredJoinPaginator
 from core.views import StaffPermissionRequiredMixin
+from core.write import FilteredListView, PostOnlyWriteView, WriteView
 
 TABS = ("summary", "timeline", "contacts", "notes", "custom", "emails", "history")
 TAB_PAGE_SIZE = 25
@@ -45,28 +44,22 @@ def _is_admin(user: Any) -> bool:
     return user.has_perm("clients.manage_admin_only_fields")
 
 
-class ClientListView(StaffPermissionRequiredMixin, ListView):
+class ClientListView(FilteredListView):
     permission_required = "clients.view_client"
-    paginate_by = 25
-    paginator_class = DeferredJoinPaginator
     template_name = "clients/client_list.html"
+    filterset_class = ClientFilter
 
-    def get_queryset(self) -> Any:
-        self.filterset = ClientFilter(
-            self.request.GET or None, queryset=Client.objects.select_related("group")
-        )
-        queryset = self.filterset.qs
+    def get_base_queryset(self) -> Any:
+        return Client.objects.select_related("group")
+
+    def order(self, filterset: Any) -> Any:
+        queryset = filterset.qs
         return queryset if queryset.query.order_by else queryset.order_by("-id")
 
     def get_template_names(self) -> list[str]:
         if self.request.htmx and self.request.htmx.target == "client-table":
             return ["clients/includes/_client_table.html"]
         return [self.template_name]
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        context["filter"] = self.filterset
-        return context
 
 
 class ClientDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailView):
@@ -137,139 +130,126 @@ class ClientDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailV
         return context
 
 
-def _client_form(request: HttpRequest, customer: Client | None = None, **kwargs: Any) -> ClientForm:
-    definitions = custom_field_definitions(admin=_is_admin(request.user))
+def _client_crumbs(customer: Client | None = None) -> list[tuple[str, str]]:
+    crumbs = [("Clients", reverse("clients:client-list"))]
     if customer is not None:
-        customer = Client.objects.prefetch_related(
-            Prefetch("custom_values", queryset=CustomFieldValue.objects.all())
-        ).get(pk=customer.pk)
-    return ClientForm(request.POST or None, instance=customer, definitions=definitions, **kwargs)
+        crumbs.append((customer.full_name, customer.get_absolute_url()))
+    return crumbs
 
 
-class ClientCreateView(StaffPermissionRequiredMixin, View):
+class _ClientFormView(WriteView):
+    """Add or edit a client: every DOMAIN §1 field and the custom fields the user may see."""
+
+    template_name = "clients/client_form.html"
+    form_class = ClientForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        customer = self.object
+        if customer is not None:
+            customer = Client.objects.prefetch_related(
+                Prefetch("custom_values", queryset=CustomFieldValue.objects.all())
+            ).get(pk=customer.pk)
+        definitions = custom_field_definitions(admin=_is_admin(self.request.user))
+        return {"instance": customer, "definitions": definitions}
+
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        return _client_crumbs(self.object)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(customer=self.object, **kwargs)
+
+    def get_success_message(self, result: Client) -> str:
+        return f"Client {result} {self.done}."
+
+
+class ClientCreateView(_ClientFormView):
     permission_required = "clients.add_client"
-    template_name = "clients/client_form.html"
+    done = "added"
 
-    def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, self.template_name, {"form": _client_form(request)})
+    def act(self, form: Any) -> Client:
+        data = form.cleaned_data
+        return services.create_client(
+            data=form.service_data(),
+            actor=self.request.user,
+            reason=data["audit_reason"],
+            custom_values=form.custom_values(),
+            password=data.get("password", ""),
+            send_set_password_link=data.get("send_password_link", False)
+            and not data.get("password"),
+            send_welcome=data.get("send_welcome", False),
+        )
 
-    def post(self, request: HttpRequest) -> HttpResponse:
-        form = _client_form(request)
-        if form.is_valid():
-            try:
-                customer = services.create_client(
-                    data=form.service_data(),
-                    actor=request.user,
-                    reason=form.cleaned_data["audit_reason"],
-                    custom_values=form.custom_values(),
-                    password=form.cleaned_data.get("password", ""),
-                    send_set_password_link=form.cleaned_data.get("send_password_link", False)
-                    and not form.cleaned_data.get("password"),
-                    send_welcome=form.cleaned_data.get("send_welcome", False),
-                )
-            except ValidationError as exc:
-                form.add_error(None, exc)
-            else:
-                messages.success(request, f"Client {customer} added.")
-                return redirect(customer)
-        return render(request, self.template_name, {"form": form}, status=400)
+    def form_errors(self, form: Any, exc: ValidationError) -> None:
+        form.add_error(None, exc)
 
 
-class ClientUpdateView(StaffPermissionRequiredMixin, View):
+class ClientUpdateView(_ClientFormView):
     permission_required = "clients.change_client"
-    template_name = "clients/client_form.html"
+    done = "saved"
 
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        customer = get_object_or_404(Client, pk=pk)
-        form = _client_form(request, customer, initial={"version": version_of(customer)})
-        return render(request, self.template_name, {"form": form, "customer": customer})
+    def get_object(self) -> Client:
+        return get_object_or_404(Client, pk=self.kwargs["pk"])
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        customer = get_object_or_404(Client, pk=pk)
-        form = _client_form(request, customer)
-        if form.is_valid():
-            try:
-                customer = services.update_client(
-                    client=customer,
-                    data=form.service_data(),
-                    actor=request.user,
-                    reason=form.cleaned_data["audit_reason"],
-                    custom_values=form.custom_values(),
-                    version=form.cleaned_data["version"],
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, f"Client {customer} saved.")
-                return redirect(customer)
-        customer.refresh_from_db()
-        return render(request, self.template_name, {"form": form, "customer": customer}, status=400)
+    def get_initial(self) -> dict[str, Any]:
+        return {"version": version_of(self.object)}
+
+    def act(self, form: Any) -> Client:
+        return services.update_client(
+            client=self.object,
+            data=form.service_data(),
+            actor=self.request.user,
+            reason=form.cleaned_data["audit_reason"],
+            custom_values=form.custom_values(),
+            version=form.cleaned_data["version"],
+        )
 
 
-class _ClientActionView(StaffPermissionRequiredMixin, View):
+class _ClientActionView(WriteView):
     """A small form about one client: validate, call one service, redirect."""
 
     permission_required = "clients.change_client"
-    template_name = ""
-    form_class: type = StatusForm
-    title = ""
+    form_class: Any = StatusForm
+    tab = ""
 
-    def setup_client(self, pk: int) -> Client:
-        return get_object_or_404(Client.objects.select_related("group"), pk=pk)
+    def get_object(self) -> Client:
+        return get_object_or_404(Client.objects.select_related("group"), pk=self.kwargs["pk"])
 
-    def render_form(self, request: HttpRequest, customer: Client, form: Any, status: int = 200):
-        return render(
-            request,
-            self.template_name,
-            {"form": form, "customer": customer, "title": self.title.format(customer=customer)},
-            status=status,
-        )
+    def get_title(self) -> str:
+        return self.title.format(customer=self.object)
 
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        customer = self.setup_client(pk)
-        return self.render_form(request, customer, self.form_class())
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        return _client_crumbs(self.object)
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        customer = self.setup_client(pk)
-        form = self.form_class(request.POST)
-        if form.is_valid():
-            try:
-                response = self.act(request, customer, form)
-            except ValidationError as exc:
-                self.form_errors(form, exc)
-            else:
-                return response
-        return self.render_form(request, customer, form, status=400)
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(customer=self.object, **kwargs)
 
-    def act(self, request: HttpRequest, customer: Client, form: Any) -> HttpResponse:
-        raise NotImplementedError
-
-    def form_errors(self, form: Any, exc: ValidationError) -> None:
-        errors_to_form(form, exc)
+    def get_success_url(self, result: Any) -> str:
+        url = reverse("clients:client-detail", args=[self.object.pk])
+        return f"{url}?tab={self.tab}" if self.tab else url
 
 
 class ClientCloseView(_ClientActionView):
-    template_name = "clients/client_action.html"
     title = "Close {customer.full_name}"
 
-    def act(self, request: HttpRequest, customer: Client, form: Any) -> HttpResponse:
-        services.close_client(
-            client=customer, actor=request.user, reason=form.cleaned_data["audit_reason"]
+    def act(self, form: Any) -> Any:
+        return services.close_client(
+            client=self.object, actor=self.request.user, reason=form.cleaned_data["audit_reason"]
         )
-        messages.success(request, f"{customer.full_name} is closed. Everything is kept.")
-        return redirect(customer)
+
+    def get_success_message(self, result: Any) -> str:
+        return f"{self.object.full_name} is closed. Everything is kept."
 
 
 class ClientReactivateView(_ClientActionView):
-    template_name = "clients/client_action.html"
     title = "Reactivate {customer.full_name}"
 
-    def act(self, request: HttpRequest, customer: Client, form: Any) -> HttpResponse:
-        services.reactivate_client(
-            client=customer, actor=request.user, reason=form.cleaned_data["audit_reason"]
+    def act(self, form: Any) -> Any:
+        return services.reactivate_client(
+            client=self.object, actor=self.request.user, reason=form.cleaned_data["audit_reason"]
         )
-        messages.success(request, f"{customer.full_name} is active again.")
-        return redirect(customer)
+
+    def get_success_message(self, result: Any) -> str:
+        return f"{self.object.full_name} is active again."
 
 
 class ClientDeleteView(_ClientActionView):
@@ -277,234 +257,239 @@ class ClientDeleteView(_ClientActionView):
     template_name = "clients/client_delete.html"
     form_class = DeleteClientForm
     title = "Delete {customer.full_name}"
+    submit = "Delete client"
+    danger = True
+    intro = "Deleting is for a client entered by mistake. The audit trail keeps every value it had."
 
-    def render_form(self, request: HttpRequest, customer: Client, form: Any, status: int = 200):
-        return render(
-            request,
-            self.template_name,
-            {
-                "form": form,
-                "customer": customer,
-                "title": self.title.format(customer=customer),
-                "dependents": services.dependent_records(customer),
-            },
-            status=status,
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(
+            dependents=services.dependent_records(self.object), **kwargs
         )
 
-    def act(self, request: HttpRequest, customer: Client, form: Any) -> HttpResponse:
-        name = customer.full_name
-        services.delete_client(
-            client=customer, actor=request.user, reason=form.cleaned_data["audit_reason"]
+    def act(self, form: Any) -> Any:
+        self.name = self.object.full_name
+        return services.delete_client(
+            client=self.object, actor=self.request.user, reason=form.cleaned_data["audit_reason"]
         )
-        messages.success(request, f"Client {name} deleted. The audit trail keeps its record.")
-        return redirect("clients:client-list")
+
+    def get_success_message(self, result: Any) -> str:
+        return f"Client {self.name} deleted. The audit trail keeps its record."
+
+    def get_success_url(self, result: Any) -> str:
+        return reverse("clients:client-list")
 
 
 class ClientPasswordView(_ClientActionView):
-    template_name = "clients/client_action.html"
     form_class = PasswordForm
     title = "Set the login password of {customer.full_name}"
+    success_message = "The client's password is set."
 
     def form_errors(self, form: Any, exc: ValidationError) -> None:
         form.add_error("password", exc)  # the strength checks speak about the password
 
-    def act(self, request: HttpRequest, customer: Client, form: Any) -> HttpResponse:
-        services.set_client_password(
-            client=customer, password=form.cleaned_data["password"], actor=request.user
+    def act(self, form: Any) -> Any:
+        return services.set_client_password(
+            client=self.object, password=form.cleaned_data["password"], actor=self.request.user
         )
-        messages.success(request, "The client's password is set.")
-        return redirect(customer)
 
 
-class ClientPasswordLinkView(StaffPermissionRequiredMixin, View):
+class ClientPasswordLinkView(PostOnlyWriteView):
     permission_required = "clients.change_client"
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        customer = get_object_or_404(Client, pk=pk)
-        try:
-            services.send_password_link(client=customer, actor=request.user)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(request, f"A set-password link is on its way to {customer.email}.")
-        return redirect(reverse("clients:client-detail", args=[pk]) + "?tab=emails")
+    def get_object(self) -> Client:
+        return get_object_or_404(Client, pk=self.kwargs["pk"])
+
+    def get_back_url(self) -> str:
+        return reverse("clients:client-detail", args=[self.object.pk]) + "?tab=emails"
+
+    def act_on(self, request: HttpRequest) -> Any:
+        return services.send_password_link(client=self.object, actor=request.user)
+
+    def get_success_message(self, result: Any) -> str:
+        return f"A set-password link is on its way to {self.object.email}."
 
 
 class ClientEmailView(_ClientActionView):
-    template_name = "clients/client_action.html"
     form_class = EmailForm
     title = "Email {customer.full_name}"
+    success_message = "Email queued; it is in the client's email log."
+    tab = "emails"
 
-    def act(self, request: HttpRequest, customer: Client, form: Any) -> HttpResponse:
-        services.send_client_email(
-            client=customer,
-            subject=form.cleaned_data["subject"],
-            body=form.cleaned_data["body"],
-            include_contacts=form.cleaned_data["include_contacts"],
-            actor=request.user,
+    def act(self, form: Any) -> Any:
+        data = form.cleaned_data
+        return services.send_client_email(
+            client=self.object,
+            subject=data["subject"],
+            body=data["body"],
+            include_contacts=data["include_contacts"],
+            actor=self.request.user,
         )
-        messages.success(request, "Email queued; it is in the client's email log.")
-        return redirect(reverse("clients:client-detail", args=[customer.pk]) + "?tab=emails")
 
 
 # Contacts -----------------------------------------------------------------------------------
 
 
 class ContactCreateView(_ClientActionView):
-    template_name = "clients/client_action.html"
     form_class = ContactForm
     title = "Add a contact to {customer.full_name}"
+    success_message = "Contact added."
+    tab = "contacts"
 
-    def act(self, request: HttpRequest, customer: Client, form: Any) -> HttpResponse:
-        services.add_contact(client=customer, data=form.contact_data(), actor=request.user)
-        messages.success(request, "Contact added.")
-        return redirect(reverse("clients:client-detail", args=[customer.pk]) + "?tab=contacts")
-
-
-class ContactUpdateView(StaffPermissionRequiredMixin, View):
-    permission_required = "clients.change_client"
-    template_name = "clients/client_action.html"
-
-    def _render(self, request: HttpRequest, contact: Contact, form: Any, status: int = 200):
-        return render(
-            request,
-            self.template_name,
-            {"form": form, "customer": contact.client, "title": f"Edit contact {contact}"},
-            status=status,
+    def act(self, form: Any) -> Any:
+        return services.add_contact(
+            client=self.object, data=form.contact_data(), actor=self.request.user
         )
 
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        contact = get_object_or_404(Contact.objects.select_related("client"), pk=pk)
-        return self._render(
-            request,
-            contact,
-            ContactForm(instance=contact, initial={"version": version_of(contact)}),
+
+class ContactUpdateView(WriteView):
+    permission_required = "clients.change_client"
+    form_class = ContactForm
+    success_message = "Contact saved."
+
+    def get_object(self) -> Contact:
+        return get_object_or_404(Contact.objects.select_related("client"), pk=self.kwargs["pk"])
+
+    def get_title(self) -> str:
+        return f"Edit contact {self.object}"
+
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        return _client_crumbs(self.object.client)
+
+    def get_back_url(self) -> str:
+        return self.object.client.get_absolute_url()
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {"instance": self.object}
+
+    def get_initial(self) -> dict[str, Any]:
+        return {"version": version_of(self.object)}
+
+    def act(self, form: Any) -> Any:
+        return services.update_contact(
+            contact=self.object,
+            data=form.contact_data(),
+            actor=self.request.user,
+            version=form.cleaned_data["version"],
         )
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        contact = get_object_or_404(Contact.objects.select_related("client"), pk=pk)
-        form = ContactForm(request.POST, instance=contact)
-        if form.is_valid():
-            try:
-                services.update_contact(
-                    contact=contact,
-                    data=form.contact_data(),
-                    actor=request.user,
-                    version=form.cleaned_data["version"],
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, "Contact saved.")
-                return redirect(contact.get_absolute_url())
-        contact.refresh_from_db()
-        return self._render(request, contact, form, status=400)
 
-
-class ContactRemoveView(StaffPermissionRequiredMixin, View):
+class ContactRemoveView(PostOnlyWriteView):
     permission_required = "clients.change_client"
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        contact = get_object_or_404(Contact, pk=pk)
-        url = contact.get_absolute_url()
-        try:
-            services.remove_contact(
-                contact=contact, actor=request.user, reason=request.POST.get("audit_reason", "")
-            )
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(request, f"Contact {contact} removed.")
-        return redirect(url)
+    def get_object(self) -> Contact:
+        return get_object_or_404(Contact, pk=self.kwargs["pk"])
+
+    def act_on(self, request: HttpRequest) -> Any:
+        return services.remove_contact(
+            contact=self.object, actor=request.user, reason=request.POST.get("audit_reason", "")
+        )
+
+    def get_success_message(self, result: Any) -> str:
+        return f"Contact {self.object} removed."
 
 
 # Notes --------------------------------------------------------------------------------------
 
 
-class NoteCreateView(ClientDetailView):
+class NoteCreateView(WriteView):
     """The Notes tab's form. Refused, it comes back on the whole profile, Notes tab open."""
 
     permission_required = "clients.change_client"
     http_method_names = ["post"]
+    form_class = NoteForm
+    success_message = "Note added."
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        customer = self.object = self.get_object()
-        form = NoteForm(request.POST, client=customer, user=request.user)
-        if form.is_valid():
-            try:
-                services.add_note(
-                    client=customer,
-                    body=form.cleaned_data["body"],
-                    pinned=form.cleaned_data["pinned"],
-                    about=form.about(),
-                    actor=request.user,
-                )
-            except ValidationError as exc:
-                if (
-                    getattr(exc, "code", None) == "about_other_client"
-                    and "about_record" in form.fields
-                ):
-                    form.add_error("about_record", exc)
-                else:
-                    errors_to_form(form, exc)
-            else:
-                messages.success(request, "Note added.")
-                return redirect(reverse("clients:client-detail", args=[pk]) + "?tab=notes")
-        context = self.get_context_data(object=customer, tab="notes", note_form=form)
-        return self.render_to_response(context, status=400)
+    def get_object(self) -> Client:
+        return get_object_or_404(Client.objects.select_related("group"), pk=self.kwargs["pk"])
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {"client": self.object, "user": self.request.user}
+
+    def act(self, form: Any) -> Any:
+        return services.add_note(
+            client=self.object,
+            body=form.cleaned_data["body"],
+            pinned=form.cleaned_data["pinned"],
+            about=form.about(),
+            actor=self.request.user,
+        )
+
+    def form_errors(self, form: Any, exc: ValidationError) -> None:
+        if getattr(exc, "code", None) == "about_other_client" and "about_record" in form.fields:
+            form.add_error("about_record", exc)
+        else:
+            errors_to_form(form, exc)
+
+    def get_success_url(self, result: Any) -> str:
+        return reverse("clients:client-detail", args=[self.object.pk]) + "?tab=notes"
+
+    def render_form(self, form: Any, status: int = 200, **extra: Any) -> HttpResponse:
+        profile = ClientDetailView()
+        profile.setup(self.request, **self.kwargs)
+        profile.object = self.object
+        context = profile.get_context_data(object=self.object, tab="notes", note_form=form)
+        return profile.render_to_response(context, status=status)
 
 
-class NoteUpdateView(StaffPermissionRequiredMixin, View):
+class NoteUpdateView(WriteView):
     """Edit a note's text; the page lists its earlier versions from the audit trail."""
 
     permission_required = "clients.change_client"
     template_name = "clients/note_form.html"
+    form_class = NoteEditForm
+    success_message = "Note saved; the earlier text stays in its history."
 
-    def _render(self, request: HttpRequest, note: Note, form: Any, status: int = 200):
+    def get_object(self) -> Note:
+        return get_object_or_404(
+            Note.objects.select_related("client", "author"), pk=self.kwargs["pk"]
+        )
+
+    def get_title(self) -> str:
+        return "Edit note"
+
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        client = self.object.client
+        return [
+            ("Clients", reverse("clients:client-list")),
+            (client.full_name, client.get_absolute_url() + "?tab=notes"),
+        ]
+
+    def get_initial(self) -> dict[str, Any]:
+        return {"body": self.object.body, "version": version_of(self.object)}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         event_model = event_model_for(Note)
-        versions = Feed(FeedFilters(object_id=note.pk), models=[event_model]).page(per_page=50)
-        return render(
-            request,
-            self.template_name,
-            {"form": form, "note": note, "customer": note.client, "versions": versions.rows},
-            status=status,
+        filters = FeedFilters(object_id=self.object.pk)
+        versions = Feed(filters, models=[event_model]).page(per_page=50)
+        return super().get_context_data(
+            note=self.object, customer=self.object.client, versions=versions.rows, **kwargs
         )
 
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        note = get_object_or_404(Note.objects.select_related("client", "author"), pk=pk)
-        return self._render(
-            request, note, NoteEditForm(initial={"body": note.body, "version": version_of(note)})
+    def act(self, form: Any) -> Any:
+        return services.edit_note(
+            note=self.object,
+            body=form.cleaned_data["body"],
+            actor=self.request.user,
+            reason=form.cleaned_data["audit_reason"],
+            version=form.cleaned_data["version"],
         )
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        note = get_object_or_404(Note.objects.select_related("client", "author"), pk=pk)
-        form = NoteEditForm(request.POST)
-        if form.is_valid():
-            try:
-                services.edit_note(
-                    note=note,
-                    body=form.cleaned_data["body"],
-                    actor=request.user,
-                    reason=form.cleaned_data["audit_reason"],
-                    version=form.cleaned_data["version"],
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, "Note saved; the earlier text stays in its history.")
-                return redirect(note.get_absolute_url())
-        return self._render(request, note, form, status=400)
+    def get_success_url(self, result: Any) -> str:
+        return self.object.get_absolute_url()
 
 
-class NotePinView(StaffPermissionRequiredMixin, View):
+class NotePinView(PostOnlyWriteView):
     permission_required = "clients.change_client"
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        note = get_object_or_404(Note, pk=pk)
-        pinned = request.POST.get("pinned") == "1"
-        services.set_note_pinned(note=note, pinned=pinned, actor=request.user)
-        messages.success(request, "Note pinned." if pinned else "Note unpinned.")
-        return redirect(note.get_absolute_url())
+    def get_object(self) -> Note:
+        return get_object_or_404(Note, pk=self.kwargs["pk"])
+
+    def act_on(self, request: HttpRequest) -> Any:
+        self.pinned = request.POST.get("pinned") == "1"
+        return services.set_note_pinned(note=self.object, pinned=self.pinned, actor=request.user)
+
+    def get_success_message(self, result: Any) -> str:
+        return "Note pinned." if self.pinned else "Note unpinned."
 
 
 # Helpers for other screens --------------------------------------------------------------------

@@ -4,7 +4,6 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.db.models import Count, Q
 from django.views.generic import TemplateView
 
@@ -12,12 +11,7 @@ from audit.feed import Feed, FeedFilters
 from clients.models import Client
 from clients.widgets import ClientPickerWidget
 from core.dashboard import cached_figures, panels_for
-
-
-class StaffPermissionRequiredMixin(PermissionRequiredMixin):
-    """Every view names its permission; a logged-in user without it gets the 403 page."""
-
-    raise_exception = True
+from core.permissions import StaffPermissionRequiredMixin as StaffPermissionRequiredMixin
 
 
 class ClientFinderForm(forms.Form):

@@ -249,6 +249,14 @@ class Service(TimeStampedModel):
         CANCELLED = "cancelled", "Cancelled"
         FRAUD = "fraud", "Fraud"
 
+    # Colour of the status badge (``{% status_badge record %}``); unlisted: secondary.
+    STATUS_BADGES = {
+        Status.ACTIVE: "success",
+        Status.PENDING: "info",
+        Status.SUSPENDED: "warning",
+        Status.FRAUD: "danger",
+    }
+
     # The only status changes there are; each is an explicit action with a reason.
     STATUS_TRANSITIONS = {
         Status.PENDING: {Status.ACTIVE, Status.CANCELLED, Status.FRAUD},
@@ -392,6 +400,14 @@ class Domain(TimeStampedModel):
         CANCELLED = "cancelled", "Cancelled"
         FRAUD = "fraud", "Fraud"
 
+    # Colour of the status badge (``{% status_badge record %}``); unlisted: secondary.
+    STATUS_BADGES = {
+        Status.ACTIVE: "success",
+        Status.PENDING: "info",
+        Status.EXPIRED: "warning",
+        Status.FRAUD: "danger",
+    }
+
     class OrderType(models.TextChoices):
         REGISTER = "register", "Register"
         TRANSFER = "transfer", "Transfer"
@@ -507,6 +523,9 @@ class Addon(TimeStampedModel):
         SUSPENDED = "suspended", "Suspended"
         TERMINATED = "terminated", "Terminated"
         CANCELLED = "cancelled", "Cancelled"
+
+    # Colour of the status badge (``{% status_badge record %}``); unlisted: secondary.
+    STATUS_BADGES = {Status.ACTIVE: "success", Status.PENDING: "info", Status.SUSPENDED: "warning"}
 
     STATUS_TRANSITIONS = {
         Status.PENDING: {Status.ACTIVE, Status.CANCELLED},

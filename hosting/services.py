@@ -218,9 +218,11 @@ def update_service(
     reason: str = "",
     recalculate: bool = False,
     version: int | None = None,
+    password: str = "",
 ) -> Service:
     """Edit a hosting account. Status changes go through ``change_service_status``; a change
-    made since ``version`` (the form's, ``audit.edits``) is refused."""
+    made since ``version`` (the form's, ``audit.edits``) is refused. A ``password`` typed on
+    the form is stored in the same transaction (``set_service_password``)."""
     _check_fields(data, SERVICE_FIELDS)
     service = Service.objects.select_for_update().get(pk=service.pk)
     refuse_if_changed(service, version)
@@ -239,6 +241,10 @@ def update_service(
             _apply_prices(service, price_inputs, reason, recalculate=recalculate)
         service.full_clean()
         service.save()
+    if password:
+        service = set_service_password(
+            service=service, password=password, actor=actor, reason=reason
+        )
     return service
 
 

@@ -2,20 +2,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.views import View
-from django.views.generic import DetailView, ListView
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone
+from django.views.generic import DetailView
 
 from audit.edits import version_of
 from audit.views import RecordHistoryMixin
 from clients.models import Client
-from core.forms import errors_to_form
-from core.pagination import DeferredJoinPaginator
 from core.views import StaffPermissionRequiredMixin
+from core.write import CrumbsMixin, FilteredListView, PostOnlyWriteView, WriteView
 from hosting import services
 from hosting.forms import (
     AddonForm,
@@ -31,49 +29,32 @@ from hosting.models import Addon, Domain, Service
 from hosting.service_page import service_notices, service_tabs
 
 
-def form_page(
-    request: HttpRequest,
-    form: Any,
-    *,
-    title: str,
-    back: str,
-    crumbs: list,
-    status: int = 200,
-    template: str = "hosting/form_page.html",
-    **extra: Any,
-):
-    return render(
-        request,
-        template,
-        {"form": form, "title": title, "back": back, "crumbs": crumbs, **extra},
-        status=status,
-    )
+def _client_crumbs(client: Client, tab: str) -> list[tuple[str, str]]:
+    return [
+        ("Clients", reverse("clients:client-list")),
+        (client.full_name, client.get_absolute_url() + f"?tab={tab}"),
+    ]
 
 
 # Services -----------------------------------------------------------------------------------
 
 
-class ServiceListView(StaffPermissionRequiredMixin, ListView):
+class ServiceListView(FilteredListView):
     permission_required = "hosting.view_service"
     template_name = "hosting/service_list.html"
-    paginate_by = 25
-    paginator_class = DeferredJoinPaginator
+    filterset_class = ServiceFilter
 
-    def get_queryset(self) -> Any:
-        self.filterset = ServiceFilter(
-            self.request.GET or None,
-            queryset=Service.objects.select_related("client", "product", "server"),
-        )
-        return self.filterset.qs.order_by("-id")
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(filter=self.filterset, **kwargs)
+    def get_base_queryset(self) -> Any:
+        return Service.objects.select_related("client", "product", "server")
 
 
-class ServiceDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailView):
+class ServiceDetailView(StaffPermissionRequiredMixin, CrumbsMixin, RecordHistoryMixin, DetailView):
     permission_required = "hosting.view_service"
     template_name = "hosting/service_detail.html"
     context_object_name = "service"
+
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        return _client_crumbs(self.object.client, "services")
 
     def get_queryset(self) -> Any:
         return Service.objects.select_related("client", "product", "server")
@@ -97,166 +78,111 @@ class ServiceDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, Detail
         return context
 
 
-class ServiceCreateView(StaffPermissionRequiredMixin, View):
-    permission_required = "hosting.add_service"
+class _ClientRecordCreate(WriteView):
+    """A new hosting record from the client's profile."""
 
-    def _page(self, request: HttpRequest, client: Client, form: Any, status: int = 200):
-        return form_page(
-            request,
-            form,
-            title=f"Add a hosting account for {client.full_name}",
-            back=client.get_absolute_url() + "?tab=services",
-            crumbs=[(client.full_name, client.get_absolute_url())],
-            status=status,
-            template="hosting/service_form.html",
-        )
+    tab = ""
 
-    def get(self, request: HttpRequest, client_pk: int) -> HttpResponse:
-        client = get_object_or_404(Client, pk=client_pk)
-        form = ServiceForm(initial={"registration_date": _today(), "billing_cycle": "monthly"})
-        return self._page(request, client, form)
+    def get_object(self) -> Client:
+        return get_object_or_404(Client, pk=self.kwargs["client_pk"])
 
-    def post(self, request: HttpRequest, client_pk: int) -> HttpResponse:
-        client = get_object_or_404(Client, pk=client_pk)
-        form = ServiceForm(request.POST)
-        if form.is_valid():
-            try:
-                service = services.create_service(
-                    client=client,
-                    data=form.service_data(),
-                    actor=request.user,
-                    reason=form.cleaned_data["audit_reason"],
-                    password=form.cleaned_data["password"],
-                    status=form.cleaned_data["initial_status"],
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, "Hosting account added.")
-                return redirect(service)
-        return self._page(request, client, form, status=400)
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        return [(self.object.full_name, self.object.get_absolute_url())]
+
+    def get_back_url(self) -> str:
+        return self.object.get_absolute_url() + f"?tab={self.tab}"
 
 
-class ServiceUpdateView(StaffPermissionRequiredMixin, View):
-    permission_required = "hosting.change_service"
-
-    def _page(self, request: HttpRequest, service: Service, form: Any, status: int = 200):
-        return form_page(
-            request,
-            form,
-            title=f"Edit {service}",
-            back=service.get_absolute_url(),
-            crumbs=[
-                (service.client.full_name, service.client.get_absolute_url()),
-                (str(service), service.get_absolute_url()),
-            ],
-            status=status,
-            template="hosting/service_form.html",
-        )
-
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        service = get_object_or_404(Service.objects.select_related("client"), pk=pk)
-        return self._page(
-            request,
-            service,
-            ServiceForm(instance=service, initial={"version": version_of(service)}),
-        )
-
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        service = get_object_or_404(Service.objects.select_related("client"), pk=pk)
-        form = ServiceForm(request.POST, instance=service)
-        if form.is_valid():
-            reason = form.cleaned_data["audit_reason"]
-            try:
-                with transaction.atomic():
-                    service = services.update_service(
-                        service=service,
-                        data=form.service_data(),
-                        actor=request.user,
-                        reason=reason,
-                        recalculate=form.cleaned_data.get("recalculate", False),
-                        version=form.cleaned_data["version"],
-                    )
-                    if form.cleaned_data["password"]:
-                        services.set_service_password(
-                            service=service,
-                            password=form.cleaned_data["password"],
-                            actor=request.user,
-                            reason=reason,
-                        )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, "Hosting account saved.")
-                return redirect(service)
-        service.refresh_from_db()
-        return self._page(request, service, form, status=400)
-
-
-def _reveal_page(request, record, form, what, secret=None, status=200):
-    response = form_page(
-        request,
-        form,
-        title=f"Reveal the {what} of {record}",
-        back=record.get_absolute_url(),
-        crumbs=[
-            (record.client.full_name, record.client.get_absolute_url()),
-            (str(record), record.get_absolute_url()),
-        ],
-        status=status,
-        template="hosting/reveal.html",
-        secret=secret,
-        what=what,
-    )
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-class _RecordStatusView(StaffPermissionRequiredMixin, View):
-    """One explicit status action on a hosting record, with a required reason."""
+class _RecordWrite(WriteView):
+    """A form about one hosting record (account or domain) of a client."""
 
     model: Any = None
 
-    def change(self, record: Any, status: str, request: HttpRequest, reason: str) -> None:
-        raise NotImplementedError
+    def get_object(self) -> Any:
+        return get_object_or_404(self.model.objects.select_related("client"), pk=self.kwargs["pk"])
 
-    def label(self, record: Any, status: str) -> str:
-        return self.model.Status(status).label
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        record = self.object
+        return [
+            (record.client.full_name, record.client.get_absolute_url()),
+            (str(record), record.get_absolute_url()),
+        ]
 
-    def _record(self, pk: int, status: str) -> Any:
-        if status not in self.model.Status.values:
-            raise Http404("No such status.")
-        return get_object_or_404(self.model.objects.select_related("client"), pk=pk)
 
-    def _page(self, request: HttpRequest, record: Any, status: str, form: Any, code: int = 200):
-        return form_page(
-            request,
-            form,
-            title=f"{self.label(record, status)}: {record}",
-            back=record.get_absolute_url(),
-            crumbs=[
-                (record.client.full_name, record.client.get_absolute_url()),
-                (str(record), record.get_absolute_url()),
-            ],
-            status=code,
+class ServiceCreateView(_ClientRecordCreate):
+    permission_required = "hosting.add_service"
+    template_name = "hosting/service_form.html"
+    form_class = ServiceForm
+    tab = "services"
+    success_message = "Hosting account added."
+
+    def get_title(self) -> str:
+        return f"Add a hosting account for {self.object.full_name}"
+
+    def get_initial(self) -> dict[str, Any]:
+        return {"registration_date": timezone.localdate(), "billing_cycle": "monthly"}
+
+    def act(self, form: Any) -> Service:
+        return services.create_service(
+            client=self.object,
+            data=form.service_data(),
+            actor=self.request.user,
+            reason=form.cleaned_data["audit_reason"],
+            password=form.cleaned_data["password"],
+            status=form.cleaned_data["initial_status"],
         )
 
-    def get(self, request: HttpRequest, pk: int, status: str) -> HttpResponse:
-        record = self._record(pk, status)
-        return self._page(request, record, status, ServiceStatusForm())
 
-    def post(self, request: HttpRequest, pk: int, status: str) -> HttpResponse:
-        record = self._record(pk, status)
-        form = ServiceStatusForm(request.POST)
-        if form.is_valid():
-            try:
-                self.change(record, status, request, form.cleaned_data["audit_reason"])
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, f"Status is now {self.model.Status(status).label}.")
-                return redirect(record)
-        return self._page(request, record, status, form, code=400)
+class ServiceUpdateView(_RecordWrite):
+    permission_required = "hosting.change_service"
+    template_name = "hosting/service_form.html"
+    form_class = ServiceForm
+    model = Service
+    success_message = "Hosting account saved."
+
+    def get_title(self) -> str:
+        return f"Edit {self.object}"
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {"instance": self.object}
+
+    def get_initial(self) -> dict[str, Any]:
+        return {"version": version_of(self.object)}
+
+    def act(self, form: Any) -> Service:
+        data = form.cleaned_data
+        return services.update_service(
+            service=self.object,
+            data=form.service_data(),
+            actor=self.request.user,
+            reason=data["audit_reason"],
+            recalculate=data.get("recalculate", False),
+            version=data["version"],
+            password=data["password"],
+        )
+
+
+class _RecordStatusView(_RecordWrite):
+    """One explicit status action on a hosting record, with a required reason."""
+
+    form_class = ServiceStatusForm
+
+    def get_object(self) -> Any:
+        if self.kwargs["status"] not in self.model.Status.values:
+            raise Http404("No such status.")
+        return super().get_object()
+
+    def label(self) -> str:
+        return self.model.Status(self.kwargs["status"]).label
+
+    def get_title(self) -> str:
+        return f"{self.label()}: {self.object}"
+
+    def get_success_message(self, result: Any) -> str:
+        return f"Status is now {self.model.Status(self.kwargs['status']).label}."
+
+    def get_success_url(self, result: Any) -> str:
+        return self.object.get_absolute_url()
 
 
 class ServiceStatusView(_RecordStatusView):
@@ -265,14 +191,18 @@ class ServiceStatusView(_RecordStatusView):
     permission_required = "hosting.change_service"
     model = Service
 
-    def label(self, record: Any, status: str) -> str:
-        if record.status == Service.Status.SUSPENDED and status == Service.Status.ACTIVE:
+    def label(self) -> str:
+        status = self.kwargs["status"]
+        if self.object.status == Service.Status.SUSPENDED and status == Service.Status.ACTIVE:
             return "Unsuspend"
-        return super().label(record, status)
+        return super().label()
 
-    def change(self, record: Any, status: str, request: HttpRequest, reason: str) -> None:
-        services.change_service_status(
-            service=record, new_status=status, actor=request.user, reason=reason
+    def act(self, form: Any) -> Any:
+        return services.change_service_status(
+            service=self.object,
+            new_status=self.kwargs["status"],
+            actor=self.request.user,
+            reason=form.cleaned_data["audit_reason"],
         )
 
 
@@ -280,41 +210,42 @@ class DomainStatusView(_RecordStatusView):
     permission_required = "hosting.change_domain"
     model = Domain
 
-    def change(self, record: Any, status: str, request: HttpRequest, reason: str) -> None:
-        services.change_domain_status(
-            domain=record, new_status=status, actor=request.user, reason=reason
+    def act(self, form: Any) -> Any:
+        return services.change_domain_status(
+            domain=self.object,
+            new_status=self.kwargs["status"],
+            actor=self.request.user,
+            reason=form.cleaned_data["audit_reason"],
         )
 
 
-class _RevealView(StaffPermissionRequiredMixin, View):
-    """Show a stored secret after a reason is given; the reveal itself is recorded."""
+class _RevealView(_RecordWrite):
+    """Show a stored secret after a reason is given; the reveal itself is recorded.
 
-    model: Any = None
+    Its success is the page itself (no redirect: the secret is shown once, never stored in a
+    URL or a message), never cached."""
+
+    template_name = "hosting/reveal.html"
+    form_class = RevealForm
     what = ""
 
-    def reveal(self, record: Any, request: HttpRequest, reason: str) -> str:
+    def get_title(self) -> str:
+        return f"Reveal the {self.what} of {self.object}"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(what=self.what, **kwargs)
+
+    def reveal(self, reason: str) -> str:
         raise NotImplementedError
 
-    def _record(self, pk: int) -> Any:
-        return get_object_or_404(self.model.objects.select_related("client"), pk=pk)
+    def act(self, form: Any) -> HttpResponse:
+        secret = self.reveal(form.cleaned_data["audit_reason"])
+        return self.render_form(form, secret=secret)
 
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        return _reveal_page(request, self._record(pk), RevealForm(), self.what)
-
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        record = self._record(pk)
-        form = RevealForm(request.POST)
-        secret = None
-        if form.is_valid():
-            secret = self.reveal(record, request, form.cleaned_data["audit_reason"])
-        return _reveal_page(
-            request,
-            record,
-            form,
-            self.what,
-            secret=secret,
-            status=200 if secret is not None else 400,
-        )
+    def render_form(self, form: Any, status: int = 200, **extra: Any) -> HttpResponse:
+        response = super().render_form(form, status, **extra)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class ServicePasswordView(_RevealView):
@@ -322,8 +253,10 @@ class ServicePasswordView(_RevealView):
     model = Service
     what = "account password"
 
-    def reveal(self, record: Any, request: HttpRequest, reason: str) -> str:
-        return services.reveal_service_password(service=record, actor=request.user, reason=reason)
+    def reveal(self, reason: str) -> str:
+        return services.reveal_service_password(
+            service=self.object, actor=self.request.user, reason=reason
+        )
 
 
 class DomainEppView(_RevealView):
@@ -331,33 +264,29 @@ class DomainEppView(_RevealView):
     model = Domain
     what = "EPP code"
 
-    def reveal(self, record: Any, request: HttpRequest, reason: str) -> str:
-        return services.reveal_epp_code(domain=record, actor=request.user, reason=reason)
+    def reveal(self, reason: str) -> str:
+        return services.reveal_epp_code(domain=self.object, actor=self.request.user, reason=reason)
 
 
 # Domains ------------------------------------------------------------------------------------
 
 
-class DomainListView(StaffPermissionRequiredMixin, ListView):
+class DomainListView(FilteredListView):
     permission_required = "hosting.view_domain"
     template_name = "hosting/domain_list.html"
-    paginate_by = 25
-    paginator_class = DeferredJoinPaginator
+    filterset_class = DomainFilter
 
-    def get_queryset(self) -> Any:
-        self.filterset = DomainFilter(
-            self.request.GET or None, queryset=Domain.objects.select_related("client", "tld")
-        )
-        return self.filterset.qs.order_by("-id")
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(filter=self.filterset, **kwargs)
+    def get_base_queryset(self) -> Any:
+        return Domain.objects.select_related("client", "tld")
 
 
-class DomainDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailView):
+class DomainDetailView(StaffPermissionRequiredMixin, CrumbsMixin, RecordHistoryMixin, DetailView):
     permission_required = "hosting.view_domain"
     template_name = "hosting/domain_detail.html"
     context_object_name = "domain"
+
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        return _client_crumbs(self.object.client, "domains")
 
     def get_queryset(self) -> Any:
         return Domain.objects.select_related("client", "tld", "service")
@@ -371,196 +300,141 @@ class DomainDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailV
         return context
 
 
-class DomainCreateView(StaffPermissionRequiredMixin, View):
+class DomainCreateView(_ClientRecordCreate):
     permission_required = "hosting.add_domain"
+    template_name = "hosting/domain_form.html"
+    form_class = DomainForm
+    tab = "domains"
 
-    def _page(self, request, client, form, status=200):
-        return form_page(
-            request,
-            form,
-            title=f"Add a domain for {client.full_name}",
-            back=client.get_absolute_url() + "?tab=domains",
-            crumbs=[(client.full_name, client.get_absolute_url())],
-            status=status,
-            template="hosting/domain_form.html",
+    def get_title(self) -> str:
+        return f"Add a domain for {self.object.full_name}"
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {"client": self.object}
+
+    def get_initial(self) -> dict[str, Any]:
+        return {"registration_date": timezone.localdate(), "period_years": 1}
+
+    def act(self, form: Any) -> Domain:
+        return services.create_domain(
+            client=self.object,
+            data=form.domain_data(),
+            actor=self.request.user,
+            reason=form.cleaned_data["audit_reason"],
+            epp_code=form.cleaned_data.get("epp_code", ""),
         )
 
-    def get(self, request: HttpRequest, client_pk: int) -> HttpResponse:
-        client = get_object_or_404(Client, pk=client_pk)
-        form = DomainForm(client=client, initial={"registration_date": _today(), "period_years": 1})
-        return self._page(request, client, form)
-
-    def post(self, request: HttpRequest, client_pk: int) -> HttpResponse:
-        client = get_object_or_404(Client, pk=client_pk)
-        form = DomainForm(request.POST, client=client)
-        if form.is_valid():
-            try:
-                domain = services.create_domain(
-                    client=client,
-                    data=form.domain_data(),
-                    actor=request.user,
-                    reason=form.cleaned_data["audit_reason"],
-                    epp_code=form.cleaned_data.get("epp_code", ""),
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, f"Domain {domain} added.")
-                return redirect(domain)
-        return self._page(request, client, form, status=400)
+    def get_success_message(self, result: Domain) -> str:
+        return f"Domain {result} added."
 
 
-class DomainUpdateView(StaffPermissionRequiredMixin, View):
+class DomainUpdateView(_RecordWrite):
     permission_required = "hosting.change_domain"
+    template_name = "hosting/domain_form.html"
+    form_class = DomainForm
+    model = Domain
+    success_message = "Domain saved."
 
-    def _page(self, request, domain, form, status=200):
-        return form_page(
-            request,
-            form,
-            title=f"Edit {domain}",
-            back=domain.get_absolute_url(),
-            crumbs=[
-                (domain.client.full_name, domain.client.get_absolute_url()),
-                (str(domain), domain.get_absolute_url()),
-            ],
-            status=status,
-            template="hosting/domain_form.html",
+    def get_title(self) -> str:
+        return f"Edit {self.object}"
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {"instance": self.object}
+
+    def get_initial(self) -> dict[str, Any]:
+        return {"version": version_of(self.object)}
+
+    def act(self, form: Any) -> Domain:
+        return services.update_domain(
+            domain=self.object,
+            data=form.domain_data(),
+            actor=self.request.user,
+            reason=form.cleaned_data["audit_reason"],
+            version=form.cleaned_data["version"],
         )
 
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        domain = get_object_or_404(Domain.objects.select_related("client"), pk=pk)
-        return self._page(
-            request, domain, DomainForm(instance=domain, initial={"version": version_of(domain)})
-        )
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        domain = get_object_or_404(Domain.objects.select_related("client"), pk=pk)
-        form = DomainForm(request.POST, instance=domain)
-        if form.is_valid():
-            try:
-                domain = services.update_domain(
-                    domain=domain,
-                    data=form.domain_data(),
-                    actor=request.user,
-                    reason=form.cleaned_data["audit_reason"],
-                    version=form.cleaned_data["version"],
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, "Domain saved.")
-                return redirect(domain)
-        domain.refresh_from_db()
-        return self._page(request, domain, form, status=400)
-
-
-class DomainEppSetView(StaffPermissionRequiredMixin, View):
+class DomainEppSetView(_RecordWrite):
     permission_required = "hosting.change_domain"
+    form_class = SecretForm
+    model = Domain
+    success_message = "EPP code stored (encrypted)."
 
-    def _page(self, request, domain, form, status=200):
-        return form_page(
-            request,
-            form,
-            title=f"Set the EPP code of {domain}",
-            back=domain.get_absolute_url(),
-            crumbs=[
-                (domain.client.full_name, domain.client.get_absolute_url()),
-                (str(domain), domain.get_absolute_url()),
-            ],
-            status=status,
+    def get_title(self) -> str:
+        return f"Set the EPP code of {self.object}"
+
+    def act(self, form: Any) -> Any:
+        return services.set_epp_code(
+            domain=self.object, epp_code=form.cleaned_data["secret"], actor=self.request.user
         )
 
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        domain = get_object_or_404(Domain.objects.select_related("client"), pk=pk)
-        return self._page(request, domain, SecretForm())
+    def get_success_url(self, result: Any) -> str:
+        return self.object.get_absolute_url()
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        domain = get_object_or_404(Domain.objects.select_related("client"), pk=pk)
-        form = SecretForm(request.POST)
-        if form.is_valid():
-            try:
-                services.set_epp_code(
-                    domain=domain, epp_code=form.cleaned_data["secret"], actor=request.user
-                )
-            except ValidationError as exc:
-                form.add_error("secret", exc.messages)
-            else:
-                messages.success(request, "EPP code stored (encrypted).")
-                return redirect(domain)
-        return self._page(request, domain, form, status=400)
+    def form_errors(self, form: Any, exc: Any) -> None:
+        form.add_error("secret", exc.messages)  # what is refused is the code itself
 
 
 # Add-ons ------------------------------------------------------------------------------------
 
 
-class AddonCreateView(StaffPermissionRequiredMixin, View):
+class AddonCreateView(WriteView):
     permission_required = "hosting.add_addon"
+    form_class = AddonForm
+    success_message = "Add-on added."
 
-    def _page(self, request, service, form, status=200):
-        return form_page(
-            request,
-            form,
-            title=f"Add an add-on to {service}",
-            back=service.get_absolute_url(),
-            crumbs=[
-                (service.client.full_name, service.client.get_absolute_url()),
-                (str(service), service.get_absolute_url()),
-            ],
-            status=status,
+    def get_object(self) -> Service:
+        return get_object_or_404(
+            Service.objects.select_related("client"), pk=self.kwargs["service_pk"]
         )
 
-    def get(self, request: HttpRequest, service_pk: int) -> HttpResponse:
-        service = get_object_or_404(Service.objects.select_related("client"), pk=service_pk)
-        return self._page(
-            request, service, AddonForm(service=service, initial={"billing_cycle": "monthly"})
+    def get_title(self) -> str:
+        return f"Add an add-on to {self.object}"
+
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        service = self.object
+        return [
+            (service.client.full_name, service.client.get_absolute_url()),
+            (str(service), service.get_absolute_url()),
+        ]
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {"service": self.object}
+
+    def get_initial(self) -> dict[str, Any]:
+        return {"billing_cycle": "monthly"}
+
+    def act(self, form: Any) -> Any:
+        return services.add_addon(
+            service=self.object,
+            data={k: form.cleaned_data[k] for k in services.ADDON_FIELDS},
+            actor=self.request.user,
+            reason=form.cleaned_data["audit_reason"],
         )
 
-    def post(self, request: HttpRequest, service_pk: int) -> HttpResponse:
-        service = get_object_or_404(Service.objects.select_related("client"), pk=service_pk)
-        form = AddonForm(request.POST, service=service)
-        if form.is_valid():
-            data = {k: form.cleaned_data[k] for k in services.ADDON_FIELDS}
-            try:
-                services.add_addon(
-                    service=service,
-                    data=data,
-                    actor=request.user,
-                    reason=form.cleaned_data["audit_reason"],
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, "Add-on added.")
-                return redirect(service)
-        return self._page(request, service, form, status=400)
+    def get_success_url(self, result: Any) -> str:
+        return self.object.get_absolute_url()
 
 
-class AddonStatusView(StaffPermissionRequiredMixin, View):
+class AddonStatusView(PostOnlyWriteView):
     """The status form in each add-on row of the account page: next status and a reason."""
 
     permission_required = "hosting.change_addon"
+    success_message = "Add-on updated."
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        addon = get_object_or_404(Addon, pk=pk)
+    def get_object(self) -> Addon:
+        return get_object_or_404(Addon, pk=self.kwargs["pk"])
+
+    def get_back_url(self) -> str:
+        return reverse("hosting:service-detail", args=[self.object.service_id])
+
+    def act_on(self, request: HttpRequest) -> Any:
         status = request.POST.get("status", "")
         if status not in Addon.Status.values:
-            messages.error(request, "Choose the add-on's new status.")
-            return redirect("hosting:service-detail", addon.service_id)
-        try:
-            services.change_addon_status(
-                addon=addon,
-                new_status=status,
-                actor=request.user,
-                reason=request.POST.get("audit_reason", ""),
-            )
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(request, "Add-on updated.")
-        return redirect("hosting:service-detail", addon.service_id)
-
-
-def _today():
-    from django.utils import timezone
-
-    return timezone.localdate()
+            raise ValidationError("Choose the add-on's new status.", code="no_status")
+        return services.change_addon_status(
+            addon=self.object,
+            new_status=status,
+            actor=request.user,
+            reason=request.POST.get("audit_reason", ""),
+        )

@@ -62,6 +62,9 @@ class Article(TimeStampedModel):
         DRAFT = "draft", "Draft"
         PUBLISHED = "published", "Published"
 
+    # Colour of the status badge (``{% status_badge record %}``); unlisted: secondary.
+    STATUS_BADGES = {Status.PUBLISHED: "success"}
+
     class Visibility(models.TextChoices):
         PUBLIC = "public", "Public"
         STAFF = "staff", "Staff only"

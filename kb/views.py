@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count
@@ -18,9 +17,9 @@ from audit.edits import version_of
 from audit.middleware import client_ip
 from audit.views import RecordHistoryMixin
 from core import inputs
-from core.forms import errors_to_form
 from core.pagination import DeferredJoinPaginator
 from core.views import StaffPermissionRequiredMixin
+from core.write import CrumbsMixin, PostOnlyWriteView, WriteView
 from kb import services
 from kb.forms import ArticleFilter, ArticleForm, CompareForm
 from kb.models import Article, ArticleRevision, Category
@@ -60,75 +59,85 @@ class ArticleListView(StaffPermissionRequiredMixin, ListView):
         return super().get_context_data(form=self.form, **kwargs)
 
 
-def _form_page(request: HttpRequest, form: Any, article: Article | None, status: int = 200):
-    return render(
-        request, "kb/article_form.html", {"form": form, "article": article}, status=status
-    )
+class _ArticleFormView(WriteView):
+    template_name = "kb/article_form.html"
+    form_class = ArticleForm
+
+    def get_title(self) -> str:
+        return f"Edit {self.object.title}" if self.object else "New article"
+
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        crumbs = [("Knowledgebase", reverse("kb:article-list"))]
+        if self.object:
+            crumbs.append((self.object.title, self.object.get_absolute_url()))
+        return crumbs
+
+    def get_back_url(self) -> str:
+        return self.object.get_absolute_url() if self.object else reverse("kb:article-list")
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(article=self.object, **kwargs)
+
+    def act(self, form: Any) -> Article:
+        return services.save_article(
+            article=self.object,
+            data=form.article_data(),
+            actor=self.request.user,
+            reason=form.cleaned_data["reason"],
+            related=form.cleaned_data["related"],
+            version=form.cleaned_data.get("version"),
+        )
 
 
-class ArticleCreateView(StaffPermissionRequiredMixin, View):
+class ArticleCreateView(_ArticleFormView):
     permission_required = "kb.add_article"
 
-    def get(self, request: HttpRequest) -> HttpResponse:
-        form = ArticleForm(initial={"status": "draft", "visibility": "public"})
-        return _form_page(request, form, None)
+    def get_initial(self) -> dict[str, Any]:
+        return {"status": "draft", "visibility": "public"}
 
-    def post(self, request: HttpRequest) -> HttpResponse:
-        form = ArticleForm(request.POST)
-        if form.is_valid():
-            try:
-                article = services.save_article(
-                    data=form.article_data(),
-                    actor=request.user,
-                    reason=form.cleaned_data["reason"],
-                    related=form.cleaned_data["related"],
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, f"Article “{article}” saved (revision 1).")
-                return redirect(article)
-        return _form_page(request, form, None, status=400)
+    def get_success_message(self, result: Article) -> str:
+        return f"Article “{result}” saved (revision 1)."
 
 
-class ArticleUpdateView(StaffPermissionRequiredMixin, View):
+class ArticleUpdateView(_ArticleFormView):
     permission_required = "kb.change_article"
+    success_message = "Article saved as a new revision."
 
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        article = get_object_or_404(Article, pk=pk)
+    def get_object(self) -> Article:
+        return get_object_or_404(Article, pk=self.kwargs["pk"])
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {"article": self.object}
+
+    def get_initial(self) -> dict[str, Any]:
+        article = self.object
         initial = {name: getattr(article, name) for name in services.ARTICLE_FIELDS}
         initial.update(
             category=article.category_id,
             related=list(article.related.all()),
             version=version_of(article),
         )
-        return _form_page(request, ArticleForm(initial=initial, article=article), article)
-
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        article = get_object_or_404(Article, pk=pk)
-        form = ArticleForm(request.POST, article=article)
-        if form.is_valid():
-            try:
-                article = services.save_article(
-                    article=article,
-                    data=form.article_data(),
-                    actor=request.user,
-                    reason=form.cleaned_data["reason"],
-                    related=form.cleaned_data["related"],
-                    version=form.cleaned_data["version"],
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, "Article saved as a new revision.")
-                return redirect(article)
-        return _form_page(request, form, article, status=400)
+        return initial
 
 
-class ArticleDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailView):
+def _kb_crumbs(article: Article | None = None) -> list[tuple[str, str]]:
+    crumbs = [("Knowledgebase", reverse("kb:article-list"))]
+    if article is not None:
+        crumbs.append((article.title, article.get_absolute_url()))
+    return crumbs
+
+
+class ArticleDetailView(StaffPermissionRequiredMixin, CrumbsMixin, RecordHistoryMixin, DetailView):
     permission_required = "kb.view_article"
     template_name = "kb/article_detail.html"
     context_object_name = "article"
+
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        return _kb_crumbs()
+
+    def get_current_crumb(self) -> str:
+        return self.object.title
+
     queryset = Article.objects.select_related("category", "created_by", "updated_by", "stats")
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -138,18 +147,21 @@ class ArticleDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, Detail
         return context
 
 
-class ArticleStatusView(StaffPermissionRequiredMixin, View):
+class ArticleStatusView(PostOnlyWriteView):
     permission_required = "kb.change_article"
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        article = get_object_or_404(Article, pk=pk)
+    def get_object(self) -> Article:
+        return get_object_or_404(Article, pk=self.kwargs["pk"])
+
+    def act_on(self, request: HttpRequest) -> Any:
         status = request.POST.get("status", "")
         if status not in Article.Status.values:
-            messages.error(request, "Unknown status.")
-        else:
-            services.set_status(article=article, status=status, actor=request.user)
-            messages.success(request, "Published." if status == "published" else "Now a draft.")
-        return redirect(article)
+            raise ValidationError("Unknown status.", code="unknown_status")
+        self.status = status
+        return services.set_status(article=self.object, status=status, actor=request.user)
+
+    def get_success_message(self, result: Any) -> str:
+        return "Published." if self.status == "published" else "Now a draft."
 
 
 class RevisionListView(StaffPermissionRequiredMixin, View):
@@ -165,7 +177,13 @@ class RevisionListView(StaffPermissionRequiredMixin, View):
         return render(
             request,
             "kb/article_revisions.html",
-            {"article": article, "revisions": revisions, "form": form},
+            {
+                "article": article,
+                "revisions": revisions,
+                "form": form,
+                "crumbs": _kb_crumbs(article),
+                "crumb_current": "Revisions",
+            },
         )
 
 
@@ -190,22 +208,36 @@ class RevisionCompareView(StaffPermissionRequiredMixin, View):
         return render(
             request,
             "kb/article_compare.html",
-            {"article": article, "old": old, "new": new, "diff": services.diff_revisions(old, new)},
+            {
+                "article": article,
+                "old": old,
+                "new": new,
+                "diff": services.diff_revisions(old, new),
+                "crumbs": [
+                    *_kb_crumbs(article),
+                    ("Revisions", reverse("kb:article-revisions", args=[article.pk])),
+                ],
+                "crumb_current": f"{old.number} → {new.number}",
+            },
         )
 
 
-class RevisionRestoreView(StaffPermissionRequiredMixin, View):
+class RevisionRestoreView(PostOnlyWriteView):
     permission_required = "kb.change_article"
 
-    def post(self, request: HttpRequest, pk: int, number: int) -> HttpResponse:
-        article = get_object_or_404(Article, pk=pk)
-        try:
-            services.restore_revision(article=article, number=number, actor=request.user)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-            return redirect("kb:article-revisions", pk=pk)
-        messages.success(request, f"Revision {number} restored as a new revision.")
-        return redirect(article)
+    def get_object(self) -> Article:
+        return get_object_or_404(Article, pk=self.kwargs["pk"])
+
+    def get_refused_url(self) -> str:
+        return reverse("kb:article-revisions", kwargs={"pk": self.object.pk})
+
+    def act_on(self, request: HttpRequest) -> Any:
+        return services.restore_revision(
+            article=self.object, number=self.kwargs["number"], actor=request.user
+        )
+
+    def get_success_message(self, result: Any) -> str:
+        return f"Revision {self.kwargs['number']} restored as a new revision."
 
 
 # The public knowledgebase ------------------------------------------------------------------------

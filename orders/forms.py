@@ -6,15 +6,17 @@ from typing import Any
 
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
 
 from billing.forms import DATE, start_of_day
 from billing.services import gateway_choices
 from clients.models import Client
 from clients.widgets import ClientPickerWidget
 from core import inputs
-from core.forms import ReasonFormMixin, StyledFilterSetMixin
+from core.forms import ReasonFormMixin, StyledFilterSetMixin, errors_to_form
 from hosting.forms import secret_field
 from hosting.models import AddonDefinition, BillingCycle, Domain, Product, Server, Service
+from orders import services
 from orders.models import Order, ServiceChange
 from orders.services import MAX_ORDER_LINES
 
@@ -169,6 +171,163 @@ def _formset(form: type[forms.Form]) -> Any:
 ProductLineFormSet = _formset(ProductLineForm)
 DomainLineFormSet = _formset(DomainLineForm)
 AddonLineFormSet = _formset(AddonLineForm)
+
+
+TARGET_SERVICES = 100  # existing accounts offered as an add-on's target
+
+
+def _rows(post: Any, formset: Any) -> list[dict[str, Any]]:
+    """The rows typed so far (minus those ticked for removal), to redraw them plus a new one."""
+    prefix = formset.prefix
+    try:
+        total = min(int(post.get(f"{prefix}-TOTAL_FORMS", 0)), MAX_ORDER_LINES)
+    except ValueError:
+        total = 0
+    names = list(formset.form.base_fields)
+    rows = []
+    for i in range(total):
+        if post.get(f"{prefix}-{i}-DELETE"):
+            continue
+        rows.append({name: post.get(f"{prefix}-{i}-{name}") for name in names})
+    return rows
+
+
+def _unbound(formset_class: Any, rows: list[dict[str, Any]], **kwargs: Any) -> Any:
+    formset = formset_class(initial=rows, **kwargs)
+    formset.extra = len(rows)  # every row is an "extra" one: a blank row is simply skipped
+    return formset
+
+
+class OrderLines:
+    """The three line formsets of the order form, and their rows as service inputs
+    (``inputs()``); a service error on a row goes back onto that row (``add_errors``)."""
+
+    prefixes = ("products", "domains", "addons")
+
+    def __init__(self, client: Client, data: Any = None, rows: dict | None = None) -> None:
+        self.client = client
+        product_rows = (rows or {}).get("products", [])
+        if data is not None:
+            count = data.get("products-TOTAL_FORMS", "0")
+            count = int(count) if str(count).isdigit() else 0
+            product_indexes = range(min(count, MAX_ORDER_LINES))
+        else:
+            product_indexes = range(len(product_rows))
+        targets = [(f"line:{i}", f"Product line {i + 1} of this order") for i in product_indexes]
+        accounts = (
+            Service.objects.filter(client=client, status__in=["pending", "active"])
+            .select_related("product")
+            .order_by("-id")[:TARGET_SERVICES]
+        )
+        targets += [(f"service:{s.pk}", f"{s.product.name} - {s} (existing)") for s in accounts]
+        self._accounts = {s.pk: s for s in accounts}
+        kwargs = {"addons": {"form_kwargs": {"targets": targets}}}
+        classes = {
+            "products": ProductLineFormSet,
+            "domains": DomainLineFormSet,
+            "addons": AddonLineFormSet,
+        }
+        self.sets = {}
+        for prefix, cls in classes.items():
+            extra = kwargs.get(prefix, {})
+            if data is not None:
+                self.sets[prefix] = cls(data, prefix=prefix, **extra)
+            else:
+                self.sets[prefix] = _unbound(
+                    cls, (rows or {}).get(prefix, []), prefix=prefix, **extra
+                )
+
+    def is_valid(self) -> bool:
+        results = [fs.is_valid() for fs in self.sets.values()]  # every row gets its errors
+        return all(results)
+
+    def _kept(self, prefix: str) -> list[tuple[int, dict[str, Any]]]:
+        fs = self.sets[prefix]
+        return [
+            (i, f.cleaned_data)
+            for i, f in enumerate(fs.forms)
+            if f.cleaned_data and not f.cleaned_data.get("DELETE")
+        ]
+
+    def inputs(self) -> dict[str, list]:
+        products = self._kept("products")
+        self.index = {"products": [i for i, _ in products]}
+        position = {form_index: n for n, (form_index, _) in enumerate(products)}
+        out: dict[str, list] = {"products": [], "domains": [], "addons": []}
+        for _i, row in products:
+            out["products"].append(
+                services.ProductLineData(
+                    product=row["product"],
+                    billing_cycle=row["billing_cycle"],
+                    quantity=row["quantity"],
+                    hostname=row["hostname"],
+                    server=row["server"],
+                    price=row["price"],
+                )
+            )
+        domains = self._kept("domains")
+        self.index["domains"] = [i for i, _ in domains]
+        for _i, row in domains:
+            out["domains"].append(
+                services.DomainLineData(
+                    name=row["name"],
+                    order_type=row["order_type"],
+                    period_years=row["period_years"],
+                    epp_code=row["epp_code"],
+                    nameservers=[n for n in row["nameservers"].split() if n],
+                    id_protection=row["id_protection"],
+                    dns_management=row["dns_management"],
+                    price=row["price"],
+                )
+            )
+        addons = self._kept("addons")
+        self.index["addons"] = [i for i, _ in addons]
+        for _i, row in addons:
+            kind, _, raw = (row.get("target") or "").partition(":")
+            for_line = position.get(int(raw)) if kind == "line" and raw.isdigit() else None
+            service = self._accounts.get(int(raw)) if kind == "service" and raw.isdigit() else None
+            out["addons"].append(
+                services.AddonLineData(
+                    definition=row["definition"],
+                    name=row["name"],
+                    billing_cycle=row["billing_cycle"],
+                    for_line=for_line if kind == "line" else None,
+                    service=service,
+                    price=row["price"],
+                    setup_fee=row["setup_fee"],
+                )
+            )
+            if kind == "line" and for_line is None:
+                # The product line it pointed at was removed: say so on the row.
+                out["addons"][-1].for_line = 10_000
+        return out
+
+    def add_errors(self, form: Any, exc: ValidationError) -> None:
+        """A service error keyed ``products.0.price`` lands on that row's field."""
+        if not hasattr(exc, "error_dict"):
+            errors_to_form(form, exc)
+            return
+        for key, errors in exc.error_dict.items():
+            prefix, _, rest = key.partition(".")
+            number, _, name = rest.partition(".")
+            if prefix in self.sets and number.isdigit():
+                fs = self.sets[prefix]
+                form_index = self.index[prefix][int(number)]
+                row = fs.forms[form_index]
+                row.add_error(name if name in row.fields else None, errors)
+            else:
+                errors_to_form(form, ValidationError({key: errors}))
+
+    def __iter__(self):
+        return iter(self.sets.values())
+
+    @classmethod
+    def redrawn(cls, client: Client, post: Any, add: str | None) -> OrderLines:
+        """The rows as typed, plus a blank one in ``add`` ("products"...): nothing is saved."""
+        rows = {p: _rows(post, fs) for p, fs in cls(client).sets.items()}
+        if add in rows:
+            rows[add].append({"quantity": 1, "billing_cycle": "monthly", "period_years": 1})
+        return cls(client, rows=rows)
 
 
 class AcceptOrderForm(ReasonFormMixin, forms.Form):

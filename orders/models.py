@@ -139,6 +139,9 @@ class Order(TimeStampedModel):
         CANCELLED = "cancelled", "Cancelled"
         FRAUD = "fraud", "Fraud"
 
+    # Colour of the status badge (``{% status_badge record %}``); unlisted: secondary.
+    STATUS_BADGES = {Status.ACTIVE: "success", Status.PENDING: "warning", Status.FRAUD: "danger"}
+
     STATUS_TRANSITIONS = ORDER_TRANSITIONS
 
     client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="orders")
@@ -394,6 +397,9 @@ class ServiceChange(models.Model):
         PENDING = "pending", "Pending"
         APPLIED = "applied", "Applied"
         WITHDRAWN = "withdrawn", "Withdrawn"
+
+    # Colour of the status badge (``{% status_badge record %}``); unlisted: secondary.
+    STATUS_BADGES = {Status.APPLIED: "success", Status.PENDING: "warning"}
 
     class When(models.TextChoices):
         ON_PAYMENT = "on_payment", "When the invoice is paid"

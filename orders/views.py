@@ -3,65 +3,57 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.views import View
-from django.views.generic import DetailView, ListView
+from django.utils import formats
+from django.views.generic import DetailView
 
 from audit.views import RecordHistoryMixin
 from billing.pdf import PdfUnavailable
-from billing.views import action_page
 from clients.models import Client
 from core import inputs
-from core.forms import errors_to_form
-from core.pagination import DeferredJoinPaginator
 from core.views import StaffPermissionRequiredMixin
+from core.write import CrumbsMixin, FilteredListView, WriteView
 from hosting.models import Service
 from orders import services
 from orders.forms import (
     AcceptOrderForm,
-    AddonLineFormSet,
     CancellationForm,
     ChooseClientForm,
-    DomainLineFormSet,
     OrderFilter,
     OrderForm,
+    OrderLines,
     OrderStatusForm,
-    ProductLineFormSet,
     ServiceChangeForm,
     WithdrawForm,
 )
 from orders.models import Order, ServiceChange
 
-TARGET_SERVICES = 100  # existing accounts offered as an add-on's target
-
 # Orders list and detail ------------------------------------------------------------------------
 
 
-class OrderListView(StaffPermissionRequiredMixin, ListView):
+class OrderListView(FilteredListView):
     permission_required = "orders.view_order"
     template_name = "orders/order_list.html"
-    paginate_by = 25
-    paginator_class = DeferredJoinPaginator
+    filterset_class = OrderFilter
 
-    def get_queryset(self) -> Any:
-        self.filterset = OrderFilter(
-            self.request.GET or None,
-            queryset=Order.objects.select_related("client", "invoice", "placed_by"),
-        )
-        return self.filterset.qs.order_by("-id")
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(filter=self.filterset, **kwargs)
+    def get_base_queryset(self) -> Any:
+        return Order.objects.select_related("client", "invoice", "placed_by")
 
 
-class OrderDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailView):
+class OrderDetailView(StaffPermissionRequiredMixin, CrumbsMixin, RecordHistoryMixin, DetailView):
     permission_required = "orders.view_order"
     template_name = "orders/order_detail.html"
     context_object_name = "order"
+
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        client = self.object.client
+        return [
+            ("Orders", reverse("orders:order-list")),
+            (client.full_name, client.get_absolute_url() + "?tab=orders"),
+        ]
 
     def get_queryset(self) -> Any:
         return Order.objects.select_related(
@@ -92,527 +84,346 @@ class OrderDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailVi
 # Placing an order ----------------------------------------------------------------------------
 
 
-def _rows(post: Any, formset: Any) -> list[dict[str, Any]]:
-    """The rows typed so far (minus those ticked for removal), to redraw them plus a new one."""
-    prefix = formset.prefix
-    try:
-        total = min(int(post.get(f"{prefix}-TOTAL_FORMS", 0)), services.MAX_ORDER_LINES)
-    except ValueError:
-        total = 0
-    names = list(formset.form.base_fields)
-    rows = []
-    for i in range(total):
-        if post.get(f"{prefix}-{i}-DELETE"):
-            continue
-        rows.append({name: post.get(f"{prefix}-{i}-{name}") for name in names})
-    return rows
-
-
-def _unbound(formset_class: Any, rows: list[dict[str, Any]], **kwargs: Any) -> Any:
-    formset = formset_class(initial=rows, **kwargs)
-    formset.extra = len(rows)  # every row is an "extra" one: a blank row is simply skipped
-    return formset
-
-
-class _Formsets:
-    """The three line formsets of the order form, and their rows as service inputs."""
-
-    prefixes = ("products", "domains", "addons")
-
-    def __init__(self, client: Client, data: Any = None, rows: dict | None = None) -> None:
-        self.client = client
-        product_rows = (rows or {}).get("products", [])
-        if data is not None:
-            count = data.get("products-TOTAL_FORMS", "0")
-            count = int(count) if str(count).isdigit() else 0
-            product_indexes = range(min(count, services.MAX_ORDER_LINES))
-        else:
-            product_indexes = range(len(product_rows))
-        targets = [(f"line:{i}", f"Product line {i + 1} of this order") for i in product_indexes]
-        accounts = (
-            Service.objects.filter(client=client, status__in=["pending", "active"])
-            .select_related("product")
-            .order_by("-id")[:TARGET_SERVICES]
-        )
-        targets += [(f"service:{s.pk}", f"{s.product.name} - {s} (existing)") for s in accounts]
-        self._accounts = {s.pk: s for s in accounts}
-        kwargs = {"addons": {"form_kwargs": {"targets": targets}}}
-        classes = {
-            "products": ProductLineFormSet,
-            "domains": DomainLineFormSet,
-            "addons": AddonLineFormSet,
-        }
-        self.sets = {}
-        for prefix, cls in classes.items():
-            extra = kwargs.get(prefix, {})
-            if data is not None:
-                self.sets[prefix] = cls(data, prefix=prefix, **extra)
-            else:
-                self.sets[prefix] = _unbound(
-                    cls, (rows or {}).get(prefix, []), prefix=prefix, **extra
-                )
-
-    def is_valid(self) -> bool:
-        results = [fs.is_valid() for fs in self.sets.values()]  # every row gets its errors
-        return all(results)
-
-    def _kept(self, prefix: str) -> list[tuple[int, dict[str, Any]]]:
-        fs = self.sets[prefix]
-        return [
-            (i, f.cleaned_data)
-            for i, f in enumerate(fs.forms)
-            if f.cleaned_data and not f.cleaned_data.get("DELETE")
-        ]
-
-    def inputs(self) -> dict[str, list]:
-        products = self._kept("products")
-        self.index = {"products": [i for i, _ in products]}
-        position = {form_index: n for n, (form_index, _) in enumerate(products)}
-        out: dict[str, list] = {"products": [], "domains": [], "addons": []}
-        for _i, row in products:
-            out["products"].append(
-                services.ProductLineData(
-                    product=row["product"],
-                    billing_cycle=row["billing_cycle"],
-                    quantity=row["quantity"],
-                    hostname=row["hostname"],
-                    server=row["server"],
-                    price=row["price"],
-                )
-            )
-        domains = self._kept("domains")
-        self.index["domains"] = [i for i, _ in domains]
-        for _i, row in domains:
-            out["domains"].append(
-                services.DomainLineData(
-                    name=row["name"],
-                    order_type=row["order_type"],
-                    period_years=row["period_years"],
-                    epp_code=row["epp_code"],
-                    nameservers=[n for n in row["nameservers"].split() if n],
-                    id_protection=row["id_protection"],
-                    dns_management=row["dns_management"],
-                    price=row["price"],
-                )
-            )
-        addons = self._kept("addons")
-        self.index["addons"] = [i for i, _ in addons]
-        for _i, row in addons:
-            kind, _, raw = (row.get("target") or "").partition(":")
-            for_line = position.get(int(raw)) if kind == "line" and raw.isdigit() else None
-            service = self._accounts.get(int(raw)) if kind == "service" and raw.isdigit() else None
-            out["addons"].append(
-                services.AddonLineData(
-                    definition=row["definition"],
-                    name=row["name"],
-                    billing_cycle=row["billing_cycle"],
-                    for_line=for_line if kind == "line" else None,
-                    service=service,
-                    price=row["price"],
-                    setup_fee=row["setup_fee"],
-                )
-            )
-            if kind == "line" and for_line is None:
-                # The product line it pointed at was removed: say so on the row.
-                out["addons"][-1].for_line = 10_000
-        return out
-
-    def add_errors(self, form: Any, exc: ValidationError) -> None:
-        """A service error keyed ``products.0.price`` lands on that row's field."""
-        if not hasattr(exc, "error_dict"):
-            errors_to_form(form, exc)
-            return
-        for key, errors in exc.error_dict.items():
-            prefix, _, rest = key.partition(".")
-            number, _, name = rest.partition(".")
-            if prefix in self.sets and number.isdigit():
-                fs = self.sets[prefix]
-                form_index = self.index[prefix][int(number)]
-                row = fs.forms[form_index]
-                row.add_error(name if name in row.fields else None, errors)
-            else:
-                errors_to_form(form, ValidationError({key: errors}))
-
-    def __iter__(self):
-        return iter(self.sets.values())
-
-
-class OrderCreateView(StaffPermissionRequiredMixin, View):
+class OrderCreateView(WriteView):
     """New order: choose the client, then lines and options; Preview shows what placing the
     order will create and send, Place order stores it (and accepts it if Active is chosen)."""
 
     permission_required = "orders.add_order"
-    template = "orders/order_form.html"
+    template_name = "orders/order_form.html"
+    form_class = OrderForm
+    expected_errors = (PdfUnavailable,)
+    lines: Any = None
 
-    def _client(self, request: HttpRequest) -> Client | None:
+    def get_object(self) -> Client | None:
+        request = self.request
         pk = inputs.record_id(request.POST.get("client") or request.GET.get("client"))
         return Client.objects.filter(pk=pk).first() if pk else None
 
-    def _render(self, request, client, form, lines, plan=None, status=200):
-        return render(
-            request,
-            self.template,
-            {"customer": client, "form": form, "lines": lines, "plan": plan},
-            status=status,
-        )
+    def get_initial(self) -> dict[str, Any]:
+        return {"payment_method": self.object.default_payment_method}
 
-    def get(self, request: HttpRequest) -> HttpResponse:
-        client = self._client(request)
-        if client is None:
+    def get_title(self) -> str:
+        return "New order"
+
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        crumbs = [("Orders", reverse("orders:order-list"))]
+        if self.object is not None:
+            crumbs.append((self.object.full_name, self.object.get_absolute_url() + "?tab=orders"))
+        return crumbs
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(customer=self.object, lines=self.lines, **kwargs)
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.object = self.get_object()
+        if self.object is None:
             form = ChooseClientForm(request.GET or None)
-            return render(request, "orders/choose_client.html", {"form": form})
-        lines = _Formsets(client, rows={"products": [{"quantity": 1, "billing_cycle": "monthly"}]})
-        form = OrderForm(initial={"payment_method": client.default_payment_method})
-        return self._render(request, client, form, lines)
+            context = self.get_context_data(form=form)
+            return render(request, "orders/choose_client.html", context)
+        self.lines = OrderLines(
+            self.object, rows={"products": [{"quantity": 1, "billing_cycle": "monthly"}]}
+        )
+        return self.render_form(self.get_form())
 
-    def post(self, request: HttpRequest) -> HttpResponse:
-        client = self._client(request)
-        if client is None:
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.object = self.get_object()
+        if self.object is None:
             raise Http404("Choose the client first.")
-        action = request.POST.get("action", "preview")
-        if action.startswith("add_"):
-            prefix = {"add_product": "products", "add_domain": "domains", "add_addon": "addons"}
-            rows = {p: _rows(request.POST, fs) for p, fs in _Formsets(client).sets.items()}
-            added = prefix.get(action)
-            if added:
-                blank = {"quantity": 1, "billing_cycle": "monthly", "period_years": 1}
-                rows[added].append(blank)
-            # What was typed, unticked boxes included (absent from the POST, not "default").
-            initial = {
-                name: bool(request.POST.get(name))
-                if isinstance(field, forms.BooleanField)
-                else request.POST.get(name)
-                for name, field in OrderForm.base_fields.items()
-            }
-            form = OrderForm(initial=initial)
-            return self._render(request, client, form, _Formsets(client, rows=rows))
-        form = OrderForm(request.POST)
-        lines = _Formsets(client, data=request.POST)
-        if not (form.is_valid() & lines.is_valid()):
-            return self._render(request, client, form, lines, status=400)
+        self.action = request.POST.get("action", "preview")
+        if not self.action.startswith("add_"):
+            self.lines = OrderLines(self.object, data=request.POST)
+            return super().post(request, *args, **kwargs)
+        added = {"add_product": "products", "add_domain": "domains", "add_addon": "addons"}
+        self.lines = OrderLines.redrawn(self.object, request.POST, added.get(self.action))
+        # What was typed, unticked boxes included (absent from the POST, not "default").
+        initial = {
+            name: bool(request.POST.get(name))
+            if isinstance(field, forms.BooleanField)
+            else request.POST.get(name)
+            for name, field in OrderForm.base_fields.items()
+        }
+        return self.render_form(OrderForm(initial=initial))
+
+    def is_valid(self, form: Any) -> bool:
+        return form.is_valid() & self.lines.is_valid()
+
+    def options(self, form: Any) -> dict[str, Any]:
         data = form.cleaned_data
-        accept = data["order_status"] == "active"
-        options = {
+        return {
+            **self.lines.inputs(),
             "promotion_code": data["promotion_code"],
-            "accept": accept,
+            "accept": data["order_status"] == "active",
             "item_status": data["item_status"],
             "generate_invoice": data["generate_invoice"],
             "send_invoice_email": data["send_invoice_email"],
             "send_confirmation": data["send_confirmation"],
         }
+
+    def preview(self, form: Any) -> HttpResponse | None:
+        if self.action == "place":
+            return None
         try:
-            inputs = lines.inputs()
-            if action != "place":
-                plan = services.plan_order(client=client, **inputs, **options)
-                return self._render(request, client, form, lines, plan=plan)
-            order = services.place_order(
-                client=client,
-                **inputs,
-                **options,
-                payment_method=data["payment_method"],
-                admin_notes=data["admin_notes"],
-                actor=request.user,
-                reason=data["audit_reason"],
-            )
+            plan = services.plan_order(client=self.object, **self.options(form))
         except ValidationError as exc:
-            lines.add_errors(form, exc)
-            return self._render(request, client, form, lines, status=400)
-        except PdfUnavailable as exc:
-            form.add_error(None, str(exc))
-            return self._render(request, client, form, lines, status=400)
-        if order.status == Order.Status.ACTIVE:
-            messages.success(request, f"{order} placed and accepted.")
-        else:
-            messages.success(request, f"{order} saved as pending: accept it to set it up.")
-        return redirect(order)
+            self.form_errors(form, exc)
+            return self.render_form(form, status=400)
+        return self.render_form(form, plan=plan)
+
+    def act(self, form: Any) -> Order:
+        data = form.cleaned_data
+        return services.place_order(
+            client=self.object,
+            **self.options(form),
+            payment_method=data["payment_method"],
+            admin_notes=data["admin_notes"],
+            actor=self.request.user,
+            reason=data["audit_reason"],
+        )
+
+    def form_errors(self, form: Any, exc: ValidationError) -> None:
+        self.lines.add_errors(form, exc)
+
+    def get_success_message(self, result: Order) -> str:
+        if result.status == Order.Status.ACTIVE:
+            return f"{result} placed and accepted."
+        return f"{result} saved as pending: accept it to set it up."
 
 
 # Order actions -------------------------------------------------------------------------------
 
 
-class _OrderActionView(StaffPermissionRequiredMixin, View):
+class _OrderActionView(WriteView):
     permission_required = "orders.change_order"
+    expected_errors = (PdfUnavailable,)
 
-    def order(self, pk: int) -> Order:
-        return get_object_or_404(Order.objects.select_related("client", "invoice"), pk=pk)
-
-    def page(self, request, order, form, *, title, submit, status=200, **extra):
-        return action_page(
-            request,
-            form,
-            title=title,
-            back=order.get_absolute_url(),
-            crumbs=[
-                ("Orders", reverse("orders:order-list")),
-                (str(order), order.get_absolute_url()),
-            ],
-            submit=submit,
-            status=status,
-            **extra,
+    def get_object(self) -> Order:
+        return get_object_or_404(
+            Order.objects.select_related("client", "invoice"), pk=self.kwargs["pk"]
         )
+
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        return [
+            ("Orders", reverse("orders:order-list")),
+            (str(self.object), self.object.get_absolute_url()),
+        ]
+
+    def get_success_url(self, result: Any) -> str:
+        return self.object.get_absolute_url()
 
 
 class OrderAcceptView(_OrderActionView):
-    def _page(self, request, order, form, status=200):
-        return self.page(
-            request,
-            order,
-            form,
-            title=f"Accept {order}",
-            submit="Accept order",
-            status=status,
-            intro="Accepting creates the order's hosting accounts, domains and add-ons and, if "
-            "asked, one invoice for all of it. If anything is refused, nothing is created.",
+    form_class = AcceptOrderForm
+    submit = "Accept order"
+    intro = (
+        "Accepting creates the order's hosting accounts, domains and add-ons and, if "
+        "asked, one invoice for all of it. If anything is refused, nothing is created."
+    )
+
+    def get_title(self) -> str:
+        return f"Accept {self.object}"
+
+    def get_initial(self) -> dict[str, Any]:
+        order = self.object
+        return {
+            "item_status": order.item_status,
+            "generate_invoice": order.generate_invoice,
+            "send_invoice_email": order.send_invoice_email,
+        }
+
+    def act(self, form: Any) -> Any:
+        data = form.cleaned_data
+        return services.accept_order(
+            order=self.object,
+            actor=self.request.user,
+            reason=data["audit_reason"],
+            item_status=data["item_status"],
+            generate_invoice=data["generate_invoice"],
+            send_invoice_email=data["send_invoice_email"],
         )
 
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        order = self.order(pk)
-        form = AcceptOrderForm(
-            initial={
-                "item_status": order.item_status,
-                "generate_invoice": order.generate_invoice,
-                "send_invoice_email": order.send_invoice_email,
-            }
-        )
-        return self._page(request, order, form)
-
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        order = self.order(pk)
-        form = AcceptOrderForm(request.POST)
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                services.accept_order(
-                    order=order,
-                    actor=request.user,
-                    reason=data["audit_reason"],
-                    item_status=data["item_status"],
-                    generate_invoice=data["generate_invoice"],
-                    send_invoice_email=data["send_invoice_email"],
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            except PdfUnavailable as exc:
-                form.add_error(None, str(exc))
-            else:
-                messages.success(request, f"{order} accepted.")
-                return redirect(order)
-        return self._page(request, order, form, status=400)
+    def get_success_message(self, result: Any) -> str:
+        return f"{self.object} accepted."
 
 
 class OrderStatusView(_OrderActionView):
+    form_class = OrderStatusForm
+    danger = True
     LABELS = {Order.Status.CANCELLED: "Cancel", Order.Status.FRAUD: "Mark as fraud"}
 
-    def _page(self, request, order, status, form, code=200):
-        label = self.LABELS[status]
-        return self.page(
-            request,
-            order,
-            form,
-            title=f"{label}: {order}",
-            submit=label,
-            status=code,
-            danger=True,
+    def get_object(self) -> Order:
+        if self.kwargs["status"] not in self.LABELS:
+            raise Http404("Unknown status.")
+        return super().get_object()
+
+    @property
+    def submit(self) -> str:
+        return self.LABELS[self.kwargs["status"]]
+
+    def get_title(self) -> str:
+        return f"{self.submit}: {self.object}"
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {"accepted": self.object.is_accepted, "status": self.kwargs["status"]}
+
+    def act(self, form: Any) -> Any:
+        data = form.cleaned_data
+        return services.change_order_status(
+            order=self.object,
+            status=self.kwargs["status"],
+            actor=self.request.user,
+            reason=data["reason"],
+            cancel_records=data.get("cancel_records", False),
+            cancel_invoice=data.get("cancel_invoice", False),
         )
 
-    def _check(self, status: str) -> None:
-        if status not in self.LABELS:
-            raise Http404("Unknown status.")
-
-    def get(self, request: HttpRequest, pk: int, status: str) -> HttpResponse:
-        self._check(status)
-        order = self.order(pk)
-        form = OrderStatusForm(accepted=order.is_accepted, status=status)
-        return self._page(request, order, status, form)
-
-    def post(self, request: HttpRequest, pk: int, status: str) -> HttpResponse:
-        self._check(status)
-        order = self.order(pk)
-        form = OrderStatusForm(request.POST, accepted=order.is_accepted, status=status)
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                services.change_order_status(
-                    order=order,
-                    status=status,
-                    actor=request.user,
-                    reason=data["reason"],
-                    cancel_records=data.get("cancel_records", False),
-                    cancel_invoice=data.get("cancel_invoice", False),
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, f"{order} is now {Order.Status(status).label.lower()}.")
-                return redirect(order)
-        return self._page(request, order, status, form, code=400)
+    def get_success_message(self, result: Any) -> str:
+        label = Order.Status(self.kwargs["status"]).label.lower()
+        return f"{self.object} is now {label}."
 
 
 # Upgrades, downgrades and cancellations --------------------------------------------------------
 
 
-def _service(pk: int) -> Service:
-    return get_object_or_404(Service.objects.select_related("client", "product"), pk=pk)
-
-
-def _service_crumbs(service: Service) -> list[tuple[str, str]]:
-    return [
-        (service.client.full_name, service.client.get_absolute_url() + "?tab=services"),
-        (str(service), service.get_absolute_url()),
-    ]
-
-
-class ServiceChangeView(StaffPermissionRequiredMixin, View):
-    """Upgrade or downgrade: Preview shows the proration, Confirm invoices or credits it."""
+class _ServiceChangeBase(WriteView):
+    """A request about one hosting account, from its "Upgrades & cancellation" tab."""
 
     permission_required = "orders.add_servicechange"
+    expected_errors = (PdfUnavailable,)
 
-    def _page(self, request, service, form, plan=None, status=200):
-        return render(
-            request,
-            "orders/service_change.html",
-            {
-                "service": service,
-                "form": form,
-                "plan": plan,
-                "crumbs": _service_crumbs(service),
-                "back": service.get_absolute_url() + "?tab=changes",
-            },
-            status=status,
+    def get_object(self) -> Any:
+        return get_object_or_404(
+            Service.objects.select_related("client", "product"), pk=self.kwargs["pk"]
         )
 
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        service = _service(pk)
-        return self._page(request, service, ServiceChangeForm(service=service))
+    @property
+    def service(self) -> Service:
+        return self.object
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        service = _service(pk)
-        form = ServiceChangeForm(request.POST, service=service)
-        if not form.is_valid():
-            return self._page(request, service, form, status=400)
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        service = self.service
+        return [
+            (service.client.full_name, service.client.get_absolute_url() + "?tab=services"),
+            (str(service), service.get_absolute_url()),
+        ]
+
+    def get_back_url(self) -> str:
+        return self.service.get_absolute_url() + "?tab=changes"
+
+    def get_success_url(self, result: Any) -> str:
+        return self.get_back_url()
+
+
+class ServiceChangeView(_ServiceChangeBase):
+    """Upgrade or downgrade: Preview shows the proration, Confirm invoices or credits it."""
+
+    template_name = "orders/service_change.html"
+    form_class = ServiceChangeForm
+    title = "Upgrade / downgrade"
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {"service": self.object}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(service=self.object, **kwargs)
+
+    def choice(self, form: Any) -> dict[str, Any]:
         data = form.cleaned_data
-        choice = {
+        return {
             "product": data["product"],
             "billing_cycle": data["billing_cycle"],
             "recurring_amount": data["recurring_amount"],
         }
+
+    def preview(self, form: Any) -> HttpResponse | None:
+        if self.request.POST.get("action") == "confirm":
+            return None
         try:
-            if request.POST.get("action") != "confirm":
-                plan = services.plan_change(service=service, **choice)
-                return self._page(request, service, form, plan=plan)
-            change = services.change_service_product(
-                service=service,
-                **choice,
-                apply_now=data["apply_now"],
-                send_invoice_email=data["send_invoice_email"],
-                actor=request.user,
-                reason=data["audit_reason"],
-            )
+            plan = services.plan_change(service=self.object, **self.choice(form))
         except ValidationError as exc:
-            errors_to_form(form, exc)
-            return self._page(request, service, form, status=400)
-        except PdfUnavailable as exc:
-            form.add_error(None, str(exc))
-            return self._page(request, service, form, status=400)
-        if change.status == ServiceChange.Status.APPLIED:
-            messages.success(request, f"{change.get_kind_display()} done.")
-        else:
-            messages.success(
-                request,
-                f"{change.get_kind_display()} requested: it happens when invoice "
-                f"{change.invoice} is paid.",
-            )
-        return redirect(service.get_absolute_url() + "?tab=changes")
+            self.form_errors(form, exc)
+            return self.render_form(form, status=400)
+        return self.render_form(form, plan=plan)
 
-
-class CancellationRequestView(StaffPermissionRequiredMixin, View):
-    permission_required = "orders.add_servicechange"
-
-    def _page(self, request, service, form, status=200):
-        due = service.next_due_date
-        return action_page(
-            request,
-            form,
-            title=f"Cancel {service}",
-            back=service.get_absolute_url() + "?tab=changes",
-            crumbs=_service_crumbs(service),
-            submit="Request cancellation",
-            status=status,
-            danger=True,
-            intro=(
-                f"At the end of the period, the account is cancelled on {due:%d/%m/%Y} by the "
-                "daily job; immediately, it and its add-ons are cancelled now."
-                if due
-                else "The account has no next due date: it is cancelled now either way."
-            ),
+    def act(self, form: Any) -> ServiceChange:
+        data = form.cleaned_data
+        return services.change_service_product(
+            service=self.object,
+            **self.choice(form),
+            apply_now=data["apply_now"],
+            send_invoice_email=data["send_invoice_email"],
+            actor=self.request.user,
+            reason=data["audit_reason"],
         )
 
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        service = _service(pk)
-        return self._page(request, service, CancellationForm())
-
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        service = _service(pk)
-        form = CancellationForm(request.POST)
-        if form.is_valid():
-            try:
-                change = services.request_cancellation(
-                    service=service,
-                    when=form.cleaned_data["when"],
-                    actor=request.user,
-                    reason=form.cleaned_data["reason"],
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                if change.status == ServiceChange.Status.APPLIED:
-                    messages.success(request, "The account is cancelled.")
-                else:
-                    messages.success(
-                        request, f"Cancellation due on {change.effective_date:%d/%m/%Y}."
-                    )
-                return redirect(service.get_absolute_url() + "?tab=changes")
-        return self._page(request, service, form, status=400)
+    def get_success_message(self, result: ServiceChange) -> str:
+        if result.status == ServiceChange.Status.APPLIED:
+            return f"{result.get_kind_display()} done."
+        return (
+            f"{result.get_kind_display()} requested: it happens when invoice "
+            f"{result.invoice} is paid."
+        )
 
 
-class WithdrawChangeView(StaffPermissionRequiredMixin, View):
+class CancellationRequestView(_ServiceChangeBase):
+    form_class = CancellationForm
+    submit = "Request cancellation"
+    danger = True
+
+    def get_title(self) -> str:
+        return f"Cancel {self.object}"
+
+    def get_intro(self) -> str:
+        due = self.object.next_due_date
+        if not due:
+            return "The account has no next due date: it is cancelled now either way."
+        return (
+            "At the end of the period, the account is cancelled on "
+            f"{formats.date_format(due, 'SHORT_DATE_FORMAT')} by the "
+            "daily job; immediately, it and its add-ons are cancelled now."
+        )
+
+    def act(self, form: Any) -> ServiceChange:
+        return services.request_cancellation(
+            service=self.object,
+            when=form.cleaned_data["when"],
+            actor=self.request.user,
+            reason=form.cleaned_data["reason"],
+        )
+
+    def get_success_message(self, result: ServiceChange) -> str:
+        if result.status == ServiceChange.Status.APPLIED:
+            return "The account is cancelled."
+        due = formats.date_format(result.effective_date, "SHORT_DATE_FORMAT")
+        return f"Cancellation due on {due}."
+
+
+class WithdrawChangeView(_ServiceChangeBase):
     permission_required = "orders.change_servicechange"
+    form_class = WithdrawForm
+    submit = "Withdraw"
+    success_message = "Request withdrawn."
 
-    def _change(self, pk: int) -> ServiceChange:
+    def get_object(self) -> ServiceChange:
         return get_object_or_404(
-            ServiceChange.objects.select_related("service", "service__client", "invoice"), pk=pk
+            ServiceChange.objects.select_related("service", "service__client", "invoice"),
+            pk=self.kwargs["pk"],
         )
 
-    def _page(self, request, change, form, status=200):
-        service = change.service
+    @property
+    def service(self) -> Service:
+        return self.object.service
+
+    def get_title(self) -> str:
+        change = self.object
+        return f"Withdraw {change.get_kind_display().lower()} of {change.service}"
+
+    def get_intro(self) -> str:
         intro = "The request will not be carried out."
-        if change.invoice_id:
-            intro += f" Its invoice {change.invoice} is cancelled if it is still unpaid."
-        return action_page(
-            request,
-            form,
-            title=f"Withdraw {change.get_kind_display().lower()} of {service}",
-            back=service.get_absolute_url() + "?tab=changes",
-            crumbs=_service_crumbs(service),
-            submit="Withdraw",
-            status=status,
-            intro=intro,
+        if self.object.invoice_id:
+            intro += f" Its invoice {self.object.invoice} is cancelled if it is still unpaid."
+        return intro
+
+    def act(self, form: Any) -> Any:
+        return services.withdraw_change(
+            change=self.object, actor=self.request.user, reason=form.cleaned_data["reason"]
         )
-
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        return self._page(request, self._change(pk), WithdrawForm())
-
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        change = self._change(pk)
-        form = WithdrawForm(request.POST)
-        if form.is_valid():
-            try:
-                services.withdraw_change(
-                    change=change, actor=request.user, reason=form.cleaned_data["reason"]
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, "Request withdrawn.")
-                return redirect(change.service.get_absolute_url() + "?tab=changes")
-        return self._page(request, change, form, status=400)

@@ -133,6 +133,16 @@ class Ticket(TimeStampedModel):
         IN_PROGRESS = "in_progress", "In Progress"
         CLOSED = "closed", "Closed"
 
+    # Colour of the status badge (``{% status_badge record %}``); unlisted: secondary.
+    STATUS_BADGES = {
+        Status.OPEN: "success",
+        Status.CUSTOMER_REPLY: "warning",
+        Status.ANSWERED: "secondary",
+        Status.ON_HOLD: "info",
+        Status.IN_PROGRESS: "primary",
+        Status.CLOSED: "dark",
+    }
+
     class Priority(models.TextChoices):
         LOW = "low", "Low"
         MEDIUM = "medium", "Medium"

@@ -2,24 +2,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.views import View
 from django.views.generic import DetailView, ListView
 
 from audit.edits import version_of
 from audit.views import RecordHistoryMixin
-from billing.views import action_page
 from clients.models import Client, Note
 from core import inputs
-from core.forms import errors_to_form
 from core.pagination import DeferredJoinPaginator
 from core.views import StaffPermissionRequiredMixin
+from core.write import CrumbsMixin, FilteredListView, PostOnlyWriteView, WriteView
 from support import services
 from support.forms import (
     ChooseRequesterForm,
@@ -94,58 +92,80 @@ class TicketListView(StaffPermissionRequiredMixin, ListView):
 # Opening a ticket --------------------------------------------------------------------------------
 
 
-class TicketCreateView(StaffPermissionRequiredMixin, View):
+class TicketCreateView(WriteView):
     """Open a ticket: choose the client (or "not a client"), then the ticket itself."""
 
     permission_required = "support.add_ticket"
     template_name = "support/ticket_form.html"
+    form_class = TicketForm
 
-    def _client(self, request: HttpRequest) -> Client | bool | None:
-        pk = inputs.record_id(request.GET.get("client"))
-        if pk is not None:
-            return get_object_or_404(Client, pk=pk)
-        return None if request.GET.get("guest") else False
-
-    def get(self, request: HttpRequest) -> HttpResponse:
-        client = self._client(request)
-        if client is False:
-            form = ChooseRequesterForm(request.GET or None)
-            return render(request, "support/choose_requester.html", {"form": form})
-        form = TicketForm(client=client, user=request.user)
-        return self._render(request, form, client)
-
-    def post(self, request: HttpRequest) -> HttpResponse:
-        client = self._client(request)
-        if client is False:
-            return redirect("support:ticket-create")
-        form = TicketForm(request.POST, request.FILES, client=client, user=request.user)
-        if form.is_valid():
-            try:
-                ticket = services.open_ticket(actor=request.user, **form.service_kwargs())
-            except ValidationError as exc:
-                errors_to_form(form, exc)
+    def get_object(self) -> Client | bool | None:
+        """The client, ``None`` for someone who is not a client, ``False`` not chosen yet."""
+        if not hasattr(self, "_requester"):
+            pk = inputs.record_id(self.request.GET.get("client"))
+            if pk is not None:
+                self._requester: Client | bool | None = get_object_or_404(Client, pk=pk)
             else:
-                messages.success(request, f"Ticket #{ticket.number} opened.")
-                return redirect(ticket)
-        return self._render(request, form, client, status=400)
+                self._requester = None if self.request.GET.get("guest") else False
+        return self._requester
 
-    def _render(self, request: HttpRequest, form: Any, client: Any, status: int = 200):
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {"client": self.object, "user": self.request.user}
+
+    def get_title(self) -> str:
+        return "Open a ticket"
+
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        crumbs = [("Tickets", reverse("support:ticket-list"))]
+        if self.object:
+            client = self.object
+            crumbs.append((client.full_name, client.get_absolute_url() + "?tab=tickets"))
+        return crumbs
+
+    def get_back_url(self) -> str:
+        return reverse("support:ticket-list")
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         pinned = []
-        if client is not None:
+        if self.object is not None:
             pinned = list(
-                Note.objects.filter(client=client, pinned=True)
+                Note.objects.filter(client=self.object, pinned=True)
                 .select_related("author")
                 .order_by("-created_at")[:5]
             )
-        return render(
-            request,
-            self.template_name,
-            {"form": form, "customer": client, "pinned_notes": pinned},
-            status=status,
-        )
+        return super().get_context_data(customer=self.object, pinned_notes=pinned, **kwargs)
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if self.get_object() is False:
+            form = ChooseRequesterForm(request.GET or None)
+            context = {
+                "form": form,
+                "crumbs": [("Tickets", reverse("support:ticket-list"))],
+                "crumb_current": "Open a ticket",
+            }
+            return render(request, "support/choose_requester.html", context)
+        return super().get(request, *args, **kwargs)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if self.get_object() is False:
+            return redirect("support:ticket-create")
+        return super().post(request, *args, **kwargs)
+
+    def act(self, form: Any) -> Ticket:
+        return services.open_ticket(actor=self.request.user, **form.service_kwargs())
+
+    def get_success_message(self, result: Ticket) -> str:
+        return f"Ticket #{result.number} opened."
 
 
 # One ticket ------------------------------------------------------------------------------------
+
+
+def _ticket_crumbs(ticket: Ticket) -> dict[str, Any]:
+    crumbs = [("Tickets", reverse("support:ticket-list"))]
+    if client := ticket.client:
+        crumbs.append((client.full_name, client.get_absolute_url() + "?tab=tickets"))
+    return {"crumbs": crumbs, "crumb_current": f"#{ticket.number}"}
 
 
 class TicketDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailView):
@@ -160,6 +180,7 @@ class TicketDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailV
         context = super().get_context_data(**kwargs)
         ticket = self.object
         context.update(ticket_page_context(self.request, ticket))
+        context.update(_ticket_crumbs(ticket))
         context.setdefault("reply_form", ReplyForm())
         return context
 
@@ -208,129 +229,120 @@ class TicketByIdView(StaffPermissionRequiredMixin, View):
         return redirect(ticket)
 
 
-class TicketReplyView(StaffPermissionRequiredMixin, View):
-    permission_required = "support.add_ticketreply"
+class _TicketWrite(WriteView):
+    """A form about one ticket the user may see (its department)."""
 
-    def post(self, request: HttpRequest, number: str) -> HttpResponse:
-        ticket = visible_ticket(request, number)
-        form = ReplyForm(request.POST, request.FILES)
-        if form.is_valid():
-            try:
-                reply = services.add_reply(
-                    ticket=ticket,
-                    kind=form.cleaned_data["kind"],
-                    message=form.cleaned_data["message"],
-                    attachments=form.cleaned_data["attachments"],
-                    new_status=form.cleaned_data["new_status"],
-                    send_email=form.cleaned_data["send_email"],
-                    actor=request.user,
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                if reply.emailed_to:
-                    messages.success(request, f"Reply added and emailed to {reply.emailed_to}.")
-                else:
-                    messages.success(request, f"{reply.get_kind_display()} added (not emailed).")
-                return redirect(
-                    reverse("support:ticket-detail", args=[ticket.number]) + f"#reply-{reply.pk}"
-                )
+    def get_object(self) -> Ticket:
+        return visible_ticket(self.request, self.kwargs["number"])
+
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        return [
+            ("Tickets", reverse("support:ticket-list")),
+            (f"#{self.object.number}", self.object.get_absolute_url()),
+        ]
+
+
+class TicketReplyView(_TicketWrite):
+    """The reply box of the ticket page; refused, the whole ticket page comes back."""
+
+    permission_required = "support.add_ticketreply"
+    http_method_names = ["post"]
+    template_name = "support/ticket_detail.html"
+    form_class = ReplyForm
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        ticket = self.object
         context = {
             "ticket": ticket,
             "object": ticket,
-            "reply_form": form,
+            "reply_form": kwargs.pop("form"),
             "tab": "overview",
-            "can_review_audit": request.user.has_perm("audit.review_audit"),
+            "can_review_audit": self.request.user.has_perm("audit.review_audit"),
         }
-        context.update(ticket_page_context(request, ticket))
-        return render(request, "support/ticket_detail.html", context, status=400)
+        context.update(ticket_page_context(self.request, ticket))
+        context.update(_ticket_crumbs(ticket))
+        return context
 
-
-class TicketStatusView(StaffPermissionRequiredMixin, View):
-    permission_required = "support.change_ticket"
-
-    def _page(self, request: HttpRequest, ticket: Ticket, form: Any, status: int = 200):
-        return action_page(
-            request,
-            form,
-            title=f"Change the status of ticket #{ticket.number}",
-            back=ticket.get_absolute_url(),
-            crumbs=[
-                ("Tickets", reverse("support:ticket-list")),
-                (f"#{ticket.number}", ticket.get_absolute_url()),
-            ],
-            submit="Change status",
-            status=status,
-            intro=f"Now: {ticket.get_status_display()}.",
+    def act(self, form: Any) -> TicketReply:
+        data = form.cleaned_data
+        return services.add_reply(
+            ticket=self.object,
+            kind=data["kind"],
+            message=data["message"],
+            attachments=data["attachments"],
+            new_status=data["new_status"],
+            send_email=data["send_email"],
+            actor=self.request.user,
         )
 
-    def get(self, request: HttpRequest, number: str) -> HttpResponse:
-        ticket = visible_ticket(request, number)
-        initial = {"status": request.GET.get("status", "")}
-        return self._page(request, ticket, TicketStatusForm(initial=initial, ticket=ticket))
+    def get_success_message(self, result: TicketReply) -> str:
+        if result.emailed_to:
+            return f"Reply added and emailed to {result.emailed_to}."
+        return f"{result.get_kind_display()} added (not emailed)."
 
-    def post(self, request: HttpRequest, number: str) -> HttpResponse:
-        ticket = visible_ticket(request, number)
-        form = TicketStatusForm(request.POST, ticket=ticket)
-        if form.is_valid():
-            try:
-                ticket = services.change_ticket_status(
-                    ticket=ticket,
-                    status=form.cleaned_data["status"],
-                    actor=request.user,
-                    reason=form.cleaned_data["audit_reason"],
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(
-                    request, f"Ticket #{ticket.number} is {ticket.get_status_display()}."
-                )
-                return redirect(ticket)
-        return self._page(request, ticket, form, status=400)
+    def get_success_url(self, result: TicketReply) -> str:
+        url = reverse("support:ticket-detail", args=[self.object.number])
+        return f"{url}#reply-{result.pk}"
 
 
-class TicketUpdateView(StaffPermissionRequiredMixin, View):
+class TicketStatusView(_TicketWrite):
     permission_required = "support.change_ticket"
+    form_class = TicketStatusForm
+    submit = "Change status"
 
-    def _page(self, request: HttpRequest, ticket: Ticket, form: Any, status: int = 200):
-        return action_page(
-            request,
-            form,
-            title=f"Edit ticket #{ticket.number}",
-            back=ticket.get_absolute_url(),
-            crumbs=[
-                ("Tickets", reverse("support:ticket-list")),
-                (f"#{ticket.number}", ticket.get_absolute_url()),
-            ],
-            status=status,
+    def get_title(self) -> str:
+        return f"Change the status of ticket #{self.object.number}"
+
+    def get_intro(self) -> str:
+        return f"Now: {self.object.get_status_display()}."
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {"ticket": self.object}
+
+    def get_initial(self) -> dict[str, Any]:
+        return {"status": self.request.GET.get("status", "")}
+
+    def act(self, form: Any) -> Ticket:
+        return services.change_ticket_status(
+            ticket=self.object,
+            status=form.cleaned_data["status"],
+            actor=self.request.user,
+            reason=form.cleaned_data["audit_reason"],
         )
 
-    def get(self, request: HttpRequest, number: str) -> HttpResponse:
-        ticket = visible_ticket(request, number)
-        initial = {name: getattr(ticket, name) for name in services.EDITABLE_FIELDS}
-        initial["version"] = version_of(ticket)
-        form = TicketUpdateForm(initial=initial, ticket=ticket, user=request.user)
-        return self._page(request, ticket, form)
+    def get_success_message(self, result: Ticket) -> str:
+        return f"Ticket #{result.number} is {result.get_status_display()}."
 
-    def post(self, request: HttpRequest, number: str) -> HttpResponse:
-        ticket = visible_ticket(request, number)
-        form = TicketUpdateForm(request.POST, ticket=ticket, user=request.user)
-        if form.is_valid():
-            try:
-                services.update_ticket(
-                    ticket=ticket,
-                    data=form.changes(),
-                    actor=request.user,
-                    reason=form.cleaned_data["audit_reason"],
-                    version=form.cleaned_data["version"],
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, f"Ticket #{ticket.number} saved.")
-                return redirect(ticket)
-        return self._page(request, ticket, form, status=400)
+
+class TicketUpdateView(_TicketWrite):
+    permission_required = "support.change_ticket"
+    form_class = TicketUpdateForm
+
+    def get_title(self) -> str:
+        return f"Edit ticket #{self.object.number}"
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {"ticket": self.object, "user": self.request.user}
+
+    def get_initial(self) -> dict[str, Any]:
+        initial = {name: getattr(self.object, name) for name in services.EDITABLE_FIELDS}
+        initial["version"] = version_of(self.object)
+        return initial
+
+    def act(self, form: Any) -> Any:
+        return services.update_ticket(
+            ticket=self.object,
+            data=form.changes(),
+            actor=self.request.user,
+            reason=form.cleaned_data["audit_reason"],
+            version=form.cleaned_data["version"],
+        )
+
+    def get_success_message(self, result: Any) -> str:
+        return f"Ticket #{self.object.number} saved."
+
+    def get_success_url(self, result: Any) -> str:
+        return self.object.get_absolute_url()
 
 
 class AttachmentDownloadView(StaffPermissionRequiredMixin, View):
@@ -361,87 +373,95 @@ class AttachmentDownloadView(StaffPermissionRequiredMixin, View):
 # Communication log ---------------------------------------------------------------------------
 
 
-class CommunicationListView(StaffPermissionRequiredMixin, ListView):
+class CommunicationListView(FilteredListView):
     permission_required = "support.view_communication"
     template_name = "support/communication_list.html"
-    paginate_by = 25
-    paginator_class = DeferredJoinPaginator
+    filterset_class = CommunicationFilter
 
-    def get_queryset(self) -> Any:
-        self.filterset = CommunicationFilter(
-            self.request.GET or None,
-            queryset=Communication.objects.select_related(
-                "client", "contact", "logged_by", "follow_up_owner"
-            ),
+    def get_base_queryset(self) -> Any:
+        return Communication.objects.select_related(
+            "client", "contact", "logged_by", "follow_up_owner"
         )
-        return self.filterset.qs.order_by("-occurred_at", "-id")
+
+    def order(self, filterset: Any) -> Any:
+        return filterset.qs.order_by("-occurred_at", "-id")
+
+
+class _CommunicationWrite(WriteView):
+    template_name = "support/communication_form.html"
+    form_class = CommunicationForm
+    entry: Communication | None = None
+
+    @property
+    def customer(self) -> Client:
+        return self.object if self.entry is None else self.entry.client
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"client": self.customer, "user": self.request.user}
+        if self.entry is not None:
+            kwargs["instance"] = self.entry
+        return kwargs
+
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        client = self.customer
+        crumbs = [
+            ("Clients", reverse("clients:client-list")),
+            (client.full_name, client.get_absolute_url()),
+        ]
+        if self.entry is not None:
+            crumbs.append((str(self.entry), self.entry.get_absolute_url()))
+        return crumbs
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(filter=self.filterset, **kwargs)
+        return super().get_context_data(customer=self.customer, entry=self.entry, **kwargs)
 
 
-def _communication_page(request, form, *, client, title, status=200, entry=None):
-    crumbs = [
-        ("Clients", reverse("clients:client-list")),
-        (client.full_name, client.get_absolute_url()),
-    ]
-    if entry is not None:
-        crumbs.append((str(entry), entry.get_absolute_url()))
-    return render(
-        request,
-        "support/communication_form.html",
-        {"form": form, "customer": client, "title": title, "crumbs": crumbs, "entry": entry},
-        status=status,
-    )
-
-
-class CommunicationCreateView(StaffPermissionRequiredMixin, View):
+class CommunicationCreateView(_CommunicationWrite):
     permission_required = "support.add_communication"
 
-    def _client(self, request: HttpRequest) -> Client:
-        pk = inputs.record_id(request.GET.get("client"))
+    def get_object(self) -> Client:
+        pk = inputs.record_id(self.request.GET.get("client"))
         if pk is None:
             raise Http404("Log a communication from the client's profile.")
         return get_object_or_404(Client, pk=pk)
 
-    def get(self, request: HttpRequest) -> HttpResponse:
-        client = self._client(request)
-        initial = {}
-        if (ticket := inputs.record_id(request.GET.get("ticket"))) is not None:
-            initial["ticket"] = ticket
-        form = CommunicationForm(client=client, user=request.user, initial=initial)
-        return _communication_page(
-            request, form, client=client, title=f"Log a communication with {client.full_name}"
+    def get_title(self) -> str:
+        return f"Log a communication with {self.object.full_name}"
+
+    def get_initial(self) -> dict[str, Any]:
+        ticket = inputs.record_id(self.request.GET.get("ticket"))
+        return {"ticket": ticket} if ticket is not None else {}
+
+    def act(self, form: Any) -> Communication:
+        return services.log_communication(
+            client=self.object, data=form.data_for_service(), actor=self.request.user
         )
 
-    def post(self, request: HttpRequest) -> HttpResponse:
-        client = self._client(request)
-        form = CommunicationForm(request.POST, client=client, user=request.user)
-        if form.is_valid():
-            try:
-                entry = services.log_communication(
-                    client=client, data=form.data_for_service(), actor=request.user
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, f"{entry} logged.")
-                return redirect(
-                    reverse("clients:client-detail", args=[client.pk]) + "?tab=timeline"
-                )
-        return _communication_page(
-            request,
-            form,
-            client=client,
-            title=f"Log a communication with {client.full_name}",
-            status=400,
-        )
+    def get_success_message(self, result: Communication) -> str:
+        return f"{result} logged."
+
+    def get_success_url(self, result: Communication) -> str:
+        return reverse("clients:client-detail", args=[self.object.pk]) + "?tab=timeline"
 
 
-class CommunicationDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailView):
+class CommunicationDetailView(
+    StaffPermissionRequiredMixin, CrumbsMixin, RecordHistoryMixin, DetailView
+):
     permission_required = "support.view_communication"
     template_name = "support/communication_detail.html"
     context_object_name = "entry"
+
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        client = self.object.client
+        return [
+            ("Communications", reverse("support:communication-list")),
+            (client.full_name, client.get_absolute_url() + "?tab=communications"),
+        ]
+
+    def get_current_crumb(self) -> str:
+        when = timezone.localtime(self.object.occurred_at)
+        return formats.date_format(when, "SHORT_DATETIME_FORMAT")
+
     queryset = Communication.objects.select_related(
         "client",
         "contact",
@@ -464,66 +484,58 @@ class CommunicationDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, 
         return context
 
 
-class CommunicationUpdateView(StaffPermissionRequiredMixin, View):
+class CommunicationUpdateView(_CommunicationWrite):
     permission_required = "support.change_communication"
+    success_message = "Communication saved."
 
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        entry = get_object_or_404(Communication.objects.select_related("client"), pk=pk)
-        form = CommunicationForm(
-            instance=entry,
-            client=entry.client,
-            user=request.user,
-            initial={"version": version_of(entry)},
+    def get_object(self) -> Communication:
+        self.entry = get_object_or_404(
+            Communication.objects.select_related("client"), pk=self.kwargs["pk"]
         )
-        return _communication_page(
-            request, form, client=entry.client, title=f"Correct {entry}", entry=entry
-        )
+        return self.entry
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        entry = get_object_or_404(Communication.objects.select_related("client"), pk=pk)
-        form = CommunicationForm(
-            request.POST, instance=entry, client=entry.client, user=request.user
-        )
-        if form.is_valid():
-            try:
-                services.update_communication(
-                    communication=entry,
-                    data=form.data_for_service(),
-                    actor=request.user,
-                    reason=form.cleaned_data["audit_reason"],
-                    version=form.cleaned_data["version"],
-                )
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, "Communication saved.")
-                return redirect(entry)
-        return _communication_page(
-            request, form, client=entry.client, title=f"Correct {entry}", entry=entry, status=400
+    def get_title(self) -> str:
+        return f"Correct {self.entry}"
+
+    def get_initial(self) -> dict[str, Any]:
+        return {"version": version_of(self.entry)}
+
+    def act(self, form: Any) -> Any:
+        return services.update_communication(
+            communication=self.entry,
+            data=form.data_for_service(),
+            actor=self.request.user,
+            reason=form.cleaned_data["audit_reason"],
+            version=form.cleaned_data["version"],
         )
 
+    def get_success_url(self, result: Any) -> str:
+        return self.entry.get_absolute_url()
 
-class FollowUpDoneView(StaffPermissionRequiredMixin, View):
+
+class FollowUpDoneView(PostOnlyWriteView):
+    """The "done" button of a follow-up, on its page or on the follow-ups list."""
+
     permission_required = "support.change_communication"
+    success_message = "Follow-up done."
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        entry = get_object_or_404(Communication, pk=pk)
+    def get_object(self) -> Communication:
+        return get_object_or_404(Communication, pk=self.kwargs["pk"])
+
+    def get_redirect_url(self) -> str:
+        if self.request.POST.get("next", "") == "follow-ups":
+            return reverse("support:follow-up-list")
+        return self.object.get_absolute_url()
+
+    def act_on(self, request: HttpRequest) -> Any:
         form = FollowUpDoneForm(request.POST)
-        if form.is_valid():
-            try:
-                services.complete_follow_up(
-                    communication=entry, actor=request.user, result=form.cleaned_data["result"]
-                )
-            except ValidationError as exc:
-                messages.error(request, " ".join(exc.messages))
-            else:
-                messages.success(request, "Follow-up done.")
-        else:
-            messages.error(request, "The result is too long (500 characters at most).")
-        back = request.POST.get("next", "")
-        if back == "follow-ups":
-            return redirect("support:follow-up-list")
-        return redirect(entry)
+        if not form.is_valid():
+            raise ValidationError(
+                "The result is too long (500 characters at most).", code="too_long"
+            )
+        return services.complete_follow_up(
+            communication=self.object, actor=request.user, result=form.cleaned_data["result"]
+        )
 
 
 class FollowUpListView(StaffPermissionRequiredMixin, ListView):

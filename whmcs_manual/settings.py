@@ -96,7 +96,7 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
-            "builtins": ["core.templatetags.bidi"],
+            "builtins": ["core.templatetags.bidi", "core.templatetags.badges"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
@@ -211,6 +211,8 @@ LOGIN_REDIRECT_URL = "core:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-gb"
+# Every date shown goes through SHORT_DATE_FORMAT / SHORT_DATETIME_FORMAT, set there.
+FORMAT_MODULE_PATH = ["whmcs_manual.formats"]
 # Languages a client may receive emails in.
 CLIENT_LANGUAGES = [
     ("en", "English"),

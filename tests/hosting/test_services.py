@@ -156,6 +156,29 @@ def test_passwords_are_encrypted_at_rest_and_reveals_are_recorded(staff_admin):
     assert reveal.revealed_by == staff_admin and reveal.reason == "client on the phone"
 
 
+def test_update_service_stores_the_typed_password_with_the_edit(staff_admin):
+    service = ServiceFactory()
+    services.update_service(
+        service=service, data={"admin_notes": "moved"}, actor=staff_admin, password="N3w-pass"
+    )
+    assert (
+        services.reveal_service_password(
+            service=Service.objects.get(pk=service.pk), actor=staff_admin, reason="checking"
+        )
+        == "N3w-pass"
+    )
+
+
+def test_a_refused_edit_stores_no_password(staff_admin):
+    service = ServiceFactory()
+    before = Service.objects.get(pk=service.pk).password
+    with pytest.raises(ValidationError):
+        services.update_service(
+            service=service, data={"quantity": 0}, actor=staff_admin, password="N3w-pass"
+        )
+    assert Service.objects.get(pk=service.pk).password == before
+
+
 @pytest.fixture
 def sold(db):
     for name in ("com", "de", "co.uk"):
