@@ -19,7 +19,7 @@ from clients.services import (
     validate_status_change,
 )
 from core import inputs
-from core.forms import ReasonFormMixin, VersionField
+from core.forms import ReasonFormMixin, VersionField, style_widgets
 
 
 def status_change_errors(form: forms.ModelForm) -> None:
@@ -274,8 +274,7 @@ class ClientFilter(django_filters.FilterSet):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name in ("status", "group", "country", "source", "sort"):
-            self.form.fields[name].widget.attrs["class"] = "form-select"
+        style_widgets(self.form)
 
     def filter_sort(self, queryset: Any, name: str, value: str) -> Any:
         return queryset.order_by(*SORTS.get(value, SORTS["newest"])[1])

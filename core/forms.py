@@ -130,6 +130,10 @@ def style_widgets(form: forms.BaseForm) -> None:
         widget = field.widget
         if isinstance(widget, forms.Select):
             widget.attrs.setdefault("class", "form-select")
+            if type(widget) is forms.Select:
+                # The same select, rendered in Python: a country list is 250 option templates.
+                # Each form has its own copy of the widget, so only this form's changes.
+                widget.__class__ = QuickSelect
         elif isinstance(widget, Input) and not isinstance(widget, forms.FileInput):
             widget.attrs.setdefault("class", "form-control")
 
