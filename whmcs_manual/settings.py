@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "support",
     "affiliates",
     "kb",
+    "demo",  # demo data and ``manage.py seed_demo`` (no models)
 ]
 
 MIDDLEWARE = [
