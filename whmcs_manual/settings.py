@@ -143,8 +143,8 @@ DATABASES["default"].setdefault(
 )
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=True))
 
-# The dashboard's counts and totals are recomputed at most this often (core.dashboard); the
-# tests see every change at once.
+# The dashboard's counts and totals are recomputed at most this often
+# (core.extension_points.cached_figures); the tests see every change at once.
 DASHBOARD_FIGURES_SECONDS = env.int("DASHBOARD_FIGURES_SECONDS", default=0 if TESTING else 30)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
