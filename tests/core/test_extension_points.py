@@ -103,3 +103,31 @@ def test_a_role_without_panels_is_told_so(client_as):
     page = client_as(None).get(reverse("core:dashboard"))
     assert page.context["panels"] == []
     assert "Your role has no sections yet" in page.content.decode()
+
+
+def test_an_invoice_status_change_carries_the_money_that_caused_it(staff_admin):
+    from billing import services as billing
+    from tests.factories.billing import make_invoice, pay
+
+    seen: list[ep.InvoiceStatusChange] = []
+    handlers = [
+        ep.InvoiceStatusHandler(f"test.{status}", status, seen.append)
+        for status in ("paid", "refunded", "cancelled")
+    ]
+    ep.register(*handlers)
+    try:
+        invoice = make_invoice(lines=[("1", "50.00")], actor=staff_admin)
+        payment = pay(invoice, actor=staff_admin)
+        refund = billing.refund_payment(payment=payment, actor=staff_admin, reason="Cancelled")
+    finally:
+        for handler in handlers:
+            ep.unregister(handler)
+    paid, refunded = seen
+    assert (paid.invoice, paid.old_status, paid.new_status) == (invoice, "unpaid", "paid")
+    assert paid.transaction == payment and paid.refund is None
+    assert (refunded.old_status, refunded.new_status, refunded.reason) == (
+        "paid",
+        "refunded",
+        "Cancelled",
+    )
+    assert refunded.refund == refund and refunded.actor == staff_admin
