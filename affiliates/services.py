@@ -333,14 +333,12 @@ def reverse_commission(
     return commission
 
 
-def reverse_for_refunded_invoice(*, invoice: Invoice, actor: Any, reason: str = "") -> None:
+def reverse_for_refunded_invoice(
+    *, invoice: Invoice, refund: Transaction | None, actor: Any, reason: str = ""
+) -> None:
     """Billing's "refunded" handler: the invoice's commissions are reversed (or clawed back
-    when already paid out), linked to the refund (runs inside the refund's transaction)."""
-    refund = (
-        Transaction.objects.filter(kind=Transaction.Kind.REFUND, allocations__invoice=invoice)
-        .order_by("-id")
-        .first()
-    )
+    when already paid out), linked to ``refund``, the refund that emptied the invoice (runs
+    inside the refund's transaction)."""
     rows = (
         Commission.objects.filter(invoice=invoice, kind=Commission.Kind.COMMISSION)
         .exclude(status=Commission.Status.REVERSED)

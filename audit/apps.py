@@ -15,7 +15,8 @@ class AuditConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from audit import checks, signals  # noqa: F401  (system checks, login/logout receivers)
+        # System checks, login/logout receivers; the sidebar's Audit sections, a dashboard panel.
+        from audit import checks, extensions, signals  # noqa: F401
         from audit.db import on_post_migrate
         from audit.metrics import seal_lag_seconds
         from core.health import register_info

@@ -328,7 +328,7 @@ def seed_hosting() -> bool:
     """300,000 hosting accounts and 200,000 domains spread over the clients."""
     from django.db import connection, transaction
 
-    from hosting.catalog import load_starter_catalog
+    from demo.hosting import load_starter_catalog
     from hosting.models import Domain, Product, Server, Service, Tld
 
     if Service.objects.count() >= N_SERVICES and Domain.objects.count() >= N_DOMAINS:
@@ -409,8 +409,8 @@ def seed_billing() -> bool:
     """1,000,000 invoices (every status) and 2,000,000 payment transactions."""
     from django.db import connection, transaction
 
-    from billing.catalog import load_billing_defaults
     from billing.models import Invoice, InvoiceSeries, Transaction
+    from demo.billing import load_billing_defaults
 
     if Invoice.objects.count() >= N_INVOICES and Transaction.objects.count() >= N_TRANSACTIONS:
         return False
@@ -519,7 +519,7 @@ def seed_support() -> bool:
     more than 5,000 entries (tickets, replies, calls, besides its notes, invoices, orders...)."""
     from django.db import connection, transaction
 
-    from support.catalog import load_departments
+    from demo.support import load_departments
     from support.models import Ticket
 
     if Ticket.objects.count() >= N_TICKETS:
@@ -1168,7 +1168,7 @@ def _place_order(http, iterations: int, triggers) -> tuple[dict, dict]:
     """Place and accept a two-line order (account + domain, one invoice) through the order
     form, audit on vs off, alternating."""
     from clients.models import Client
-    from hosting.catalog import load_starter_catalog
+    from demo.hosting import load_starter_catalog
     from hosting.models import Product
 
     load_starter_catalog()

@@ -22,7 +22,7 @@ invoice is paid; paying a renewal while the account changes product).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -51,6 +51,7 @@ from billing.models import (
 from billing.totals import Line, TaxRates, compute_totals, money
 from clients.models import Client, EmailLog
 from core.emails import render_text
+from core.extension_points import InvoiceStatusChange, invoice_entered
 
 MAX_LINES = 200
 
@@ -74,30 +75,40 @@ class LineData:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-# Called inside the same transaction when an invoice becomes Paid (by money, credit, a zero
-# total or "mark paid") or Cancelled, so other apps act on it all-or-nothing: orders applies the
-# upgrade an invoice was for, or withdraws it. A handler that raises refuses the change.
-InvoiceHandler = Callable[..., None]
-_handlers: dict[str, list[InvoiceHandler]] = {"paid": [], "cancelled": [], "refunded": []}
-
-
-def register_invoice_handler(status: str, handler: InvoiceHandler) -> None:
-    """``handler(invoice=..., actor=..., reason=...)`` runs when an invoice enters ``status``
-    (``paid``, ``cancelled`` or ``refunded``)."""
-    if handler not in _handlers[status]:
-        _handlers[status].append(handler)
+# Other apps act on an invoice entering Paid (by money, credit, a zero total or "mark paid"),
+# Cancelled or Refunded inside the same transaction, all-or-nothing: orders applies the upgrade
+# an invoice was for, or withdraws it; affiliates reverses the commissions of a refunded one. They
+# register an ``InvoiceStatusHandler`` (core/extension_points.py); one that raises refuses the
+# change.
 
 
 def _entered(
-    status: str, invoice: Invoice, actor: AbstractBaseUser | None, reason: str = ""
+    invoice: Invoice,
+    old_status: str,
+    actor: AbstractBaseUser | None,
+    reason: str = "",
+    transaction_row: Transaction | None = None,
 ) -> None:
-    for handler in _handlers[status]:
-        handler(invoice=invoice, actor=actor, reason=reason)
+    invoice_entered(
+        InvoiceStatusChange(
+            invoice=invoice,
+            old_status=old_status,
+            new_status=invoice.status,
+            actor=actor,
+            reason=reason,
+            transaction=transaction_row,
+        )
+    )
 
 
-def _became_paid(invoice: Invoice, actor: AbstractBaseUser | None) -> None:
+def _became_paid(
+    invoice: Invoice,
+    old_status: str,
+    actor: AbstractBaseUser | None,
+    transaction_row: Transaction | None = None,
+) -> None:
     # Handlers first: they lock service changes, which come before hosting records.
-    _entered(Invoice.Status.PAID, invoice, actor)
+    _entered(invoice, old_status, actor, transaction_row=transaction_row)
     _renew_billed_records(invoice, actor)
 
 
@@ -535,7 +546,7 @@ def publish_invoice(
         invoice.full_clean()
         invoice.save(update_fields=fields)
         if invoice.status == Invoice.Status.PAID:
-            _became_paid(invoice, actor)
+            _became_paid(invoice, Invoice.Status.DRAFT, actor)
     if send_email:
         email_invoice(invoice=invoice, actor=actor)
     return invoice
@@ -602,12 +613,12 @@ def change_invoice_status(
                 _allocate(invoice, -share, credit_entry=entry)
                 left -= share
             invoice.amount_paid = ZERO
-        invoice.status = status
+        old_status, invoice.status = invoice.status, status
         invoice.status_reason = reason.strip()
         invoice.full_clean()
         invoice.save(update_fields=["status", "status_reason", "amount_paid", "updated_at"])
         if status == Invoice.Status.CANCELLED:
-            _entered(status, invoice, actor, reason)
+            _entered(invoice, old_status, actor, reason)
     return invoice
 
 
@@ -620,7 +631,7 @@ def mark_invoice_paid(*, invoice: Invoice, actor: AbstractBaseUser | None, reaso
         raise ValidationError("Only an unpaid invoice can be marked paid.", code="not_payable")
     require_reason(reason, "Say why this invoice is paid without a payment.")
     with audit.context.context(action="billing.mark_invoice_paid", reason=reason, actor=actor):
-        invoice.status = Invoice.Status.PAID
+        old_status, invoice.status = invoice.status, Invoice.Status.PAID
         invoice.paid_at = timezone.now()
         invoice.paid_without_payment = True
         invoice.status_reason = reason.strip()
@@ -633,7 +644,7 @@ def mark_invoice_paid(*, invoice: Invoice, actor: AbstractBaseUser | None, reaso
                 "updated_at",
             ]
         )
-        _became_paid(invoice, actor)
+        _became_paid(invoice, old_status, actor)
     return invoice
 
 
@@ -656,18 +667,24 @@ def _allocate(
 
 
 def _settle(
-    invoice: Invoice, amount: Decimal, when: dt.datetime, actor: AbstractBaseUser | None
+    invoice: Invoice,
+    amount: Decimal,
+    when: dt.datetime,
+    actor: AbstractBaseUser | None,
+    payment: Transaction | None = None,
 ) -> None:
-    """Count ``amount`` against the locked ``invoice``; it becomes Paid when nothing is due."""
+    """Count ``amount`` (of ``payment``, or of credit) against the locked ``invoice``; it
+    becomes Paid when nothing is due."""
     invoice.amount_paid += amount
     fields = ["amount_paid", "updated_at"]
+    old_status = invoice.status
     paid = invoice.total - invoice.amount_paid <= 0 and invoice.status in Invoice.PAYABLE
     if paid:
         invoice.status, invoice.paid_at = Invoice.Status.PAID, when
         fields += ["status", "paid_at"]
     invoice.save(update_fields=fields)
     if paid:
-        _became_paid(invoice, actor)
+        _became_paid(invoice, old_status, actor, payment)
 
 
 def _credit_entry(
@@ -869,7 +886,7 @@ def record_payment(
                     params={"number": invoice},
                 )
             _allocate(invoice, share, transaction_row=payment)
-            _settle(invoice, share, date, actor)
+            _settle(invoice, share, date, actor, payment)
         if amount > allocated:
             _credit_entry(
                 client=client,
@@ -1089,7 +1106,7 @@ def refund_payment(
                 fields += ["status", "status_reason"]
             invoice.save(update_fields=fields)
             if refunded:
-                _entered(Invoice.Status.REFUNDED, invoice, actor, reason)
+                _entered(invoice, Invoice.Status.PAID, actor, reason, transaction_row=refund)
             left -= share
         if left != 0:  # the money must come off somewhere, or the payer is paid twice
             raise _field_error(

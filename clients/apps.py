@@ -5,9 +5,9 @@ class ClientsConfig(AppConfig):
     name = "clients"
 
     def ready(self) -> None:
-        # Notes, emails and the client's audit entries on the client timeline; the outbox's
-        # renderer of set-password links (in services).
-        from clients import services, timeline_sources  # noqa: F401
+        # The profile's own tabs, timeline entries, a dashboard panel, the sidebar's Clients
+        # section and the set-password email body (core/extension_points.py).
+        from clients import extensions  # noqa: F401
         from clients.metrics import outbox_queued_emails
         from core.metrics import register_figure
 

@@ -10,7 +10,7 @@ from django_countries import countries
 
 from clients import custom_fields
 from clients.models import Client, ClientGroup, Contact, CustomField, Note
-from clients.profile import note_subject_choices
+from clients.note_subjects import note_subject_choices
 from clients.services import (
     CONTACT_FIELDS,
     EDITABLE_FIELDS,

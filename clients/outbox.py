@@ -43,6 +43,8 @@ from django.utils import timezone
 
 import audit.context
 from clients.models import Client, EmailLog
+from core import extension_points
+from core.extension_points import EmailAttachmentSource, EmailBodySource
 
 logger = logging.getLogger(__name__)
 
@@ -57,29 +59,20 @@ SENDING_LEASE = dt.timedelta(minutes=15)
 
 
 class Attachment(NamedTuple):
-    """A file rendered at delivery: ``source`` names a registered renderer of ``object_id``."""
+    """A file rendered at delivery: ``source`` names the ``EmailAttachmentSource`` (registered
+    by the app that owns the data: billing's invoice PDFs, support's ticket files) that renders
+    ``object_id``."""
 
     source: str
     object_id: int
     name: str
 
 
-# Renderers registered by the apps that own the data (billing: invoice PDFs; support: ticket
-# files), so ``clients`` imports neither: object id → (content, MIME type).
-AttachmentRenderer = Callable[[int], tuple[bytes, str]]
-# Bodies that hold a secret (a set-password link) are written at delivery, never stored.
-BodyRenderer = Callable[[EmailLog], str]
-
-_attachment_renderers: dict[str, AttachmentRenderer] = {}
-_body_renderers: dict[str, BodyRenderer] = {}
-
-
-def register_attachment_source(source: str, render: AttachmentRenderer) -> None:
-    _attachment_renderers[source] = render
-
-
-def register_body_source(source: str, render: BodyRenderer) -> None:
-    _body_renderers[source] = render
+def _renderer(kind: type[EmailAttachmentSource] | type[EmailBodySource], key: str) -> Callable:
+    source = extension_points.get(kind, key)
+    if source is None:  # no app renders it: a permanent failure, recorded on the row
+        raise KeyError(key)
+    return source.render
 
 
 @transaction.atomic
@@ -137,10 +130,10 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def _message(log: EmailLog) -> EmailMessage:
-    body = _body_renderers[log.body_source](log) if log.body_source else log.body
+    body = _renderer(EmailBodySource, log.body_source)(log) if log.body_source else log.body
     files = []
     for source, object_id, name in log.attachment_sources:
-        content, mime = _attachment_renderers[source](object_id)
+        content, mime = _renderer(EmailAttachmentSource, source)(object_id)
         files.append((name, content, mime))
     return EmailMessage(
         subject=log.subject,

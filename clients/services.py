@@ -8,7 +8,7 @@ only after the transaction commits (``clients.outbox``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -37,8 +37,9 @@ from clients.models import (
     EmailLog,
     Note,
 )
-from clients.outbox import queue_email, register_body_source
+from clients.outbox import queue_email
 from core.emails import render_text
+from core.extension_points import CurrencyLock, registered
 
 EDITABLE_FIELDS = (
     "first_name",
@@ -77,15 +78,6 @@ CONTACT_FIELDS = (
 )
 SET_PASSWORD_SALT = "clients.set-password"  # noqa: S105 - a signing namespace, not a secret
 SET_PASSWORD_MAX_AGE = 60 * 60 * 72  # three days
-
-# Checks that may forbid changing a client's currency: each returns why, or "" when it is fine.
-# The billing app registers "the client has an invoice" here.
-CURRENCY_LOCKS: list[Callable[[Client], str]] = []
-
-
-def register_currency_lock(check: Callable[[Client], str]) -> None:
-    if check not in CURRENCY_LOCKS:
-        CURRENCY_LOCKS.append(check)
 
 
 def _check_fields(data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
@@ -138,8 +130,9 @@ def validate_status_change(*, client: Client, new_status: str, reason: str) -> N
 def validate_currency_change(*, client: Client, new_currency: str) -> None:
     if client.pk is None or new_currency == client.currency:
         return
-    for check in CURRENCY_LOCKS:
-        why = check(client)
+    # Other apps forbid it (billing: "the client has invoices"), see ``CurrencyLock``.
+    for lock in registered(CurrencyLock):
+        why = lock.check(client=client)
         if why:
             raise ValidationError(
                 "The currency cannot change: %(why)s.", code="currency_locked", params={"why": why}
@@ -571,9 +564,6 @@ def _password_link_at_delivery(log: EmailLog) -> str:
         "clients:set-password", args=[make_set_password_token(log.client)]
     )
     return _password_link_body(log.client, link=link)
-
-
-register_body_source(LINK_BODY_SOURCE, _password_link_at_delivery)
 
 
 @transaction.atomic

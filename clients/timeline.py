@@ -1,11 +1,11 @@
 """One timeline per client: notes, communications, tickets and replies, orders, invoices,
 payments, emails and audit entries, newest first.
 
-Each app registers a source (a queryset of the client's rows that the user may see, the time
-column, how to load a page of them). A page is one ``UNION ALL`` of the sources, every branch
-already ordered and limited by its ``(client, time)`` index, then one query per kind present on
-the page to load the rows: the query count depends on the number of kinds, never on the number
-of entries.
+Each app registers a ``TimelineSource`` (``core/extension_points.py``: a queryset of the
+client's rows that the user may see, the time column, how to load a page of them). A page is
+one ``UNION ALL`` of the sources, every branch already ordered and limited by its
+``(client, time)`` index, then one query per kind present on the page to load the rows: the
+query count depends on the number of kinds, never on the number of entries.
 Pages follow a keyset cursor (time, kind, id), so the 200th page costs what the first does.
 """
 
@@ -22,34 +22,13 @@ from django.db.models import F, Q, QuerySet, Value
 from django.db.models.fields import CharField
 from django.utils import timezone
 
+from core.extension_points import TimelineSource, visible
+
 PAGE_SIZE = 30
 
 
-@dataclass(frozen=True)
-class TimelineSource:
-    kind: str  # stable key used in URLs and the cursor, e.g. "ticket"
-    label: str  # plural, for the filter: "Tickets"
-    permission: str
-    # The client's rows of this kind that the user may see: ``rows(client, user)``.
-    rows: Callable[[Any, Any], QuerySet]
-    time_field: str  # the column the entry is dated by
-    load: Callable[[list[int]], dict[int, Any]]  # ids -> objects, in a constant number of queries
-    template: str  # renders one entry; gets ``entry``
-    order: int = 100
-
-
-_SOURCES: dict[str, TimelineSource] = {}
-
-
-def register_source(source: TimelineSource) -> None:
-    _SOURCES[source.kind] = source
-
-
 def sources_for(user: Any) -> list[TimelineSource]:
-    return sorted(
-        (s for s in _SOURCES.values() if user.has_perm(s.permission)),
-        key=lambda s: (s.order, s.kind),
-    )
+    return visible(TimelineSource, user)
 
 
 @dataclass
@@ -93,7 +72,7 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, str, int] | None:
 
 
 def _branch(source: TimelineSource, client: Any, user: Any, after: Any, limit: int) -> QuerySet:
-    rows = source.rows(client, user)
+    rows = source.rows(client=client, user=user)
     time = source.time_field
     if after is not None:
         at, kind, pk = after

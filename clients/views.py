@@ -16,7 +16,7 @@ from audit.edits import version_of
 from audit.feed import Feed, FeedFilters
 from audit.tracking import event_model_for
 from audit.views import RecordHistoryMixin
-from clients import custom_fields, services, timeline
+from clients import services
 from clients.forms import (
     ClientFilter,
     ClientForm,
@@ -30,14 +30,11 @@ from clients.forms import (
     custom_field_definitions,
 )
 from clients.models import Client, Contact, CustomFieldValue, Note
-from clients.profile import extra_tabs, mark_hidden_subjects
 from core import inputs
+from core.extension_points import ProfileTab, visible
 from core.forms import errors_to_form
 from core.views import StaffPermissionRequiredMixin
 from core.write import FilteredListView, PostOnlyWriteView, WriteView
-
-TABS = ("summary", "timeline", "contacts", "notes", "custom", "emails", "history")
-TAB_PAGE_SIZE = 25
 
 
 def _is_admin(user: Any) -> bool:
@@ -80,53 +77,24 @@ class ClientDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailV
         context = super().get_context_data(**kwargs)
         customer = self.object
         user = self.request.user
-        extra = {t.key: t for t in extra_tabs() if user.has_perm(t.permission)}
-        tab = kwargs.get("tab") or self.request.GET.get("tab", "summary")
-        tab = tab if tab in TABS or tab in extra else "summary"
+        # Every tab, the profile's own included, is a ProfileTab (core/extension_points.py).
+        tabs = {t.key: t for t in visible(ProfileTab, user)}
+        default = next(iter(tabs))
+        tab = kwargs.get("tab") or self.request.GET.get("tab", default)
+        if tab != "history" and tab not in tabs:  # History: RecordHistoryMixin's, Admins only
+            tab = default
         context["tab"] = tab
-        context["extra_tabs"] = list(extra.values())
-        if tab in extra:
-            context["tab_template"] = extra[tab].template
-            context.update(extra[tab].context(self.request, customer))
+        context["default_tab"] = default
+        context["tabs"] = list(tabs.values())
         context["pinned_notes"] = list(
             customer.notes.filter(pinned=True).select_related("author").order_by("-created_at")[:5]
         )
-        if tab == "summary":
-            context["contact_count"] = customer.contacts.count()
-        elif tab == "contacts":
-            context["contacts"] = list(customer.contacts.all()[:200])
-        elif tab == "notes":
-            notes = list(
-                customer.notes.select_related("author", "about_type")
-                .prefetch_related("about")
-                .pinned_first()[: TAB_PAGE_SIZE * 4]
-            )
-            mark_hidden_subjects(notes, customer, user)
-            context["notes"] = notes
-            context.setdefault("note_form", NoteForm(client=customer, user=user))
-        elif tab == "custom":
-            definitions = custom_field_definitions(admin=_is_admin(self.request.user))
-            values = {v.field_id: v.value for v in customer.custom_values.all()}
-            context["custom_rows"] = [
-                (d, custom_fields.display(d, values.get(d.pk, ""))) for d in definitions
-            ]
-        elif tab == "timeline":
-            sources = timeline.sources_for(user)
-            kinds = [k for k in self.request.GET.getlist("kind") if k in {s.kind for s in sources}]
-            cursor = self.request.GET.get("after") or None
-            context.update(
-                timeline=timeline.timeline_page(
-                    client=customer, user=user, kinds=kinds, cursor=cursor
-                ),
-                timeline_sources=sources,
-                timeline_kinds=kinds,
-                timeline_cursor=cursor,
-                timeline_kind_query="".join(f"&kind={k}" for k in kinds),
-            )
-        elif tab == "emails":
-            context["emails"] = list(
-                customer.emails.select_related("triggered_by")[: TAB_PAGE_SIZE * 4]
-            )
+        if tab in tabs:
+            context["tab_template"] = tabs[tab].template
+            # A bound form the view holds (a refused post) wins over the tab's blank one.
+            tab_context = tabs[tab].context(request=self.request, user=user, client=customer)
+            for key, value in tab_context.items():
+                context.setdefault(key, value)
         return context
 
 

@@ -5,5 +5,6 @@ class HostingConfig(AppConfig):
     name = "hosting"
 
     def ready(self) -> None:
-        # Adds Services and Domains to the client profile, and a panel to the dashboard.
-        from hosting import dashboard, profile_tabs  # noqa: F401
+        # The client profile's Products/Services and Domains tabs, a dashboard panel, the
+        # sidebar's sections (core/extension_points.py).
+        from hosting import extensions  # noqa: F401

@@ -12,6 +12,7 @@ from django.views.generic import DetailView
 from audit.edits import version_of
 from audit.views import RecordHistoryMixin
 from clients.models import Client
+from core.extension_points import ServiceNotice, ServiceTab, registered, visible
 from core.views import StaffPermissionRequiredMixin
 from core.write import CrumbsMixin, FilteredListView, PostOnlyWriteView, WriteView
 from hosting import services
@@ -26,7 +27,6 @@ from hosting.forms import (
     ServiceStatusForm,
 )
 from hosting.models import Addon, Domain, Service
-from hosting.service_page import service_notices, service_tabs
 
 
 def _client_crumbs(client: Client, tab: str) -> list[tuple[str, str]]:
@@ -63,14 +63,19 @@ class ServiceDetailView(StaffPermissionRequiredMixin, CrumbsMixin, RecordHistory
         context = super().get_context_data(**kwargs)
         service = self.object
         user = self.request.user
-        tabs = [t for t in service_tabs() if user.has_perm(t.permission)]
+        # Tabs and notices other apps add (ServiceTab, ServiceNotice: core/extension_points.py).
+        tabs = visible(ServiceTab, user)
         context["extra_tabs"] = tabs
-        context["notices"] = service_notices(service)
+        context["notices"] = [
+            text
+            for notice in registered(ServiceNotice)
+            for text in notice.notices(service=service, user=user)
+        ]
         wanted = self.request.GET.get("tab")
         current = next((t for t in tabs if t.key == wanted), None)
         if current is not None:
             context["tab"], context["extra_tab"] = current.key, current
-            context.update(current.context(self.request, service))
+            context.update(current.context(request=self.request, user=user, service=service))
             return context
         context["addons"] = list(service.addons.select_related("definition")[:100])
         context["domains"] = list(service.domains.select_related("tld")[:50])

@@ -6,5 +6,5 @@ class SupportConfig(AppConfig):
 
     def ready(self) -> None:
         # The client profile's Tickets and Communications tabs, timeline entries, the service
-        # page's Tickets tab and the dashboard panels.
-        from support import integration  # noqa: F401
+        # page's Tickets tab, the dashboard panels and the sidebar (core/extension_points.py).
+        from support import extensions  # noqa: F401

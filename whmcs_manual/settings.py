@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "support",
     "affiliates",
     "kb",
+    "demo",  # demo data and ``manage.py seed_demo`` (no models)
 ]
 
 MIDDLEWARE = [
@@ -189,8 +190,8 @@ elif TESTING:
     DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
 DATABASE_ROUTERS = ["core.routers.ReplicaRouter"] if "replica" in DATABASES else []
 
-# The dashboard's counts and totals are recomputed at most this often (core.dashboard); the
-# tests see every change at once.
+# The dashboard's counts and totals are recomputed at most this often
+# (core.extension_points.cached_figures); the tests see every change at once.
 DASHBOARD_FIGURES_SECONDS = env.int("DASHBOARD_FIGURES_SECONDS", default=0 if TESTING else 30)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from clients import services
 from clients.models import Client, ClientEvent, Contact, CustomFieldValue, EmailLog, Note
+from core import extension_points
 from tests.factories.clients import (
     ClientFactory,
     ContactFactory,
@@ -47,10 +48,11 @@ def test_a_sign_up_date_of_today_is_not_backdating(staff_admin):
 def test_currency_is_locked_by_a_registered_check(staff_admin):
     customer = ClientFactory(currency="GBP")
 
-    def has_invoice(client):
+    def has_invoice(*, client):
         return "it has invoices" if client.pk == customer.pk else ""
 
-    services.register_currency_lock(has_invoice)
+    lock = extension_points.CurrencyLock("test.has_invoice", has_invoice)
+    extension_points.register(lock)
     try:
         with pytest.raises(ValidationError) as exc:
             services.update_client(client=customer, data={"currency": "EUR"}, actor=staff_admin)
@@ -58,7 +60,7 @@ def test_currency_is_locked_by_a_registered_check(staff_admin):
         other = ClientFactory(currency="GBP")
         services.update_client(client=other, data={"currency": "EUR"}, actor=staff_admin)
     finally:
-        services.CURRENCY_LOCKS.remove(has_invoice)
+        extension_points.unregister(lock)
 
 
 def test_weak_client_password_is_refused(staff_admin):

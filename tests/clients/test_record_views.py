@@ -286,14 +286,14 @@ def test_a_refused_note_edit_comes_back_on_the_form_with_the_text(staff_client, 
 
 def test_a_refused_note_comes_back_on_the_full_profile(staff_client, monkeypatch):
     customer = ClientFactory()
-    tabs = staff_client.get(customer.get_absolute_url()).context["extra_tabs"]
+    tabs = staff_client.get(customer.get_absolute_url()).context["tabs"]
     monkeypatch.setattr(services, "add_note", _refuse)
     response = staff_client.post(
         reverse("clients:note-create", args=[customer.pk]), {"body": "call back Monday"}
     )
     assert response.status_code == 400
     assert response.context["tab"] == "notes"
-    assert [t.key for t in response.context["extra_tabs"]] == [t.key for t in tabs]
+    assert [t.key for t in response.context["tabs"]] == [t.key for t in tabs]
     assert [e.code for e in response.context["note_form"].non_field_errors().as_data()] == [
         "notes_locked"
     ]

@@ -2,7 +2,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.roles import ADMIN
-from hosting.catalog import load_starter_catalog
+from demo.hosting import load_starter_catalog
 from tests.factories.clients import ClientFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

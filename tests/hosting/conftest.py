@@ -1,6 +1,6 @@
 import pytest
 
-from hosting.catalog import load_starter_catalog
+from demo.hosting import load_starter_catalog
 
 
 @pytest.fixture

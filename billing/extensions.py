@@ -1,6 +1,7 @@
-"""What billing adds to other apps: client profile tabs, the currency lock, notes about invoices,
-a dashboard panel and the invoice PDF attached to emails. Registered from ``BillingConfig.ready``
-so ``clients`` never imports us."""
+"""What billing registers (``core/extension_points.py``): the client profile's Invoices,
+Transactions and Credit tabs, the currency lock, notes about invoices, the dashboard panel, the
+timeline's invoices and payments, the sidebar's Invoices and Transactions sections and the
+invoice PDF attached to emails."""
 
 from __future__ import annotations
 
@@ -13,26 +14,33 @@ from django.utils import timezone
 from billing import services
 from billing.models import BillableItem, CreditEntry, Invoice, Transaction
 from clients.models import Client
-from clients.outbox import register_attachment_source
-from clients.profile import ProfileTab, register_note_subject, register_tab
-from clients.services import register_currency_lock
-from clients.timeline import TimelineSource, in_bulk, register_source
-from core.dashboard import Panel, cached_figures, register_panel
+from clients.timeline import in_bulk
+from core.extension_points import (
+    CurrencyLock,
+    DashboardPanel,
+    EmailAttachmentSource,
+    NavSection,
+    NoteSubject,
+    ProfileTab,
+    TimelineSource,
+    cached_figures,
+    register,
+)
 
 TAB_LIMIT = 50
 
 
-def _invoices(request: Any, client: Client) -> dict[str, Any]:
+def _invoices(*, request: HttpRequest, user: Any, client: Client) -> dict[str, Any]:
     rows = Invoice.objects.filter(client=client).order_by("-id")[:TAB_LIMIT]
     return {"invoices": list(rows), "billing": services.summary_for(client)}
 
 
-def _transactions(request: Any, client: Client) -> dict[str, Any]:
+def _transactions(*, request: HttpRequest, user: Any, client: Client) -> dict[str, Any]:
     rows = Transaction.objects.filter(client=client).order_by("-id")[:TAB_LIMIT]
     return {"transactions": list(rows), "billing": services.summary_for(client)}
 
 
-def _credit(request: Any, client: Client) -> dict[str, Any]:
+def _credit(*, request: HttpRequest, user: Any, client: Client) -> dict[str, Any]:
     entries = CreditEntry.objects.filter(client=client).select_related("invoice", "created_by")
     queued = BillableItem.objects.filter(client=client, invoice_item__isnull=True)
     return {
@@ -42,52 +50,47 @@ def _credit(request: Any, client: Client) -> dict[str, Any]:
     }
 
 
-register_tab(
+register(
     ProfileTab(
         "invoices",
         "Invoices",
         "billing.view_invoice",
         "billing/includes/_tab_invoices.html",
         _invoices,
-        order=30,
-    )
-)
-register_tab(
+    ),
     ProfileTab(
         "transactions",
         "Transactions",
         "billing.view_transaction",
         "billing/includes/_tab_transactions.html",
         _transactions,
-        order=40,
-    )
-)
-register_tab(
+    ),
     ProfileTab(
         "credit",
         "Credit & billable items",
         "billing.view_creditentry",
         "billing/includes/_tab_credit.html",
         _credit,
-        order=50,
-    )
+    ),
 )
 
 
-def _has_invoices(client: Client) -> str:
+def _has_invoices(*, client: Client) -> str:
     # Fixed at the first invoice: its totals, taxes and payments are in that currency.
     return "the client has invoices" if client.invoices.exists() else ""
 
 
-register_currency_lock(_has_invoices)
-register_note_subject(
-    "billing.invoice",
-    lambda client, user: client.invoices.exclude(status="draft").order_by("-id"),
-    limit=TAB_LIMIT,
+register(
+    CurrencyLock("billing.invoices", _has_invoices),
+    NoteSubject(
+        "billing.invoice",
+        lambda *, client, user: client.invoices.exclude(status="draft").order_by("-id"),
+        limit=TAB_LIMIT,
+    ),
 )
 
 
-def _dashboard(request: HttpRequest) -> dict[str, Any]:
+def _dashboard(*, request: HttpRequest, user: Any) -> dict[str, Any]:
     today = timezone.localdate()
     figures = cached_figures(f"billing:{today.isoformat()}", lambda: _figures(today))
     overdue = Invoice.objects.overdue(today).select_related("client").order_by("due_date", "id")[:8]
@@ -118,37 +121,33 @@ def _figures(today: Any) -> dict[str, Any]:
     }
 
 
-register_panel(
-    Panel(
-        "billing", "billing.view_invoice", "billing/includes/_dashboard.html", _dashboard, order=30
-    )
-)
-
-
-# The client timeline: invoices (dated when entered) and money in and out.
-register_source(
+# The client timeline: invoices (dated when entered) and money in and out; the dashboard, the
+# sidebar, and the invoice PDF attached to emails.
+register(
     TimelineSource(
         "invoice",
         "Invoices",
         "billing.view_invoice",
-        lambda client, user: Invoice.objects.filter(client=client),
+        lambda *, client, user: Invoice.objects.filter(client=client),
         "created_at",
         in_bulk(Invoice.objects.all()),
         "billing/timeline/_invoice.html",
-        order=50,
-    )
-)
-register_source(
+    ),
     TimelineSource(
         "payment",
         "Payments",
         "billing.view_transaction",
-        lambda client, user: Transaction.objects.filter(client=client),
+        lambda *, client, user: Transaction.objects.filter(client=client),
         "date",
         in_bulk(Transaction.objects.all()),
         "billing/timeline/_payment.html",
-        order=60,
-    )
+    ),
+    DashboardPanel(
+        "billing", "billing.view_invoice", "billing/includes/_dashboard.html", _dashboard
+    ),
+    NavSection("invoices", "Invoices", "billing:invoice-list", "billing.view_invoice"),
+    NavSection(
+        "transactions", "Transactions", "billing:transaction-list", "billing.view_transaction"
+    ),
+    EmailAttachmentSource(services.INVOICE_PDF, services.invoice_pdf_attachment),
 )
-
-register_attachment_source(services.INVOICE_PDF, services.invoice_pdf_attachment)

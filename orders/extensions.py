@@ -1,6 +1,7 @@
-"""What orders adds to other apps: the client's Orders tab, the hosting account's Changes tab
-and notices, a dashboard panel, and what happens when an upgrade's invoice is paid or
-cancelled. Registered from ``OrdersConfig.ready`` so that hosting and billing never import us."""
+"""What orders registers (``core/extension_points.py``): the client's Orders tab, notes about
+orders, the hosting account's Changes tab and notices, a dashboard panel, the timeline's
+orders, the sidebar's Orders section, and what happens when an upgrade's invoice is paid or
+cancelled."""
 
 from __future__ import annotations
 
@@ -9,37 +10,59 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils import timezone
 
-from billing.services import register_invoice_handler
 from clients.models import Client
-from clients.profile import ProfileTab, register_note_subject, register_tab
-from clients.timeline import TimelineSource, in_bulk, register_source
-from core.dashboard import Panel, cached_figures, register_panel
-from hosting.service_page import register_service_notice, register_service_tab
+from clients.timeline import in_bulk
+from core.extension_points import (
+    DashboardPanel,
+    InvoiceStatusChange,
+    InvoiceStatusHandler,
+    NavSection,
+    NoteSubject,
+    ProfileTab,
+    ServiceNotice,
+    ServiceTab,
+    TimelineSource,
+    cached_figures,
+    register,
+)
 from orders import services
 from orders.models import Order, ServiceChange
 
 TAB_LIMIT = 50
 
-register_invoice_handler("paid", services.apply_paid_changes)
-register_invoice_handler("cancelled", services.withdraw_for_cancelled_invoice)
+
+def _invoice_paid(change: InvoiceStatusChange) -> None:
+    services.apply_paid_changes(invoice=change.invoice, actor=change.actor, reason=change.reason)
 
 
-def _orders(request: Any, client: Client) -> dict[str, Any]:
+def _invoice_cancelled(change: InvoiceStatusChange) -> None:
+    services.withdraw_for_cancelled_invoice(
+        invoice=change.invoice, actor=change.actor, reason=change.reason
+    )
+
+
+register(
+    InvoiceStatusHandler("orders.apply_paid_changes", "paid", _invoice_paid),
+    InvoiceStatusHandler("orders.withdraw_changes", "cancelled", _invoice_cancelled),
+)
+
+
+def _orders(*, request: HttpRequest, user: Any, client: Client) -> dict[str, Any]:
     rows = Order.objects.filter(client=client).select_related("invoice", "placed_by")
     return {"orders": list(rows.order_by("-id")[:TAB_LIMIT])}
 
 
-register_tab(
+register(
     ProfileTab(
-        "orders", "Orders", "orders.view_order", "orders/includes/_tab_orders.html", _orders, 25
-    )
-)
-register_note_subject(
-    "orders.order", lambda client, user: client.orders.order_by("-id"), limit=TAB_LIMIT
+        "orders", "Orders", "orders.view_order", "orders/includes/_tab_orders.html", _orders
+    ),
+    NoteSubject(
+        "orders.order", lambda *, client, user: client.orders.order_by("-id"), limit=TAB_LIMIT
+    ),
 )
 
 
-def _changes(request: Any, service: Any) -> dict[str, Any]:
+def _changes(*, request: HttpRequest, user: Any, service: Any) -> dict[str, Any]:
     rows = ServiceChange.objects.filter(service=service).select_related(
         "old_product", "new_product", "invoice", "credit_entry", "requested_by", "withdrawn_by"
     )
@@ -56,19 +79,18 @@ def _changes(request: Any, service: Any) -> dict[str, Any]:
     }
 
 
-register_service_tab(
-    ProfileTab(
+register(
+    ServiceTab(
         "changes",
         "Upgrades & cancellation",
         "orders.view_servicechange",
         "orders/includes/_tab_changes.html",
         _changes,
-        order=10,
     )
 )
 
 
-def _notices(service: Any) -> list[str]:
+def _notices(*, service: Any, user: Any) -> list[str]:
     notices = []
     pending = ServiceChange.objects.filter(service=service, status="pending").order_by("id")
     for change in pending.select_related("new_product", "invoice"):
@@ -84,10 +106,10 @@ def _notices(service: Any) -> list[str]:
     return notices
 
 
-register_service_notice(_notices)
+register(ServiceNotice("orders.pending_changes", _notices))
 
 
-def _dashboard(request: HttpRequest) -> dict[str, Any]:
+def _dashboard(*, request: HttpRequest, user: Any) -> dict[str, Any]:
     pending = Order.objects.filter(status=Order.Status.PENDING)
     today = timezone.localdate()
     due = ServiceChange.objects.filter(
@@ -102,20 +124,16 @@ def _dashboard(request: HttpRequest) -> dict[str, Any]:
     return {**figures, "pending_orders": list(pending.select_related("client").order_by("id")[:8])}
 
 
-register_panel(
-    Panel("orders", "orders.view_order", "orders/includes/_dashboard.html", _dashboard, order=35)
-)
-
-
-register_source(
+register(
+    DashboardPanel("orders", "orders.view_order", "orders/includes/_dashboard.html", _dashboard),
     TimelineSource(
         "order",
         "Orders",
         "orders.view_order",
-        lambda client, user: Order.objects.filter(client=client),
+        lambda *, client, user: Order.objects.filter(client=client),
         "created_at",
         in_bulk(Order.objects.select_related("placed_by", "invoice")),
         "orders/timeline/_order.html",
-        order=40,
-    )
+    ),
+    NavSection("orders", "Orders", "orders:order-list", "orders.view_order"),
 )

@@ -9,17 +9,17 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from affiliates.catalog import load_demo_affiliates
 from audit.management.base import AuditedCommand
 from billing import services as billing
-from billing.catalog import load_billing_defaults
 from clients.models import Client
 from clients.services import create_client
 from core.roles import ADMIN, BILLING, READ_ONLY, SUPPORT
-from hosting.catalog import load_starter_catalog
-from kb.catalog import load_demo_kb
-from orders.catalog import load_demo_orders
-from support.catalog import load_demo_support
+from demo.affiliates import load_demo_affiliates
+from demo.billing import load_billing_defaults
+from demo.hosting import load_starter_catalog
+from demo.kb import load_demo_kb
+from demo.orders import load_demo_orders
+from demo.support import load_demo_support
 
 DEMO_ADMIN = "demo-admin"
 DEMO_STAFF = {"demo-billing": BILLING, "demo-support": SUPPORT, "demo-readonly": READ_ONLY}
