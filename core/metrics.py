@@ -30,7 +30,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from audit.middleware import client_ip
+from core.http import client_ip
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import environ
 
-from core.logs import logging_config
+from audit.logs import logging_config
 from core.storage import private_storages
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -390,7 +390,7 @@ AUDIT_SEAL_HORIZON_SECONDS = env.int("AUDIT_SEAL_HORIZON_SECONDS", default=600)
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1"])
 
 # Logs: plain text by default; LOG_FORMAT=json writes JSON lines carrying the request id the
-# audit trail records, the user id and the path (core/logs.py).
+# audit trail records, the user id and the path (audit/logs.py).
 LOGGING = logging_config(
     log_format=env.str("LOG_FORMAT", default="plain"), level=env.str("LOG_LEVEL", default="INFO")
 )

@@ -10,10 +10,10 @@ from django.http import HttpResponse
 from django.test import Client as HttpClient
 from django.test import RequestFactory
 
+from audit.logs import logging_config
 from audit.middleware import AuditMiddleware
 from clients.models import EmailLog
 from clients.outbox import queue_email
-from core.logs import logging_config
 
 
 @pytest.fixture

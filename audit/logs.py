@@ -61,7 +61,7 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_context": {"()": "core.logs.RequestContextFilter"}},
+        "filters": {"request_context": {"()": "audit.logs.RequestContextFilter"}},
         "formatters": formatters,
         "handlers": {
             "console": {
