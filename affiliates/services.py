@@ -20,11 +20,11 @@ from django.utils import timezone
 
 import audit.context
 from affiliates.models import Affiliate, Commission, Payout, Referral
-from audit.context import require_reason
 from audit.edits import refuse_if_changed
 from billing import services as billing
 from billing.models import Invoice, Transaction
 from clients.models import Client
+from core.rules import require_reason
 
 CENT = Decimal("0.01")
 
@@ -228,7 +228,7 @@ def add_commission(
                 "invoice_not_paid",
             )
     if referral is not None and referral.affiliate_id != affiliate.pk:
-        raise _field("referral", "This referral belongs to another affiliate.", "foreign_referral")
+        raise _field("referral", "This referral belongs to another affiliate.", "wrong_affiliate")
     if invoice is None:
         require_reason(
             reason, "Say what the commission is for (or choose the invoice).", field="reason"

@@ -30,12 +30,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
 import audit.context
-from audit.context import require_reason
 from billing.models import (
     ZERO,
     Allocation,
@@ -51,6 +50,7 @@ from billing.models import (
 from billing.totals import Line, TaxRates, compute_totals, money
 from clients.models import Client, EmailLog
 from core.emails import render_text
+from core.rules import integrity_errors, require_reason, require_same_client, require_transition
 
 MAX_LINES = 200
 
@@ -161,6 +161,15 @@ def _check_periods_free(invoice: Invoice) -> None:
         )
 
 
+TRANSACTION_CONSTRAINTS = {
+    "billing_txn_unique_gateway_id": (
+        "transaction_id",
+        "This gateway already has a transaction with this ID.",
+        "duplicate_transaction_id",
+    )
+}
+
+
 def _field_error(field_name: str, message: str, code: str) -> ValidationError:
     return ValidationError({field_name: ValidationError(message, code=code)})
 
@@ -267,13 +276,9 @@ def _validate_lines(lines: Sequence[LineData], client: Client) -> None:
     if len(lines) > MAX_LINES:
         raise ValidationError(f"An invoice has at most {MAX_LINES} lines.", code="too_many_lines")
     for line in lines:
-        for record in (line.service, line.domain, line.billable_item):
-            if record is not None and record.client_id != client.pk:
-                raise ValidationError(
-                    "A line refers to another client's record.", code="wrong_client"
-                )
-        if line.addon is not None and line.addon.service.client_id != client.pk:
-            raise ValidationError("A line refers to another client's record.", code="wrong_client")
+        addon_service = line.addon.service if line.addon is not None else None
+        for record in (line.service, line.domain, line.billable_item, addon_service):
+            require_same_client(client, record, message="A line refers to another client's record.")
         if line.quantity is None or line.quantity <= 0:
             raise ValidationError("Quantities must be more than zero.", code="not_positive")
         if line.period_start is not None or line.period_end is not None:
@@ -514,18 +519,7 @@ def change_invoice_status(
     """
     client = _lock_client_of(invoice)
     invoice = _lock_invoice(invoice)
-    allowed = Invoice.STATUS_TRANSITIONS[Invoice.Status(invoice.status)]
-    if status not in allowed:
-        raise ValidationError(
-            "A %(old)s invoice cannot become %(new)s.",
-            code="invalid_transition",
-            params={
-                "old": invoice.get_status_display().lower(),
-                "new": Invoice.Status(status).label.lower()
-                if status in Invoice.Status.values
-                else status,
-            },
-        )
+    require_transition(invoice, status, noun="invoice")
     require_reason(reason, "Say why the invoice status changes.")
     if status in Invoice.BILLED and invoice.status not in Invoice.BILLED:
         _check_periods_free(invoice)
@@ -718,17 +712,8 @@ def _new_transaction(
         created_by=_actor(actor),
     )
     row.full_clean(validate_constraints=False)
-    try:
-        with transaction.atomic():
-            row.save()
-    except IntegrityError as exc:
-        if "billing_txn_unique_gateway_id" in str(exc):  # lost a race with the same ID
-            raise _field_error(
-                "transaction_id",
-                "This gateway already has a transaction with this ID.",
-                "duplicate_transaction_id",
-            ) from exc
-        raise
+    with integrity_errors(TRANSACTION_CONSTRAINTS):  # lost a race with the same ID
+        row.save()
     return row
 
 
@@ -766,12 +751,12 @@ def record_payment(
     plan: list[tuple[Invoice, Decimal]] = []
     for given, wanted in allocations:
         invoice = locked[given.pk]
-        if invoice.client_id != client.pk:
-            raise ValidationError(
-                "Invoice %(number)s belongs to another client.",
-                code="wrong_client",
-                params={"number": invoice},
-            )
+        require_same_client(
+            client,
+            invoice,
+            message="Invoice %(number)s belongs to another client.",
+            params={"number": invoice},
+        )
         if invoice.status not in Invoice.PAYABLE or invoice.balance <= 0:
             raise ValidationError(
                 "Invoice %(number)s is %(status)s: it cannot take a payment.",
@@ -1158,10 +1143,12 @@ def add_billable_item(
 ) -> BillableItem:
     """Queue a one-off charge for the client's next invoice, or invoice it at once."""
     client = _lock_client(client)
-    if service is not None and service.client_id != client.pk:
-        raise _field_error(
-            "service", "That hosting account belongs to another client.", "wrong_client"
-        )
+    require_same_client(
+        client,
+        service,
+        field="service",
+        message="That hosting account belongs to another client.",
+    )
     with audit.context.context(action="billing.add_billable_item", reason=reason, actor=actor):
         item = BillableItem(
             client=client,

@@ -17,7 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Lower, Trim
 from django.urls import reverse
@@ -25,7 +25,6 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 import audit.context
-from audit.context import require_reason
 from audit.edits import refuse_if_changed
 from clients import custom_fields
 from clients.models import (
@@ -39,6 +38,7 @@ from clients.models import (
 )
 from clients.outbox import queue_email, register_body_source
 from core.emails import render_text
+from core.rules import integrity_errors, require_reason, require_same_client, require_transition
 
 EDITABLE_FIELDS = (
     "first_name",
@@ -94,23 +94,20 @@ def _check_fields(data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
         raise ValidationError(f"Unknown fields: {sorted(unknown)}", code="unknown_field")
 
 
+SAVE_CONSTRAINTS = {
+    "clients_client_email_ci_unique": (
+        "email",
+        "Another client already uses this email address.",
+        "duplicate_email",
+    )
+}
+
+
 def _save(obj: Any, *, update_fields: list[str] | None = None) -> None:
     obj.full_clean()
-    try:
-        # A savepoint, so that a lost race on a unique constraint leaves the outer transaction
-        # usable and the caller gets a form error instead of a 500.
-        with transaction.atomic():
-            obj.save(update_fields=update_fields)
-    except IntegrityError as exc:
-        if "clients_client_email_ci_unique" in str(exc):
-            raise ValidationError(
-                {
-                    "email": ValidationError(
-                        "Another client already uses this email address.", code="duplicate_email"
-                    )
-                }
-            ) from exc
-        raise
+    # A lost race on the unique email gives a form error instead of a 500.
+    with integrity_errors(SAVE_CONSTRAINTS):
+        obj.save(update_fields=update_fields)
 
 
 # Clients ---------------------------------------------------------------------------------
@@ -123,15 +120,7 @@ def validate_status_change(*, client: Client, new_status: str, reason: str) -> N
     """
     if new_status == client.status:
         return
-    if new_status not in Client.STATUS_TRANSITIONS[Client.Status(client.status)]:
-        raise ValidationError(
-            "A %(old)s client cannot become %(new)s.",
-            code="invalid_transition",
-            params={
-                "old": client.get_status_display().lower(),
-                "new": Client.Status(new_status).label.lower(),
-            },
-        )
+    require_transition(client, new_status, noun="client")
     require_reason(reason, "Say why the status changes.")
 
 
@@ -428,10 +417,9 @@ def add_note(
 ) -> Note:
     """A note on a client, optionally about one of the client's records."""
     client = Client.objects.select_for_update().get(pk=client.pk)
-    if about is not None and getattr(about, "client_id", None) != client.pk:
-        raise ValidationError(
-            "A note can only be about this client's own records.", code="about_other_client"
-        )
+    require_same_client(
+        client, about, message="A note can only be about this client's own records."
+    )
     with audit.context.context(action="clients.add_note", actor=actor):
         note = Note(client=client, author=actor, body=body.strip(), pinned=pinned, about=about)
         note.full_clean()

@@ -32,7 +32,7 @@ from clients.forms import (
 )
 from clients.models import Client, Contact, CustomFieldValue, Note
 from clients.profile import extra_tabs, mark_hidden_subjects
-from core import inputs
+from core import errors, inputs
 from core.forms import errors_to_form
 from core.pagination import DeferredJoinPaginator
 from core.views import StaffPermissionRequiredMixin
@@ -441,7 +441,7 @@ class NoteCreateView(ClientDetailView):
                 )
             except ValidationError as exc:
                 if (
-                    getattr(exc, "code", None) == "about_other_client"
+                    getattr(exc, "code", None) == errors.WRONG_CLIENT
                     and "about_record" in form.fields
                 ):
                     form.add_error("about_record", exc)

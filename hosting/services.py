@@ -9,13 +9,13 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 import audit.context
-from audit.context import require_reason
 from audit.edits import refuse_if_changed
 from clients.models import Client
+from core.rules import integrity_errors, require_reason, require_same_client, require_transition
 from hosting import crypto
 from hosting.domains import validate_domain_name, validate_host_name
 from hosting.models import (
@@ -91,16 +91,7 @@ def _check_fields(data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
 def _transition(obj: Any, new_status: str, reason: str) -> None:
     if new_status == obj.status:
         raise ValidationError("It already has that status.", code="same_status")
-    allowed = type(obj).STATUS_TRANSITIONS[type(obj).Status(obj.status)]
-    if new_status not in allowed:
-        raise ValidationError(
-            "A %(old)s record cannot become %(new)s.",
-            code="invalid_transition",
-            params={
-                "old": obj.get_status_display().lower(),
-                "new": type(obj).Status(new_status).label.lower(),
-            },
-        )
+    require_transition(obj, new_status)
     require_reason(reason, "Say why the status changes.")
 
 
@@ -384,22 +375,19 @@ def domain_catalog_amounts(*, tld: Tld, currency: str, years: int, order_type: s
     return first, price.renew
 
 
+DOMAIN_CONSTRAINTS = {
+    "hosting_domain_one_active": (
+        "name",
+        "This domain is already active on another record.",
+        "domain_active_elsewhere",
+    )
+}
+
+
 def _save_domain(domain: Domain) -> None:
     domain.full_clean()
-    try:
-        with transaction.atomic():
-            domain.save()
-    except IntegrityError as exc:
-        if "hosting_domain_one_active" in str(exc):
-            raise ValidationError(
-                {
-                    "name": ValidationError(
-                        "This domain is already active on another record.",
-                        code="domain_active_elsewhere",
-                    )
-                }
-            ) from exc
-        raise
+    with integrity_errors(DOMAIN_CONSTRAINTS):
+        domain.save()
 
 
 def _refuse_silent_duplicate(domain: Domain, reason: str) -> None:
@@ -506,14 +494,9 @@ def create_domain(
         raise ValidationError(
             {"epp_code": ValidationError("A transfer needs the EPP code.", code="epp_required")}
         )
-    if domain.service is not None and domain.service.client_id != client.pk:
-        raise ValidationError(
-            {
-                "service": ValidationError(
-                    "That service belongs to another client.", code="wrong_client"
-                )
-            }
-        )
+    require_same_client(
+        client, domain.service, field="service", message="That service belongs to another client."
+    )
     with audit.context.context(action="hosting.create_domain", reason=reason, actor=actor):
         _prepare_domain(domain, data, reason, new=True)
         domain.epp_code = crypto.encrypt(epp_code.strip(), field="epp_code")

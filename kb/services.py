@@ -27,6 +27,7 @@ from markdown_it import MarkdownIt
 
 import audit.context
 from audit.edits import refuse_if_changed
+from core.rules import constraint_name
 from kb.models import (
     SEARCH_CONFIG,
     Article,
@@ -304,7 +305,9 @@ def vote(article: Article, *, helpful: bool, voter: str, day: dt.date | None = N
             ArticleVote.objects.create(
                 article=article, voter=voter, day=day or timezone.localdate(), helpful=helpful
             )
-    except IntegrityError:
+    except IntegrityError as exc:
+        if constraint_name(exc) != "kb_vote_once_per_voter_per_day":
+            raise
         return False
     field = "helpful_yes" if helpful else "helpful_no"
     ArticleStats.objects.filter(article=article).update(**{field: F(field) + 1})

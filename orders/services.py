@@ -18,17 +18,23 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
 import audit.context
-from audit.context import require_reason
 from billing import services as billing
 from billing.models import Invoice, InvoiceItem
 from billing.totals import HUNDRED, Line, Totals, compute_totals, money
 from clients.models import Client, EmailLog
 from core.emails import render_text
+from core.rules import (
+    belongs_to_client,
+    can_transition,
+    integrity_errors,
+    require_reason,
+    require_transition,
+)
 from hosting import crypto
 from hosting import services as hosting
 from hosting.domains import to_ascii, to_unicode, validate_domain_name
@@ -323,7 +329,7 @@ def _price_addon(
         product = products[data.for_line].data.product
         on = products[data.for_line].description
     else:
-        if data.service.client_id != client.pk:
+        if not belongs_to_client(data.service, client):
             raise _line_error(
                 group, index, "target", "That account belongs to another client.", "wrong_client"
             )
@@ -783,9 +789,8 @@ def _cancel_records(order: Order, status: str, actor: Any, reason: str) -> None:
         ):
             if record is None:
                 continue
-            allowed = type(record).STATUS_TRANSITIONS[type(record).Status(record.status)]
-            target = status if status in allowed else Order.Status.CANCELLED
-            if target not in allowed:
+            target = status if can_transition(record, status) else Order.Status.CANCELLED
+            if not can_transition(record, target):
                 continue  # already cancelled, terminated, ...: nothing to undo
             kwarg = {
                 hosting.change_addon_status: "addon",
@@ -811,18 +816,7 @@ def change_order_status(
     order = Order.objects.select_for_update().select_related("client").get(pk=order.pk)
     if status == Order.Status.ACTIVE:
         raise ValidationError("Accept the order to make it active.", code="use_accept")
-    allowed = Order.STATUS_TRANSITIONS[Order.Status(order.status)]
-    if status not in allowed:
-        raise ValidationError(
-            "A %(old)s order cannot become %(new)s.",
-            code="invalid_transition",
-            params={
-                "old": order.get_status_display().lower(),
-                "new": Order.Status(status).label.lower()
-                if status in Order.Status.values
-                else status,
-            },
-        )
+    require_transition(order, status, noun="order")
     require_reason(reason, "Say why the order status changes.")
     if order.is_accepted and cancel_records:
         _cancel_records(order, status, actor, reason)
@@ -1027,18 +1021,21 @@ def _apply_change(change: ServiceChange, actor: Any, reason: str = "") -> Servic
     return change
 
 
+_ALREADY_PENDING = (
+    None,
+    "This account already has a pending request of this sort: withdraw it first.",
+    "already_pending",
+)
+CHANGE_CONSTRAINTS = {
+    "orders_change_one_pending_cancellation": _ALREADY_PENDING,
+    "orders_change_one_pending_change": _ALREADY_PENDING,
+}
+
+
 def _save_change(change: ServiceChange) -> ServiceChange:
     change.full_clean()
-    try:
-        with transaction.atomic():
-            change.save()
-    except IntegrityError as exc:
-        if "one_pending" in str(exc):
-            raise ValidationError(
-                "This account already has a pending request of this sort: withdraw it first.",
-                code="already_pending",
-            ) from exc
-        raise
+    with integrity_errors(CHANGE_CONSTRAINTS):
+        change.save()
     return change
 
 
@@ -1260,8 +1257,7 @@ def _cancel_service(service: Service, actor: Any, reason: str) -> None:
         hosting.change_addon_status(
             addon=addon, new_status=Addon.Status.CANCELLED, actor=actor, reason=reason
         )
-    allowed = Service.STATUS_TRANSITIONS[Service.Status(service.status)]
-    if Service.Status.CANCELLED in allowed:
+    if can_transition(service, Service.Status.CANCELLED):
         hosting.change_service_status(
             service=service, new_status=Service.Status.CANCELLED, actor=actor, reason=reason
         )
