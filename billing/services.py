@@ -50,7 +50,13 @@ from billing.models import (
 from billing.totals import Line, TaxRates, compute_totals, money
 from clients.models import Client, EmailLog
 from core.emails import render_text
-from core.rules import integrity_errors, require_reason, require_same_client, require_transition
+from core.rules import (
+    Refusal,
+    integrity_errors,
+    require_reason,
+    require_same_client,
+    require_transition,
+)
 
 MAX_LINES = 200
 
@@ -162,10 +168,10 @@ def _check_periods_free(invoice: Invoice) -> None:
 
 
 TRANSACTION_CONSTRAINTS = {
-    "billing_txn_unique_gateway_id": (
+    "billing_txn_unique_gateway_id": Refusal(
         "transaction_id",
         "This gateway already has a transaction with this ID.",
-        "duplicate_transaction_id",
+        code="duplicate_transaction_id",
     )
 }
 
@@ -255,7 +261,7 @@ def _apply_totals(invoice: Invoice, items: Sequence[InvoiceItem]) -> None:
     invoice.subtotal, invoice.tax1_amount = totals.subtotal, totals.tax1
     invoice.tax2_amount, invoice.total = totals.tax2, totals.total
     if invoice.total < 0:
-        raise ValidationError("An invoice cannot total less than zero.", code="negative_total")
+        raise ValidationError("An invoice cannot total less than zero.", code="negative")
 
 
 def default_series() -> InvoiceSeries:
@@ -679,7 +685,7 @@ def _new_transaction(
     _check_gateway(gateway)
     transaction_id = (transaction_id or "").strip()
     if fees < 0:
-        raise _field_error("fees", "Fees cannot be negative.", "negative_fees")
+        raise _field_error("fees", "Fees cannot be negative.", "negative")
     if fees > amount_in + amount_out:
         raise _field_error("fees", "Fees cannot be more than the amount.", "fees_exceed_amount")
     backdated = _check_date(date, reason)

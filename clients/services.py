@@ -38,7 +38,13 @@ from clients.models import (
 )
 from clients.outbox import queue_email, register_body_source
 from core.emails import render_text
-from core.rules import integrity_errors, require_reason, require_same_client, require_transition
+from core.rules import (
+    Refusal,
+    integrity_errors,
+    require_reason,
+    require_same_client,
+    require_transition,
+)
 
 EDITABLE_FIELDS = (
     "first_name",
@@ -95,10 +101,10 @@ def _check_fields(data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
 
 
 SAVE_CONSTRAINTS = {
-    "clients_client_email_ci_unique": (
+    "clients_client_email_ci_unique": Refusal(
         "email",
         "Another client already uses this email address.",
-        "duplicate_email",
+        code="duplicate_email",
     )
 }
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -140,8 +140,16 @@ def constraint_name(exc: IntegrityError) -> str | None:
     return getattr(diag, "constraint_name", None)
 
 
-# What a constraint's refusal becomes: (field or None for the top of the form, message, code).
-ConstraintErrors = Mapping[str, tuple[str | None, str, str]]
+class Refusal(NamedTuple):
+    """What a constraint's refusal becomes: the field (None: the top of the form), the
+    message and the code."""
+
+    field: str | None
+    message: str
+    code: str
+
+
+ConstraintErrors = Mapping[str, Refusal]
 
 
 def translate_integrity_error(exc: IntegrityError, known: ConstraintErrors) -> ValidationError:
@@ -149,9 +157,9 @@ def translate_integrity_error(exc: IntegrityError, known: ConstraintErrors) -> V
     name = constraint_name(exc)
     if name not in known:
         raise exc
-    field, message, code = known[name]
-    error = ValidationError(message, code=code)
-    return ValidationError({field: error}) if field else error
+    refusal = known[name]
+    error = ValidationError(refusal.message, code=refusal.code)
+    return ValidationError({refusal.field: error}) if refusal.field else error
 
 
 @contextmanager

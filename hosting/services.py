@@ -15,7 +15,13 @@ from django.utils import timezone
 import audit.context
 from audit.edits import refuse_if_changed
 from clients.models import Client
-from core.rules import integrity_errors, require_reason, require_same_client, require_transition
+from core.rules import (
+    Refusal,
+    integrity_errors,
+    require_reason,
+    require_same_client,
+    require_transition,
+)
 from hosting import crypto
 from hosting.domains import validate_domain_name, validate_host_name
 from hosting.models import (
@@ -376,10 +382,10 @@ def domain_catalog_amounts(*, tld: Tld, currency: str, years: int, order_type: s
 
 
 DOMAIN_CONSTRAINTS = {
-    "hosting_domain_one_active": (
+    "hosting_domain_one_active": Refusal(
         "name",
         "This domain is already active on another record.",
-        "domain_active_elsewhere",
+        code="domain_active_elsewhere",
     )
 }
 

@@ -29,6 +29,7 @@ from billing.totals import HUNDRED, Line, Totals, compute_totals, money
 from clients.models import Client, EmailLog
 from core.emails import render_text
 from core.rules import (
+    Refusal,
     belongs_to_client,
     can_transition,
     integrity_errors,
@@ -156,24 +157,29 @@ class OrderPlan:
         return sum((line.first_payment for line in self.lines), ZERO)
 
 
+def _promotion_refused(message: str, code: str) -> ValidationError:
+    return ValidationError({"promotion_code": ValidationError(message, code=code)})
+
+
 def _promotion(code: str, client: Client, today: dt.date, *, lock: bool) -> Promotion | None:
     if not code.strip():
         return None
     rows = Promotion.objects.select_for_update() if lock else Promotion.objects.all()
     promotion = rows.filter(code=code.strip().upper()).first()
-    problem = None
     if promotion is None or not promotion.active:
-        problem = ("There is no active promotion with this code.", "promotion_unknown")
-    elif promotion.start_date and today < promotion.start_date:
-        problem = ("This promotion has not started yet.", "promotion_not_started")
-    elif promotion.end_date and today > promotion.end_date:
-        problem = ("This promotion has ended.", "promotion_ended")
-    elif promotion.max_uses and promotion.uses >= promotion.max_uses:
-        problem = ("This promotion has been used up.", "promotion_used_up")
-    elif promotion.kind == Promotion.Kind.FIXED and promotion.currency != client.currency:
-        problem = ("This promotion is for clients in another currency.", "promotion_currency")
-    if problem:
-        raise ValidationError({"promotion_code": ValidationError(problem[0], code=problem[1])})
+        raise _promotion_refused(
+            "There is no active promotion with this code.", "promotion_unknown"
+        )
+    if promotion.start_date and today < promotion.start_date:
+        raise _promotion_refused("This promotion has not started yet.", "promotion_not_started")
+    if promotion.end_date and today > promotion.end_date:
+        raise _promotion_refused("This promotion has ended.", "promotion_ended")
+    if promotion.max_uses and promotion.uses >= promotion.max_uses:
+        raise _promotion_refused("This promotion has been used up.", "promotion_used_up")
+    if promotion.kind == Promotion.Kind.FIXED and promotion.currency != client.currency:
+        raise _promotion_refused(
+            "This promotion is for clients in another currency.", "promotion_currency"
+        )
     return promotion
 
 
@@ -451,7 +457,9 @@ def plan_order(
             f"An order has at most {MAX_ORDER_LINES} lines.", code="too_many_lines"
         )
     if item_status not in ITEM_STATUSES:
-        raise ValidationError({"item_status": ValidationError("Pending or active.", code="bad")})
+        raise ValidationError(
+            {"item_status": ValidationError("Pending or active.", code="bad_status")}
+        )
     promotion = _promotion(promotion_code, client, today, lock=lock_promotion)
     priced_products = [
         _price_product(i, data, client, promotion) for i, data in enumerate(products)
@@ -556,7 +564,7 @@ def place_order(
         raise ValidationError("A closed client cannot order.", code="client_closed")
     if payment_method and payment_method not in dict(billing.gateway_choices()):
         raise ValidationError(
-            {"payment_method": ValidationError("Unknown payment method.", code="bad_gateway")}
+            {"payment_method": ValidationError("Unknown payment method.", code="unknown_gateway")}
         )
     plan = plan_order(
         client=client,
@@ -750,7 +758,9 @@ def accept_order(
         )
     item_status = item_status or order.item_status
     if item_status not in ITEM_STATUSES:
-        raise ValidationError({"item_status": ValidationError("Pending or active.", code="bad")})
+        raise ValidationError(
+            {"item_status": ValidationError("Pending or active.", code="bad_status")}
+        )
     generate = order.generate_invoice if generate_invoice is None else generate_invoice
     email = order.send_invoice_email if send_invoice_email is None else send_invoice_email
     invoice_lines = _create_records(order, item_status, actor, reason)
@@ -1021,10 +1031,10 @@ def _apply_change(change: ServiceChange, actor: Any, reason: str = "") -> Servic
     return change
 
 
-_ALREADY_PENDING = (
+_ALREADY_PENDING = Refusal(
     None,
     "This account already has a pending request of this sort: withdraw it first.",
-    "already_pending",
+    code="already_pending",
 )
 CHANGE_CONSTRAINTS = {
     "orders_change_one_pending_cancellation": _ALREADY_PENDING,
