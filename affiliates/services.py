@@ -24,7 +24,7 @@ from audit.edits import refuse_if_changed
 from billing import services as billing
 from billing.models import Invoice, Transaction
 from clients.models import Client
-from core.rules import require_reason
+from core.rules import require_known_fields, require_reason
 
 CENT = Decimal("0.01")
 
@@ -112,8 +112,7 @@ def update_affiliate(
     """Change an affiliate's code, terms, threshold or status; terms and status need a reason."""
     affiliate = Affiliate.objects.select_for_update().get(pk=affiliate.pk)
     refuse_if_changed(affiliate, version)
-    if set(data) - set(AFFILIATE_FIELDS):
-        raise ValueError(f"Not editable: {sorted(set(data) - set(AFFILIATE_FIELDS))}")
+    require_known_fields(data, AFFILIATE_FIELDS)
     data = dict(data)
     if "code" in data:
         data["code"] = data["code"].strip().upper()

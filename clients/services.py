@@ -41,6 +41,7 @@ from core.emails import render_text
 from core.rules import (
     Refusal,
     integrity_errors,
+    require_known_fields,
     require_reason,
     require_same_client,
     require_transition,
@@ -92,12 +93,6 @@ CURRENCY_LOCKS: list[Callable[[Client], str]] = []
 def register_currency_lock(check: Callable[[Client], str]) -> None:
     if check not in CURRENCY_LOCKS:
         CURRENCY_LOCKS.append(check)
-
-
-def _check_fields(data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
-    unknown = set(data) - set(allowed)
-    if unknown:
-        raise ValidationError(f"Unknown fields: {sorted(unknown)}", code="unknown_field")
 
 
 SAVE_CONSTRAINTS = {
@@ -161,7 +156,7 @@ def create_client(
     send_welcome: bool = False,
 ) -> Client:
     """Add a client from staff-entered ``data`` (keys from ``EDITABLE_FIELDS``)."""
-    _check_fields(data, EDITABLE_FIELDS)
+    require_known_fields(data, EDITABLE_FIELDS)
     with audit.context.context(action="clients.create_client", reason=reason, actor=actor):
         client = Client(**data)
         if client.status != Client.Status.ACTIVE:
@@ -196,7 +191,7 @@ def update_client(
 
     ``version`` is the client's version when the form was opened (``audit.edits``): a change
     made since is refused, never overwritten."""
-    _check_fields(data, EDITABLE_FIELDS)
+    require_known_fields(data, EDITABLE_FIELDS)
     client = Client.objects.select_for_update().get(pk=client.pk)
     refuse_if_changed(client, version)
     changed = [name for name, value in data.items() if getattr(client, name) != value]
@@ -369,7 +364,7 @@ def save_custom_field(
 def add_contact(
     *, client: Client, data: Mapping[str, Any], actor: AbstractBaseUser | None, reason: str = ""
 ) -> Contact:
-    _check_fields(data, CONTACT_FIELDS)
+    require_known_fields(data, CONTACT_FIELDS)
     client = Client.objects.select_for_update().get(pk=client.pk)
     with audit.context.context(action="clients.add_contact", reason=reason, actor=actor):
         contact = Contact(client=client, **data)
@@ -387,7 +382,7 @@ def update_contact(
     reason: str = "",
     version: int | None = None,
 ) -> Contact:
-    _check_fields(data, CONTACT_FIELDS)
+    require_known_fields(data, CONTACT_FIELDS)
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     refuse_if_changed(contact, version)
     changed = [name for name, value in data.items() if getattr(contact, name) != value]

@@ -18,6 +18,7 @@ from clients.models import Client
 from core.rules import (
     Refusal,
     integrity_errors,
+    require_known_fields,
     require_reason,
     require_same_client,
     require_transition,
@@ -86,12 +87,6 @@ ADDON_FIELDS = (
     "admin_notes",
 )
 MIN_NAMESERVERS, MAX_NAMESERVERS = 2, 5
-
-
-def _check_fields(data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
-    unknown = set(data) - set(allowed)
-    if unknown:
-        raise ValidationError(f"Unknown fields: {sorted(unknown)}", code="unknown_field")
 
 
 def _transition(obj: Any, new_status: str, reason: str) -> None:
@@ -185,7 +180,7 @@ def create_service(
 ) -> Service:
     """A hosting account set up by hand, pending or already active (recording an account
     that exists). Blank amounts come from the catalog price."""
-    _check_fields(data, SERVICE_FIELDS)
+    require_known_fields(data, SERVICE_FIELDS)
     if status not in (Service.Status.PENDING, Service.Status.ACTIVE):
         raise ValidationError(
             {"status": ValidationError("A new account is pending or active.", code="bad_status")}
@@ -218,7 +213,7 @@ def update_service(
 ) -> Service:
     """Edit a hosting account. Status changes go through ``change_service_status``; a change
     made since ``version`` (the form's, ``audit.edits``) is refused."""
-    _check_fields(data, SERVICE_FIELDS)
+    require_known_fields(data, SERVICE_FIELDS)
     service = Service.objects.select_for_update().get(pk=service.pk)
     refuse_if_changed(service, version)
     changed = {k for k, v in data.items() if getattr(service, k) != v}
@@ -483,7 +478,7 @@ def create_domain(
     epp_code: str = "",
     status: str = Domain.Status.PENDING,
 ) -> Domain:
-    _check_fields(data, DOMAIN_FIELDS)
+    require_known_fields(data, DOMAIN_FIELDS)
     if status not in (Domain.Status.PENDING, Domain.Status.ACTIVE):
         raise ValidationError(
             {"status": ValidationError("A new domain is pending or active.", code="bad_status")}
@@ -519,7 +514,7 @@ def update_domain(
     reason: str = "",
     version: int | None = None,
 ) -> Domain:
-    _check_fields(data, DOMAIN_FIELDS)
+    require_known_fields(data, DOMAIN_FIELDS)
     domain = Domain.objects.select_for_update().select_related("tld").get(pk=domain.pk)
     refuse_if_changed(domain, version)
     if "name" in data and data["name"] in (domain.name, str(domain)):
@@ -590,7 +585,7 @@ def add_addon(
 ) -> Addon:
     """A predefined add-on (it must apply to the service's product) or a custom one, pending
     or already active."""
-    _check_fields(data, ADDON_FIELDS)
+    require_known_fields(data, ADDON_FIELDS)
     if status not in (Addon.Status.PENDING, Addon.Status.ACTIVE):
         raise ValidationError(
             {"status": ValidationError("A new add-on is pending or active.", code="bad_status")}

@@ -35,6 +35,7 @@ from clients.outbox import Attachment, queue_email
 from core.emails import render_text
 from core.rules import (
     constraint_name,
+    require_known_fields,
     require_reason,
     require_same_client,
     require_same_client_all,
@@ -522,9 +523,7 @@ def update_ticket(
         Ticket.objects.select_for_update(of=("self",)).select_related("client").get(pk=ticket.pk)
     )
     refuse_if_changed(ticket, version)
-    unknown = set(data) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise ValueError(f"Not editable here: {', '.join(sorted(unknown))}")
+    require_known_fields(data, EDITABLE_FIELDS)
     changed = [name for name, value in data.items() if getattr(ticket, name) != value]
     if not changed:
         return ticket
@@ -595,9 +594,7 @@ def log_communication(
     *, client: Client, data: dict[str, Any], actor: AbstractBaseUser, reason: str = ""
 ) -> Communication:
     """Record a call, email, chat, meeting or letter with a client."""
-    unknown = set(data) - set(COMMUNICATION_FIELDS)
-    if unknown:
-        raise ValueError(f"Unknown communication fields: {', '.join(sorted(unknown))}")
+    require_known_fields(data, COMMUNICATION_FIELDS)
     _check_communication(client, data)
     with audit.context.context(action="support.log_communication", reason=reason, actor=actor):
         entry = Communication(client=client, logged_by=actor, **data)
@@ -622,9 +619,7 @@ def update_communication(
         .get(pk=communication.pk)
     )
     refuse_if_changed(entry, version)
-    unknown = set(data) - set(COMMUNICATION_FIELDS)
-    if unknown:
-        raise ValueError(f"Unknown communication fields: {', '.join(sorted(unknown))}")
+    require_known_fields(data, COMMUNICATION_FIELDS)
     changed = [name for name, value in data.items() if getattr(entry, name) != value]
     if not changed:
         return entry
