@@ -64,12 +64,14 @@ def require_transition(
     if can_transition(obj, to, allowed):
         return
     status = type(obj).Status
+    old = obj.get_status_display().lower()
     _raise(
         ValidationError(
-            "A %(old)s %(noun)s cannot become %(new)s.",
+            "%(article)s %(old)s %(noun)s cannot become %(new)s.",
             code=errors.INVALID_TRANSITION,
             params={
-                "old": obj.get_status_display().lower(),
+                "article": "An" if old[:1] in "aeiou" else "A",
+                "old": old,
                 "new": status(to).label.lower() if to in status.values else to,
                 "noun": noun or str(obj._meta.verbose_name),
             },
