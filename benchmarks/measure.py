@@ -6,6 +6,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 
 def measure(label: str, call: Callable[[int], object], iterations: int) -> dict[str, float]:
@@ -43,3 +44,29 @@ def set_capture_triggers(tables: tuple[str, ...], enabled: bool) -> None:
         for table, trigger in cur.fetchall():
             verb = "ENABLE" if enabled else "DISABLE"
             cur.execute(f'ALTER TABLE "{table}" {verb} TRIGGER "{trigger}"')
+
+
+def alternate(
+    iterations: int,
+    triggers: Callable[[bool], None],
+    step: Callable[[int, bool], Callable[[], Any]],
+) -> tuple[list[float], list[float]]:
+    """A write timed audited and with the capture triggers off, alternating, so that drift
+    (caches, table growth, the other core's load) hits both sides alike.
+
+    ``step(i, audited)`` prepares one sample (triggers on) and returns the call to time.
+    """
+    on_samples: list[float] = []
+    off_samples: list[float] = []
+    try:
+        for i in range(iterations):
+            for enabled, samples in ((True, on_samples), (False, off_samples)):
+                triggers(True)
+                call = step(i, enabled)
+                triggers(enabled)
+                started = time.perf_counter()
+                call()
+                samples.append((time.perf_counter() - started) * 1000)
+    finally:
+        triggers(True)
+    return on_samples, off_samples

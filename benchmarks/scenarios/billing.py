@@ -3,10 +3,10 @@ paying an invoice through the forms (audited and with the capture triggers off).
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from decimal import Decimal
 
-from benchmarks.measure import set_capture_triggers, summarise
+from benchmarks.measure import alternate, set_capture_triggers, summarise
 from benchmarks.scenarios.bench import Bench, deeper, row
 
 
@@ -95,17 +95,9 @@ def _publish_and_pay(http, iterations: int, triggers) -> tuple[dict, dict]:
         if r1.status_code != 302 or r2.status_code != 302:
             raise RuntimeError(f"publish/pay answered {r1.status_code}/{r2.status_code}")
 
-    on_samples: list[float] = []
-    off_samples: list[float] = []
-    try:
-        for _ in range(iterations):
-            for enabled, samples in ((True, on_samples), (False, off_samples)):
-                triggers(True)
-                pk = draft()
-                triggers(enabled)
-                started = time.perf_counter()
-                publish_and_pay(pk)
-                samples.append((time.perf_counter() - started) * 1000)
-    finally:
-        triggers(True)
+    def step(_i: int, _audited: bool) -> Callable[[], None]:
+        pk = draft()
+        return lambda: publish_and_pay(pk)
+
+    on_samples, off_samples = alternate(iterations, triggers, step)
     return summarise("publish+pay audited", on_samples), summarise("publish+pay off", off_samples)

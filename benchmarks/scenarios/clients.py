@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from benchmarks.config import BUSY_CLIENT_ID
-from benchmarks.measure import set_capture_triggers, summarise
+from benchmarks.measure import alternate, set_capture_triggers, summarise
 from benchmarks.scenarios.bench import Bench, deeper, row
 
 
@@ -96,22 +95,12 @@ def _triggers(enabled: bool) -> None:
 def writes(b: Bench) -> list[dict]:
     """The client form, audited and with the capture triggers off. Run last: it grows the
     clients table."""
-    # Saves with and without the triggers alternate, so that drift (caches, table growth, the
-    # other core's load) hits both sides alike.
     on, off = _create(b, "on"), _create(b, "off")
-    save_samples: list[float] = []
-    off_samples: list[float] = []
     for i in range(3):
         on(-1 - i)
-    try:
-        for i in range(b.iterations):
-            for enabled, call, samples in ((True, on, save_samples), (False, off, off_samples)):
-                _triggers(enabled)
-                started = time.perf_counter()
-                call(i)
-                samples.append((time.perf_counter() - started) * 1000)
-    finally:
-        _triggers(True)
+    save_samples, off_samples = alternate(
+        b.iterations, _triggers, lambda i, audited: lambda: (on if audited else off)(i)
+    )
     save = summarise("create client (form), audited", save_samples)
     save_off = summarise("create client (form), triggers off", off_samples)
     return [row("Create client via form", save, save_off, "baseline: audit triggers off")]

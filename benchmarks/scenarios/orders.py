@@ -3,11 +3,10 @@ through the form (audited and with the capture triggers off)."""
 
 from __future__ import annotations
 
-import time
 import uuid
 
 from benchmarks.config import BUSY_CLIENT_ID
-from benchmarks.measure import set_capture_triggers, summarise
+from benchmarks.measure import alternate, set_capture_triggers, summarise
 from benchmarks.scenarios.bench import Bench, deeper, row
 from benchmarks.scenarios.billing import BILLING_TABLES
 
@@ -89,15 +88,7 @@ def _place_order(http, iterations: int, triggers) -> tuple[dict, dict]:
         if response.status_code != 302:
             raise RuntimeError(f"the order form answered {response.status_code}")
 
-    on_samples: list[float] = []
-    off_samples: list[float] = []
-    try:
-        for i in range(iterations):
-            for enabled, side, samples in ((True, "on", on_samples), (False, "off", off_samples)):
-                triggers(enabled)
-                started = time.perf_counter()
-                place(i, side)
-                samples.append((time.perf_counter() - started) * 1000)
-    finally:
-        triggers(True)
+    on_samples, off_samples = alternate(
+        iterations, triggers, lambda i, audited: lambda: place(i, "on" if audited else "off")
+    )
     return summarise("order audited", on_samples), summarise("order off", off_samples)

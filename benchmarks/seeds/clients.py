@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import time
-import uuid
 
 from benchmarks.config import BUSY_CLIENT_ID, FIRST_NAMES, LAST_NAMES, N_CLIENTS, N_STAFF
+from benchmarks.seeds.common import set_seed_context
 
 
 def seed_staff() -> list[int]:
@@ -35,12 +34,7 @@ def seed_clients() -> None:
 
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cur:
-        # Attribute the seed to a context, as a management command would be.
-        cur.execute(
-            "SELECT set_config('pghistory.context_id', %s, true),"
-            " set_config('pghistory.context_metadata', %s, true)",
-            [str(uuid.uuid4()), json.dumps({"channel": "command", "command": "bench-seed"})],
-        )
+        set_seed_context(cur)  # attributed to a context, as a management command would be
         missing = N_CLIENTS - Client.objects.count()
         cur.execute(
             """
@@ -78,13 +72,7 @@ def seed_profiles(author_id: int) -> None:
         return
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cur:
-        # With a context set, the capture triggers take their fast path (no exception block
-        # per row), as they do inside any request or command.
-        cur.execute(
-            "SELECT set_config('pghistory.context_id', %s, true),"
-            " set_config('pghistory.context_metadata', %s, true)",
-            [str(uuid.uuid4()), json.dumps({"channel": "command", "command": "bench-seed"})],
-        )
+        set_seed_context(cur)
         cur.execute(
             """
             INSERT INTO clients_contact (client_id, first_name, last_name, email, phone, role,
