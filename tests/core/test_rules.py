@@ -87,3 +87,11 @@ def test_the_cursor_bounds_each_branch_by_its_place_in_the_order():
     assert cursor.bound("invoice", after) == "<="  # sorts before "note": its rows at T come later
     assert cursor.bound("note", after) == "pair"
     assert cursor.bound("ticket", after) == "<"
+
+
+def test_date_inputs_show_a_date_the_way_the_browser_reads_it():
+    # type="date" takes ISO values only; en-gb's first input format (d/m/Y) showed blank.
+    from hosting.admin import DueDateForm
+
+    form = DueDateForm(initial={"next_due_date": dt.date(2026, 1, 2)})
+    assert 'value="2026-01-02"' in str(form["next_due_date"])
