@@ -7,26 +7,17 @@ from django import forms
 from django.db.models import Q
 
 from affiliates.models import Affiliate, Payout
-from billing.forms import DATE
 from billing.models import Invoice
 from billing.services import gateway_choices
 from clients.models import Client
 from clients.widgets import ClientPickerWidget
 from core import inputs
-from core.forms import ReasonFormMixin, VersionField, style_widgets
+from core.forms import DATE_INPUT, MoneyField, ReasonFormMixin, VersionField, style_widgets
 from hosting.models import Service
-
-MONEY = {"max_digits": 12, "decimal_places": 2}
 
 
 def _money(label: str, **kwargs: Any) -> forms.DecimalField:
-    return forms.DecimalField(
-        label=label,
-        min_value=Decimal("0.00"),
-        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
-        **MONEY,
-        **kwargs,
-    )
+    return MoneyField(label=label, min_value=Decimal("0.00"), **kwargs)
 
 
 class AffiliateTermsForm(forms.Form):
@@ -94,7 +85,7 @@ class CommissionForm(forms.Form):
     clears_on = forms.DateField(
         label="Clears on",
         required=False,
-        widget=DATE,
+        widget=DATE_INPUT,
         help_text="Blank: after the clearing period.",
     )
 

@@ -20,11 +20,11 @@ from django.utils import timezone
 
 import audit.context
 from affiliates.models import Affiliate, Commission, Payout, Referral
-from audit.context import require_reason
 from audit.edits import refuse_if_changed
 from billing import services as billing
 from billing.models import Invoice, Transaction
 from clients.models import Client
+from core.rules import require_known_fields, require_reason
 
 CENT = Decimal("0.01")
 
@@ -112,8 +112,7 @@ def update_affiliate(
     """Change an affiliate's code, terms, threshold or status; terms and status need a reason."""
     affiliate = Affiliate.objects.select_for_update().get(pk=affiliate.pk)
     refuse_if_changed(affiliate, version)
-    if set(data) - set(AFFILIATE_FIELDS):
-        raise ValueError(f"Not editable: {sorted(set(data) - set(AFFILIATE_FIELDS))}")
+    require_known_fields(data, AFFILIATE_FIELDS)
     data = dict(data)
     if "code" in data:
         data["code"] = data["code"].strip().upper()
@@ -228,7 +227,7 @@ def add_commission(
                 "invoice_not_paid",
             )
     if referral is not None and referral.affiliate_id != affiliate.pk:
-        raise _field("referral", "This referral belongs to another affiliate.", "foreign_referral")
+        raise _field("referral", "This referral belongs to another affiliate.", "wrong_affiliate")
     if invoice is None:
         require_reason(
             reason, "Say what the commission is for (or choose the invoice).", field="reason"

@@ -37,9 +37,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg.pq
-from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
+
+# The one check for the why; it lives with the other shared rules.
+from core.rules import require_reason  # noqa: F401 - re-exported
 
 WEB = "web"
 ADMIN = "admin"
@@ -307,16 +309,3 @@ def command_context(name: str) -> contextlib.AbstractContextManager[Frame]:
         os_user=os_user,
         host=socket.gethostname(),
     )
-
-
-def require_reason(reason: str, message: str, *, field: str | None = None) -> str:
-    """The one check that a reason was given; returns it stripped.
-
-    Raises ``ValidationError`` with code ``reason_required`` (on ``field`` when given, so a form
-    shows it next to the reason box).
-    """
-    cleaned = (reason or "").strip()
-    if not cleaned:
-        error = ValidationError(message, code="reason_required")
-        raise ValidationError({field: error}) if field else error
-    return cleaned

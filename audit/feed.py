@@ -11,8 +11,6 @@ each update replaced (for old → new) and their contexts, then the names of rel
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import json
 import uuid
@@ -35,6 +33,7 @@ from pghistory.models import Context
 
 from audit.context import COMMAND
 from audit.tracking import DELETE, INSERT, UPDATE, event_models, secret_fields
+from core import cursor as keyset
 
 PGH_FIELDS = frozenset({"pgh_id", "pgh_created_at", "pgh_label", "pgh_obj", "pgh_context"})
 OPERATION_LABELS = {INSERT: "Created", UPDATE: "Changed", DELETE: "Deleted"}
@@ -162,21 +161,12 @@ def actor_display(metadata: dict[str, Any], *, attributed: bool = True) -> str:
 
 
 def encode_cursor(created_at: dt.datetime, model_label: str, pgh_id: int) -> str:
-    raw = f"{created_at.isoformat()}|{model_label}|{pgh_id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return keyset.encode(created_at, model_label, pgh_id)
 
 
-def decode_cursor(cursor: str) -> tuple[dt.datetime, str, int] | None:
+def decode_cursor(raw: str) -> tuple[dt.datetime, str, int] | None:
     """The position after which the next page starts, or None for a malformed cursor."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created, label, pgh_id = base64.urlsafe_b64decode(padded).decode().split("|")
-        created_at = dt.datetime.fromisoformat(created)
-        if timezone.is_naive(created_at):
-            return None
-        return created_at, label, int(pgh_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        return None
+    return keyset.decode(raw)
 
 
 def model_label(event_model: type[models.Model]) -> str:
@@ -253,16 +243,14 @@ class Feed:
         conds: list[str] = []
         params: list[Any] = [label]
         if after is not None:
-            created_at, after_label, after_id = after
+            created_at, _after_label, after_id = after
             # Rows are ordered by (created_at, model label, pgh_id), all descending.
-            if label < after_label:
-                conds.append("e.pgh_created_at <= %s")
-                params.append(created_at)
-            elif label == after_label:
+            how = keyset.bound(label, after)
+            if how == "pair":
                 conds.append("(e.pgh_created_at, e.pgh_id) < (%s, %s)")
                 params.extend([created_at, after_id])
             else:
-                conds.append("e.pgh_created_at < %s")
+                conds.append(f"e.pgh_created_at {how} %s")
                 params.append(created_at)
         if f.since:
             conds.append("e.pgh_created_at >= %s")

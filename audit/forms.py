@@ -11,7 +11,7 @@ from audit.context import CHANNELS
 from audit.feed import OPERATION_LABELS, FeedFilters
 from audit.tracking import tracked_models
 from core import inputs
-from core.forms import QuickSelect
+from core.forms import DATE_INPUT, QuickSelect
 
 
 class _ListedChoices(ModelChoiceIterator):
@@ -37,12 +37,8 @@ def _model_choices() -> list[tuple[str, str]]:
 
 class FeedFilterForm(forms.Form):
     # Bounded dates: a "to" of 9999-12-31 would overflow when the feed adds its day.
-    since = inputs.DateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    until = inputs.DateField(
-        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    since = inputs.DateField(label="From", required=False, widget=DATE_INPUT)
+    until = inputs.DateField(label="To", required=False, widget=DATE_INPUT)
     actor = StaffChoiceField(
         label="Staff member",
         queryset=get_user_model().objects.order_by("username"),

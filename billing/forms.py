@@ -15,20 +15,21 @@ from billing.services import MAX_LINES, gateway_choices
 from clients.models import Client
 from clients.widgets import ClientPickerWidget
 from core import inputs
-from core.forms import ReasonFormMixin, StyledFilterSetMixin
-
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-MONEY_FIELD = {"max_digits": 12, "decimal_places": 2}
+from core.forms import (
+    DATE_INPUT,
+    DATETIME_INPUT,
+    MONEY,
+    MoneyField,
+    ReasonFormMixin,
+    StyledFilterSetMixin,
+)
 
 
 def _money(label: str, *, required: bool = True, min_value: str | None = "0.01", **kw: Any):
-    return forms.DecimalField(
+    return MoneyField(
         label=label,
         required=required,
         min_value=Decimal(min_value) if min_value is not None else None,
-        **MONEY_FIELD,
-        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
         **kw,
     )
 
@@ -51,8 +52,8 @@ class InvoiceForm(ReasonFormMixin, forms.Form):
         widget=ClientPickerWidget(),
         help_text="The invoice is in the client's currency and taxed by its country's rules.",
     )
-    issue_date = forms.DateField(widget=DATE)
-    due_date = forms.DateField(widget=DATE)
+    issue_date = forms.DateField(widget=DATE_INPUT)
+    due_date = forms.DateField(widget=DATE_INPUT)
     public_notes = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), required=False, help_text="Printed."
     )
@@ -83,9 +84,7 @@ class InvoiceLineForm(forms.Form):
         initial=Decimal(1),
         widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
     )
-    unit_price = forms.DecimalField(
-        **MONEY_FIELD, widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"})
-    )
+    unit_price = MoneyField()
     taxed = forms.BooleanField(required=False, initial=True)
     # Where the line came from; the view checks each belongs to the invoice's client.
     kind = forms.CharField(required=False, widget=forms.HiddenInput)
@@ -280,7 +279,7 @@ class _MoneyMovementForm(ReasonFormMixin, forms.Form):
     gateway = forms.ChoiceField(choices=())
     transaction_id = forms.CharField(label="Transaction ID", max_length=100, required=False)
     date = forms.DateTimeField(
-        widget=DATETIME, help_text="When the money moved. A past date needs a reason."
+        widget=DATETIME_INPUT, help_text="When the money moved. A past date needs a reason."
     )
     fees = _money("Fees", min_value="0", initial=Decimal("0.00"))
     allow_duplicate_id = forms.BooleanField(
@@ -415,7 +414,7 @@ class BillableItemForm(ReasonFormMixin, forms.Form):
     quantity = forms.DecimalField(
         max_digits=12, decimal_places=4, min_value=Decimal("0.0001"), initial=Decimal(1)
     )
-    unit_price = forms.DecimalField(**MONEY_FIELD)
+    unit_price = MoneyField()
     taxed = forms.BooleanField(required=False, initial=True)
     service = forms.TypedChoiceField(
         label="Hosting account", required=False, coerce=int, empty_value=None
@@ -442,22 +441,22 @@ class InvoiceFilter(StyledFilterSetMixin, django_filters.FilterSet):
         method="filter_overdue", label="Overdue only", widget=forms.CheckboxInput
     )
     issued_from = inputs.DateFilter(
-        field_name="issue_date", lookup_expr="gte", label="Issued from", widget=DATE
+        field_name="issue_date", lookup_expr="gte", label="Issued from", widget=DATE_INPUT
     )
     issued_to = inputs.DateFilter(
-        field_name="issue_date", lookup_expr="lte", label="Issued until", widget=DATE
+        field_name="issue_date", lookup_expr="lte", label="Issued until", widget=DATE_INPUT
     )
     due_from = inputs.DateFilter(
-        field_name="due_date", lookup_expr="gte", label="Due from", widget=DATE
+        field_name="due_date", lookup_expr="gte", label="Due from", widget=DATE_INPUT
     )
     due_to = inputs.DateFilter(
-        field_name="due_date", lookup_expr="lte", label="Due until", widget=DATE
+        field_name="due_date", lookup_expr="lte", label="Due until", widget=DATE_INPUT
     )
     total_min = django_filters.NumberFilter(
-        field_name="total", lookup_expr="gte", label="Total ≥", **MONEY_FIELD
+        field_name="total", lookup_expr="gte", label="Total ≥", **MONEY
     )
     total_max = django_filters.NumberFilter(
-        field_name="total", lookup_expr="lte", label="Total ≤", **MONEY_FIELD
+        field_name="total", lookup_expr="lte", label="Total ≤", **MONEY
     )
 
     class Meta:
@@ -479,8 +478,8 @@ class TransactionFilter(StyledFilterSetMixin, django_filters.FilterSet):
     client = django_filters.ModelChoiceFilter(
         queryset=Client.objects.all(), widget=ClientPickerWidget()
     )
-    date_from = inputs.DateFilter(method="filter_from", label="From", widget=DATE)
-    date_to = inputs.DateFilter(method="filter_to", label="Until", widget=DATE)
+    date_from = inputs.DateFilter(method="filter_from", label="From", widget=DATE_INPUT)
+    date_to = inputs.DateFilter(method="filter_to", label="Until", widget=DATE_INPUT)
 
     class Meta:
         model = Transaction

@@ -30,12 +30,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
 import audit.context
-from audit.context import require_reason
 from billing.models import (
     ZERO,
     Allocation,
@@ -52,6 +51,13 @@ from billing.totals import Line, TaxRates, compute_totals, money
 from clients.models import Client, EmailLog
 from core.emails import render_text
 from core.extension_points import InvoiceStatusChange, invoice_entered
+from core.rules import (
+    Refusal,
+    integrity_errors,
+    require_reason,
+    require_same_client,
+    require_transition,
+)
 
 MAX_LINES = 200
 
@@ -172,6 +178,15 @@ def _check_periods_free(invoice: Invoice) -> None:
         )
 
 
+TRANSACTION_CONSTRAINTS = {
+    "billing_txn_unique_gateway_id": Refusal(
+        "transaction_id",
+        "This gateway already has a transaction with this ID.",
+        code="duplicate_transaction_id",
+    )
+}
+
+
 def _field_error(field_name: str, message: str, code: str) -> ValidationError:
     return ValidationError({field_name: ValidationError(message, code=code)})
 
@@ -257,7 +272,7 @@ def _apply_totals(invoice: Invoice, items: Sequence[InvoiceItem]) -> None:
     invoice.subtotal, invoice.tax1_amount = totals.subtotal, totals.tax1
     invoice.tax2_amount, invoice.total = totals.tax2, totals.total
     if invoice.total < 0:
-        raise ValidationError("An invoice cannot total less than zero.", code="negative_total")
+        raise ValidationError("An invoice cannot total less than zero.", code="negative")
 
 
 def default_series() -> InvoiceSeries:
@@ -278,13 +293,9 @@ def _validate_lines(lines: Sequence[LineData], client: Client) -> None:
     if len(lines) > MAX_LINES:
         raise ValidationError(f"An invoice has at most {MAX_LINES} lines.", code="too_many_lines")
     for line in lines:
-        for record in (line.service, line.domain, line.billable_item):
-            if record is not None and record.client_id != client.pk:
-                raise ValidationError(
-                    "A line refers to another client's record.", code="wrong_client"
-                )
-        if line.addon is not None and line.addon.service.client_id != client.pk:
-            raise ValidationError("A line refers to another client's record.", code="wrong_client")
+        addon_service = line.addon.service if line.addon is not None else None
+        for record in (line.service, line.domain, line.billable_item, addon_service):
+            require_same_client(client, record, message="A line refers to another client's record.")
         if line.quantity is None or line.quantity <= 0:
             raise ValidationError("Quantities must be more than zero.", code="not_positive")
         if line.period_start is not None or line.period_end is not None:
@@ -572,18 +583,7 @@ def change_invoice_status(
     """
     client = _lock_client_of(invoice)
     invoice = _lock_invoice(invoice)
-    allowed = Invoice.STATUS_TRANSITIONS[Invoice.Status(invoice.status)]
-    if status not in allowed:
-        raise ValidationError(
-            "A %(old)s invoice cannot become %(new)s.",
-            code="invalid_transition",
-            params={
-                "old": invoice.get_status_display().lower(),
-                "new": Invoice.Status(status).label.lower()
-                if status in Invoice.Status.values
-                else status,
-            },
-        )
+    require_transition(invoice, status, noun="invoice")
     require_reason(reason, "Say why the invoice status changes.")
     if status in Invoice.BILLED and invoice.status not in Invoice.BILLED:
         _check_periods_free(invoice)
@@ -749,7 +749,7 @@ def _new_transaction(
     _check_gateway(gateway)
     transaction_id = (transaction_id or "").strip()
     if fees < 0:
-        raise _field_error("fees", "Fees cannot be negative.", "negative_fees")
+        raise _field_error("fees", "Fees cannot be negative.", "negative")
     if fees > amount_in + amount_out:
         raise _field_error("fees", "Fees cannot be more than the amount.", "fees_exceed_amount")
     backdated = _check_date(date, reason)
@@ -782,17 +782,8 @@ def _new_transaction(
         created_by=_actor(actor),
     )
     row.full_clean(validate_constraints=False)
-    try:
-        with transaction.atomic():
-            row.save()
-    except IntegrityError as exc:
-        if "billing_txn_unique_gateway_id" in str(exc):  # lost a race with the same ID
-            raise _field_error(
-                "transaction_id",
-                "This gateway already has a transaction with this ID.",
-                "duplicate_transaction_id",
-            ) from exc
-        raise
+    with integrity_errors(TRANSACTION_CONSTRAINTS):  # lost a race with the same ID
+        row.save()
     return row
 
 
@@ -830,12 +821,12 @@ def record_payment(
     plan: list[tuple[Invoice, Decimal]] = []
     for given, wanted in allocations:
         invoice = locked[given.pk]
-        if invoice.client_id != client.pk:
-            raise ValidationError(
-                "Invoice %(number)s belongs to another client.",
-                code="wrong_client",
-                params={"number": invoice},
-            )
+        require_same_client(
+            client,
+            invoice,
+            message="Invoice %(number)s belongs to another client.",
+            params={"number": invoice},
+        )
         if invoice.status not in Invoice.PAYABLE or invoice.balance <= 0:
             raise ValidationError(
                 "Invoice %(number)s is %(status)s: it cannot take a payment.",
@@ -1222,10 +1213,12 @@ def add_billable_item(
 ) -> BillableItem:
     """Queue a one-off charge for the client's next invoice, or invoice it at once."""
     client = _lock_client(client)
-    if service is not None and service.client_id != client.pk:
-        raise _field_error(
-            "service", "That hosting account belongs to another client.", "wrong_client"
-        )
+    require_same_client(
+        client,
+        service,
+        field="service",
+        message="That hosting account belongs to another client.",
+    )
     with audit.context.context(action="billing.add_billable_item", reason=reason, actor=actor):
         item = BillableItem(
             client=client,

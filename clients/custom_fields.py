@@ -9,6 +9,7 @@ from django import forms
 from django.core.validators import RegexValidator
 
 from clients.models import CustomField
+from core.forms import DATE_INPUT
 
 FORM_PREFIX = "custom_"
 
@@ -31,7 +32,7 @@ def form_field(definition: CustomField) -> forms.Field:
     elif kind == CustomField.FieldType.LINK:
         field = forms.URLField(assume_scheme="https", **common)
     elif kind == CustomField.FieldType.DATE:
-        field = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+        field = forms.DateField(widget=DATE_INPUT, **common)
     else:
         field = forms.CharField(max_length=1000, **common)
     if definition.regex and kind in (CustomField.FieldType.TEXT, CustomField.FieldType.TEXTAREA):

@@ -19,7 +19,7 @@ from clients.services import (
     validate_status_change,
 )
 from core import inputs
-from core.forms import ReasonFormMixin, VersionField, style_widgets
+from core.forms import DATE_INPUT, ReasonFormMixin, VersionField, style_widgets
 
 
 def status_change_errors(form: forms.ModelForm) -> None:
@@ -93,7 +93,7 @@ class ClientForm(ReasonFormMixin, forms.ModelForm):
         widgets = {
             "email": forms.EmailInput(attrs={"autocomplete": "off"}),
             "phone": forms.TextInput(attrs={"placeholder": "+44 20 7946 0000", "type": "tel"}),
-            "signed_up_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "signed_up_on": DATE_INPUT,
         }
 
     def __init__(self, *args: Any, definitions: list[CustomField] | None = None, **kwargs: Any):

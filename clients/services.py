@@ -17,7 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Lower, Trim
 from django.urls import reverse
@@ -25,7 +25,6 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 import audit.context
-from audit.context import require_reason
 from audit.edits import refuse_if_changed
 from clients import custom_fields
 from clients.models import (
@@ -40,6 +39,14 @@ from clients.models import (
 from clients.outbox import queue_email
 from core.emails import render_text
 from core.extension_points import CurrencyLock, registered
+from core.rules import (
+    Refusal,
+    integrity_errors,
+    require_known_fields,
+    require_reason,
+    require_same_client,
+    require_transition,
+)
 
 EDITABLE_FIELDS = (
     "first_name",
@@ -80,29 +87,20 @@ SET_PASSWORD_SALT = "clients.set-password"  # noqa: S105 - a signing namespace, 
 SET_PASSWORD_MAX_AGE = 60 * 60 * 72  # three days
 
 
-def _check_fields(data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
-    unknown = set(data) - set(allowed)
-    if unknown:
-        raise ValidationError(f"Unknown fields: {sorted(unknown)}", code="unknown_field")
+SAVE_CONSTRAINTS = {
+    "clients_client_email_ci_unique": Refusal(
+        "email",
+        "Another client already uses this email address.",
+        code="duplicate_email",
+    )
+}
 
 
 def _save(obj: Any, *, update_fields: list[str] | None = None) -> None:
     obj.full_clean()
-    try:
-        # A savepoint, so that a lost race on a unique constraint leaves the outer transaction
-        # usable and the caller gets a form error instead of a 500.
-        with transaction.atomic():
-            obj.save(update_fields=update_fields)
-    except IntegrityError as exc:
-        if "clients_client_email_ci_unique" in str(exc):
-            raise ValidationError(
-                {
-                    "email": ValidationError(
-                        "Another client already uses this email address.", code="duplicate_email"
-                    )
-                }
-            ) from exc
-        raise
+    # A lost race on the unique email gives a form error instead of a 500.
+    with integrity_errors(SAVE_CONSTRAINTS):
+        obj.save(update_fields=update_fields)
 
 
 # Clients ---------------------------------------------------------------------------------
@@ -115,15 +113,7 @@ def validate_status_change(*, client: Client, new_status: str, reason: str) -> N
     """
     if new_status == client.status:
         return
-    if new_status not in Client.STATUS_TRANSITIONS[Client.Status(client.status)]:
-        raise ValidationError(
-            "A %(old)s client cannot become %(new)s.",
-            code="invalid_transition",
-            params={
-                "old": client.get_status_display().lower(),
-                "new": Client.Status(new_status).label.lower(),
-            },
-        )
+    require_transition(client, new_status, noun="client")
     require_reason(reason, "Say why the status changes.")
 
 
@@ -159,7 +149,7 @@ def create_client(
     send_welcome: bool = False,
 ) -> Client:
     """Add a client from staff-entered ``data`` (keys from ``EDITABLE_FIELDS``)."""
-    _check_fields(data, EDITABLE_FIELDS)
+    require_known_fields(data, EDITABLE_FIELDS)
     with audit.context.context(action="clients.create_client", reason=reason, actor=actor):
         client = Client(**data)
         if client.status != Client.Status.ACTIVE:
@@ -194,7 +184,7 @@ def update_client(
 
     ``version`` is the client's version when the form was opened (``audit.edits``): a change
     made since is refused, never overwritten."""
-    _check_fields(data, EDITABLE_FIELDS)
+    require_known_fields(data, EDITABLE_FIELDS)
     client = Client.objects.select_for_update().get(pk=client.pk)
     refuse_if_changed(client, version)
     changed = [name for name, value in data.items() if getattr(client, name) != value]
@@ -367,7 +357,7 @@ def save_custom_field(
 def add_contact(
     *, client: Client, data: Mapping[str, Any], actor: AbstractBaseUser | None, reason: str = ""
 ) -> Contact:
-    _check_fields(data, CONTACT_FIELDS)
+    require_known_fields(data, CONTACT_FIELDS)
     client = Client.objects.select_for_update().get(pk=client.pk)
     with audit.context.context(action="clients.add_contact", reason=reason, actor=actor):
         contact = Contact(client=client, **data)
@@ -385,7 +375,7 @@ def update_contact(
     reason: str = "",
     version: int | None = None,
 ) -> Contact:
-    _check_fields(data, CONTACT_FIELDS)
+    require_known_fields(data, CONTACT_FIELDS)
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     refuse_if_changed(contact, version)
     changed = [name for name, value in data.items() if getattr(contact, name) != value]
@@ -421,10 +411,9 @@ def add_note(
 ) -> Note:
     """A note on a client, optionally about one of the client's records."""
     client = Client.objects.select_for_update().get(pk=client.pk)
-    if about is not None and getattr(about, "client_id", None) != client.pk:
-        raise ValidationError(
-            "A note can only be about this client's own records.", code="about_other_client"
-        )
+    require_same_client(
+        client, about, message="A note can only be about this client's own records."
+    )
     with audit.context.context(action="clients.add_note", actor=actor):
         note = Note(client=client, author=actor, body=body.strip(), pinned=pinned, about=about)
         note.full_clean()

@@ -11,17 +11,15 @@ Pages follow a keyset cursor (time, kind, id), so the 200th page costs what the 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import F, Q, QuerySet, Value
+from django.db.models import F, QuerySet, Value
 from django.db.models.fields import CharField
-from django.utils import timezone
 
+from core import cursor as keyset
 from core.extension_points import TimelineSource, visible
 
 PAGE_SIZE = 30
@@ -55,34 +53,19 @@ class TimelinePage:
 
 
 def encode_cursor(at: dt.datetime, kind: str, pk: int) -> str:
-    raw = f"{at.isoformat()}|{kind}|{pk}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return keyset.encode(at, kind, pk)
 
 
-def decode_cursor(cursor: str) -> tuple[dt.datetime, str, int] | None:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        at, kind, pk = base64.urlsafe_b64decode(padded).decode().split("|")
-        moment = dt.datetime.fromisoformat(at)
-        if timezone.is_naive(moment):
-            return None
-        return moment, kind, int(pk)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        return None
+def decode_cursor(raw: str) -> tuple[dt.datetime, str, int] | None:
+    return keyset.decode(raw)
 
 
 def _branch(source: TimelineSource, client: Any, user: Any, after: Any, limit: int) -> QuerySet:
     rows = source.rows(client=client, user=user)
     time = source.time_field
     if after is not None:
-        at, kind, pk = after
         # Entries are ordered by (time, kind, id), all descending.
-        if source.kind < kind:
-            rows = rows.filter(**{f"{time}__lte": at})
-        elif source.kind == kind:
-            rows = rows.filter(Q(**{f"{time}__lt": at}) | Q(**{time: at, "pk__lt": pk}))
-        else:
-            rows = rows.filter(**{f"{time}__lt": at})
+        rows = rows.filter(keyset.after_q(source.kind, after, time))
     return (
         rows.annotate(t_kind=Value(source.kind, output_field=CharField()), t_at=F(time))
         .values_list("t_kind", "pk", "t_at")

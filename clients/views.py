@@ -30,7 +30,7 @@ from clients.forms import (
     custom_field_definitions,
 )
 from clients.models import Client, Contact, CustomFieldValue, Note
-from core import inputs
+from core import errors, inputs
 from core.extension_points import ProfileTab, visible
 from core.forms import errors_to_form
 from core.views import StaffPermissionRequiredMixin
@@ -383,7 +383,7 @@ class NoteCreateView(WriteView):
         )
 
     def form_errors(self, form: Any, exc: ValidationError) -> None:
-        if getattr(exc, "code", None) == "about_other_client" and "about_record" in form.fields:
+        if getattr(exc, "code", None) == errors.WRONG_CLIENT and "about_record" in form.fields:
             form.add_error("about_record", exc)
         else:
             errors_to_form(form, exc)

@@ -8,6 +8,8 @@ from django.forms.widgets import Input
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from core import errors
+
 
 class ReasonFormMixin(forms.Form):
     """Adds the audit reason: optional in general, required when a sensitive field changes.
@@ -38,7 +40,7 @@ class ReasonFormMixin(forms.Form):
                     "audit_reason",
                     forms.ValidationError(
                         "Say why the %(fields)s changes.",
-                        code="reason_required",
+                        code=errors.REASON_REQUIRED,
                         params={"fields": ", ".join(sensitive)},
                     ),
                 )
@@ -48,9 +50,26 @@ class ReasonFormMixin(forms.Form):
 REASON_FIELDS = ("audit_reason", "reason")
 
 
-# A lost-update refusal (``audit.edits.refuse_if_changed``): the record changed after the form
-# was opened. It carries the record's current version.
-CHANGED_SINCE_OPENED = "changed_since_opened"
+# Dates and money, one way in every form: the browser's own pickers, ISO values.
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+class MoneyField(forms.DecimalField):
+    """An amount of money: two decimals, at most 12 digits, a decimal keypad on phones."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        for name, value in MONEY.items():
+            kwargs.setdefault(name, value)
+        kwargs.setdefault(
+            "widget", forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"})
+        )
+        super().__init__(**kwargs)
+
+
+# A lost-update refusal carries the record's current version (``audit.edits``).
+CHANGED_SINCE_OPENED = errors.CHANGED_SINCE_OPENED
 
 
 class VersionField(forms.IntegerField):
@@ -114,14 +133,14 @@ def errors_to_form(form: forms.BaseForm, exc: ValidationError) -> None:
     required" goes next to the form's reason box; anything else to the top.
     """
     if hasattr(exc, "error_dict"):
-        for name, errors in exc.error_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
+        for name, found in exc.error_dict.items():
+            form.add_error(name if name in form.fields else None, found)
         return
     reason_field = next((n for n in REASON_FIELDS if n in form.fields), None)
     for error in exc.error_list:
         if error.code == CHANGED_SINCE_OPENED:
             _keep_current_version(form, error)
-        form.add_error(reason_field if error.code == "reason_required" else None, error)
+        form.add_error(reason_field if error.code == errors.REASON_REQUIRED else None, error)
 
 
 def style_widgets(form: forms.BaseForm) -> None:

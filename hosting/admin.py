@@ -19,6 +19,7 @@ from audit.admin import (
     bulk_form_response,
     reason_from,
 )
+from core.forms import DATE_INPUT
 from hosting import services
 from hosting.models import (
     Addon,
@@ -107,7 +108,7 @@ class ServiceAdminForm(_DerivedFieldsOptional, AuditReasonFormMixin, forms.Model
 
 
 class DueDateForm(forms.Form):
-    next_due_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    next_due_date = forms.DateField(widget=DATE_INPUT)
 
 
 class MoveServerForm(forms.Form):

@@ -8,7 +8,7 @@ from django.contrib.postgres.forms import SimpleArrayField
 from django.core.exceptions import ValidationError
 
 from core import inputs
-from core.forms import ReasonFormMixin, StyledFilterSetMixin, VersionField
+from core.forms import DATE_INPUT, ReasonFormMixin, StyledFilterSetMixin, VersionField
 from hosting import crypto, services
 from hosting.domains import to_ascii, to_unicode
 from hosting.models import (
@@ -20,8 +20,6 @@ from hosting.models import (
     Service,
     Tld,
 )
-
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 def secret_field(label: str, *, widget: forms.Widget, **kwargs: Any) -> forms.CharField:
@@ -67,10 +65,10 @@ class ServiceForm(ReasonFormMixin, forms.ModelForm):
         model = Service
         fields = list(services.SERVICE_FIELDS)
         widgets = {
-            "registration_date": DATE,
-            "next_due_date": DATE,
-            "termination_date": DATE,
-            "override_autosuspend_until": DATE,
+            "registration_date": DATE_INPUT,
+            "next_due_date": DATE_INPUT,
+            "termination_date": DATE_INPUT,
+            "override_autosuspend_until": DATE_INPUT,
             "admin_notes": forms.Textarea(attrs={"rows": 3}),
         }
         field_classes = dict.fromkeys(
@@ -149,9 +147,9 @@ class DomainForm(ReasonFormMixin, forms.ModelForm):
         model = Domain
         fields = [f for f in services.DOMAIN_FIELDS if f not in ("name", "nameservers")]
         widgets = {
-            "registration_date": DATE,
-            "expiry_date": DATE,
-            "next_due_date": DATE,
+            "registration_date": DATE_INPUT,
+            "expiry_date": DATE_INPUT,
+            "next_due_date": DATE_INPUT,
             "admin_notes": forms.Textarea(attrs={"rows": 3}),
         }
         field_classes = dict.fromkeys(
@@ -198,7 +196,7 @@ class AddonForm(ReasonFormMixin, forms.ModelForm):
     class Meta:
         model = Addon
         fields = list(services.ADDON_FIELDS)
-        widgets = {"next_due_date": DATE, "admin_notes": forms.Textarea(attrs={"rows": 2})}
+        widgets = {"next_due_date": DATE_INPUT, "admin_notes": forms.Textarea(attrs={"rows": 2})}
         field_classes = {"next_due_date": inputs.DateField}
 
     def __init__(self, *args: Any, service: Service, **kwargs: Any) -> None:
@@ -226,10 +224,10 @@ class ServiceFilter(StyledFilterSetMixin, django_filters.FilterSet):
         queryset=Server.objects.order_by("name"), empty_label="Any server"
     )
     due_after = inputs.DateFilter(
-        field_name="next_due_date", lookup_expr="gte", label="Due from", widget=DATE
+        field_name="next_due_date", lookup_expr="gte", label="Due from", widget=DATE_INPUT
     )
     due_before = inputs.DateFilter(
-        field_name="next_due_date", lookup_expr="lte", label="Due until", widget=DATE
+        field_name="next_due_date", lookup_expr="lte", label="Due until", widget=DATE_INPUT
     )
 
     class Meta:
@@ -247,10 +245,10 @@ class DomainFilter(StyledFilterSetMixin, django_filters.FilterSet):
         queryset=Tld.objects.order_by("name"), empty_label="Any TLD", label="TLD"
     )
     expires_after = inputs.DateFilter(
-        field_name="expiry_date", lookup_expr="gte", label="Expires from", widget=DATE
+        field_name="expiry_date", lookup_expr="gte", label="Expires from", widget=DATE_INPUT
     )
     expires_before = inputs.DateFilter(
-        field_name="expiry_date", lookup_expr="lte", label="Expires until", widget=DATE
+        field_name="expiry_date", lookup_expr="lte", label="Expires until", widget=DATE_INPUT
     )
     registrar = inputs.SearchFilter(label="Registrar", lookup_expr="exact")
 

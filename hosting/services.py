@@ -9,13 +9,20 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 import audit.context
-from audit.context import require_reason
 from audit.edits import refuse_if_changed
 from clients.models import Client
+from core.rules import (
+    Refusal,
+    integrity_errors,
+    require_known_fields,
+    require_reason,
+    require_same_client,
+    require_transition,
+)
 from hosting import crypto
 from hosting.domains import validate_domain_name, validate_host_name
 from hosting.models import (
@@ -82,25 +89,10 @@ ADDON_FIELDS = (
 MIN_NAMESERVERS, MAX_NAMESERVERS = 2, 5
 
 
-def _check_fields(data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
-    unknown = set(data) - set(allowed)
-    if unknown:
-        raise ValidationError(f"Unknown fields: {sorted(unknown)}", code="unknown_field")
-
-
 def _transition(obj: Any, new_status: str, reason: str) -> None:
     if new_status == obj.status:
         raise ValidationError("It already has that status.", code="same_status")
-    allowed = type(obj).STATUS_TRANSITIONS[type(obj).Status(obj.status)]
-    if new_status not in allowed:
-        raise ValidationError(
-            "A %(old)s record cannot become %(new)s.",
-            code="invalid_transition",
-            params={
-                "old": obj.get_status_display().lower(),
-                "new": type(obj).Status(new_status).label.lower(),
-            },
-        )
+    require_transition(obj, new_status)
     require_reason(reason, "Say why the status changes.")
 
 
@@ -188,7 +180,7 @@ def create_service(
 ) -> Service:
     """A hosting account set up by hand, pending or already active (recording an account
     that exists). Blank amounts come from the catalog price."""
-    _check_fields(data, SERVICE_FIELDS)
+    require_known_fields(data, SERVICE_FIELDS)
     if status not in (Service.Status.PENDING, Service.Status.ACTIVE):
         raise ValidationError(
             {"status": ValidationError("A new account is pending or active.", code="bad_status")}
@@ -223,7 +215,7 @@ def update_service(
     """Edit a hosting account. Status changes go through ``change_service_status``; a change
     made since ``version`` (the form's, ``audit.edits``) is refused. A ``password`` typed on
     the form is stored in the same transaction (``set_service_password``)."""
-    _check_fields(data, SERVICE_FIELDS)
+    require_known_fields(data, SERVICE_FIELDS)
     service = Service.objects.select_for_update().get(pk=service.pk)
     refuse_if_changed(service, version)
     changed = {k for k, v in data.items() if getattr(service, k) != v}
@@ -390,22 +382,19 @@ def domain_catalog_amounts(*, tld: Tld, currency: str, years: int, order_type: s
     return first, price.renew
 
 
+DOMAIN_CONSTRAINTS = {
+    "hosting_domain_one_active": Refusal(
+        "name",
+        "This domain is already active on another record.",
+        code="domain_active_elsewhere",
+    )
+}
+
+
 def _save_domain(domain: Domain) -> None:
     domain.full_clean()
-    try:
-        with transaction.atomic():
-            domain.save()
-    except IntegrityError as exc:
-        if "hosting_domain_one_active" in str(exc):
-            raise ValidationError(
-                {
-                    "name": ValidationError(
-                        "This domain is already active on another record.",
-                        code="domain_active_elsewhere",
-                    )
-                }
-            ) from exc
-        raise
+    with integrity_errors(DOMAIN_CONSTRAINTS):
+        domain.save()
 
 
 def _refuse_silent_duplicate(domain: Domain, reason: str) -> None:
@@ -495,7 +484,7 @@ def create_domain(
     epp_code: str = "",
     status: str = Domain.Status.PENDING,
 ) -> Domain:
-    _check_fields(data, DOMAIN_FIELDS)
+    require_known_fields(data, DOMAIN_FIELDS)
     if status not in (Domain.Status.PENDING, Domain.Status.ACTIVE):
         raise ValidationError(
             {"status": ValidationError("A new domain is pending or active.", code="bad_status")}
@@ -512,14 +501,9 @@ def create_domain(
         raise ValidationError(
             {"epp_code": ValidationError("A transfer needs the EPP code.", code="epp_required")}
         )
-    if domain.service is not None and domain.service.client_id != client.pk:
-        raise ValidationError(
-            {
-                "service": ValidationError(
-                    "That service belongs to another client.", code="wrong_client"
-                )
-            }
-        )
+    require_same_client(
+        client, domain.service, field="service", message="That service belongs to another client."
+    )
     with audit.context.context(action="hosting.create_domain", reason=reason, actor=actor):
         _prepare_domain(domain, data, reason, new=True)
         domain.epp_code = crypto.encrypt(epp_code.strip(), field="epp_code")
@@ -536,7 +520,7 @@ def update_domain(
     reason: str = "",
     version: int | None = None,
 ) -> Domain:
-    _check_fields(data, DOMAIN_FIELDS)
+    require_known_fields(data, DOMAIN_FIELDS)
     domain = Domain.objects.select_for_update().select_related("tld").get(pk=domain.pk)
     refuse_if_changed(domain, version)
     if "name" in data and data["name"] in (domain.name, str(domain)):
@@ -607,7 +591,7 @@ def add_addon(
 ) -> Addon:
     """A predefined add-on (it must apply to the service's product) or a custom one, pending
     or already active."""
-    _check_fields(data, ADDON_FIELDS)
+    require_known_fields(data, ADDON_FIELDS)
     if status not in (Addon.Status.PENDING, Addon.Status.ACTIVE):
         raise ValidationError(
             {"status": ValidationError("A new add-on is pending or active.", code="bad_status")}

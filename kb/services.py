@@ -27,6 +27,7 @@ from markdown_it import MarkdownIt
 
 import audit.context
 from audit.edits import refuse_if_changed
+from core.rules import constraint_name, require_known_fields
 from kb.models import (
     SEARCH_CONFIG,
     Article,
@@ -141,9 +142,7 @@ def save_article(
 ) -> Article:
     """Create or change an article; every save keeps a revision. A blank slug is made from the
     title (unique in the category); a typed slug that is taken is refused."""
-    unknown = set(data) - set(ARTICLE_FIELDS)
-    if unknown:
-        raise ValueError(f"Unknown article fields: {sorted(unknown)}")
+    require_known_fields(data, ARTICLE_FIELDS)
     if article is not None:
         article = Article.objects.select_for_update().get(pk=article.pk)
         refuse_if_changed(article, version)
@@ -304,7 +303,9 @@ def vote(article: Article, *, helpful: bool, voter: str, day: dt.date | None = N
             ArticleVote.objects.create(
                 article=article, voter=voter, day=day or timezone.localdate(), helpful=helpful
             )
-    except IntegrityError:
+    except IntegrityError as exc:
+        if constraint_name(exc) != "kb_vote_once_per_voter_per_day":
+            raise
         return False
     field = "helpful_yes" if helpful else "helpful_no"
     ArticleStats.objects.filter(article=article).update(**{field: F(field) + 1})

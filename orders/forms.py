@@ -8,32 +8,23 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 
-from billing.forms import DATE, start_of_day
+from billing.forms import start_of_day
 from billing.services import gateway_choices
 from clients.models import Client
 from clients.widgets import ClientPickerWidget
 from core import inputs
-from core.forms import ReasonFormMixin, StyledFilterSetMixin, errors_to_form
+from core.forms import DATE_INPUT, MoneyField, ReasonFormMixin, StyledFilterSetMixin, errors_to_form
 from hosting.forms import secret_field
 from hosting.models import AddonDefinition, BillingCycle, Domain, Product, Server, Service
 from orders import services
 from orders.models import Order, ServiceChange
 from orders.services import MAX_ORDER_LINES
 
-MONEY_FIELD = {"max_digits": 12, "decimal_places": 2}
-MONEY_WIDGET = forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"})
 RECURRING_CYCLES = [c for c in BillingCycle.choices if c[0] != BillingCycle.ONE_TIME]
 
 
 def _price(label: str, help_text: str = "") -> forms.DecimalField:
-    return forms.DecimalField(
-        label=label,
-        required=False,
-        min_value=Decimal(0),
-        **MONEY_FIELD,
-        widget=MONEY_WIDGET,
-        help_text=help_text,
-    )
+    return MoneyField(label=label, required=False, min_value=Decimal(0), help_text=help_text)
 
 
 class ChooseClientForm(forms.Form):
@@ -364,8 +355,8 @@ class OrderFilter(StyledFilterSetMixin, django_filters.FilterSet):
     client = django_filters.ModelChoiceFilter(
         queryset=Client.objects.all(), widget=ClientPickerWidget()
     )
-    placed_from = inputs.DateFilter(method="filter_from", label="Placed from", widget=DATE)
-    placed_to = inputs.DateFilter(method="filter_to", label="Placed until", widget=DATE)
+    placed_from = inputs.DateFilter(method="filter_from", label="Placed from", widget=DATE_INPUT)
+    placed_to = inputs.DateFilter(method="filter_to", label="Placed until", widget=DATE_INPUT)
 
     class Meta:
         model = Order

@@ -18,17 +18,24 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
 import audit.context
-from audit.context import require_reason
 from billing import services as billing
 from billing.models import Invoice, InvoiceItem
 from billing.totals import HUNDRED, Line, Totals, compute_totals, money
 from clients.models import Client, EmailLog
 from core.emails import render_text
+from core.rules import (
+    Refusal,
+    belongs_to_client,
+    can_transition,
+    integrity_errors,
+    require_reason,
+    require_transition,
+)
 from hosting import crypto
 from hosting import services as hosting
 from hosting.domains import to_ascii, to_unicode, validate_domain_name
@@ -150,24 +157,29 @@ class OrderPlan:
         return sum((line.first_payment for line in self.lines), ZERO)
 
 
+def _promotion_refused(message: str, code: str) -> ValidationError:
+    return ValidationError({"promotion_code": ValidationError(message, code=code)})
+
+
 def _promotion(code: str, client: Client, today: dt.date, *, lock: bool) -> Promotion | None:
     if not code.strip():
         return None
     rows = Promotion.objects.select_for_update() if lock else Promotion.objects.all()
     promotion = rows.filter(code=code.strip().upper()).first()
-    problem = None
     if promotion is None or not promotion.active:
-        problem = ("There is no active promotion with this code.", "promotion_unknown")
-    elif promotion.start_date and today < promotion.start_date:
-        problem = ("This promotion has not started yet.", "promotion_not_started")
-    elif promotion.end_date and today > promotion.end_date:
-        problem = ("This promotion has ended.", "promotion_ended")
-    elif promotion.max_uses and promotion.uses >= promotion.max_uses:
-        problem = ("This promotion has been used up.", "promotion_used_up")
-    elif promotion.kind == Promotion.Kind.FIXED and promotion.currency != client.currency:
-        problem = ("This promotion is for clients in another currency.", "promotion_currency")
-    if problem:
-        raise ValidationError({"promotion_code": ValidationError(problem[0], code=problem[1])})
+        raise _promotion_refused(
+            "There is no active promotion with this code.", "promotion_unknown"
+        )
+    if promotion.start_date and today < promotion.start_date:
+        raise _promotion_refused("This promotion has not started yet.", "promotion_not_started")
+    if promotion.end_date and today > promotion.end_date:
+        raise _promotion_refused("This promotion has ended.", "promotion_ended")
+    if promotion.max_uses and promotion.uses >= promotion.max_uses:
+        raise _promotion_refused("This promotion has been used up.", "promotion_used_up")
+    if promotion.kind == Promotion.Kind.FIXED and promotion.currency != client.currency:
+        raise _promotion_refused(
+            "This promotion is for clients in another currency.", "promotion_currency"
+        )
     return promotion
 
 
@@ -323,7 +335,7 @@ def _price_addon(
         product = products[data.for_line].data.product
         on = products[data.for_line].description
     else:
-        if data.service.client_id != client.pk:
+        if not belongs_to_client(data.service, client):
             raise _line_error(
                 group, index, "target", "That account belongs to another client.", "wrong_client"
             )
@@ -445,7 +457,9 @@ def plan_order(
             f"An order has at most {MAX_ORDER_LINES} lines.", code="too_many_lines"
         )
     if item_status not in ITEM_STATUSES:
-        raise ValidationError({"item_status": ValidationError("Pending or active.", code="bad")})
+        raise ValidationError(
+            {"item_status": ValidationError("Pending or active.", code="bad_status")}
+        )
     promotion = _promotion(promotion_code, client, today, lock=lock_promotion)
     priced_products = [
         _price_product(i, data, client, promotion) for i, data in enumerate(products)
@@ -550,7 +564,7 @@ def place_order(
         raise ValidationError("A closed client cannot order.", code="client_closed")
     if payment_method and payment_method not in dict(billing.gateway_choices()):
         raise ValidationError(
-            {"payment_method": ValidationError("Unknown payment method.", code="bad_gateway")}
+            {"payment_method": ValidationError("Unknown payment method.", code="unknown_gateway")}
         )
     plan = plan_order(
         client=client,
@@ -744,7 +758,9 @@ def accept_order(
         )
     item_status = item_status or order.item_status
     if item_status not in ITEM_STATUSES:
-        raise ValidationError({"item_status": ValidationError("Pending or active.", code="bad")})
+        raise ValidationError(
+            {"item_status": ValidationError("Pending or active.", code="bad_status")}
+        )
     generate = order.generate_invoice if generate_invoice is None else generate_invoice
     email = order.send_invoice_email if send_invoice_email is None else send_invoice_email
     invoice_lines = _create_records(order, item_status, actor, reason)
@@ -783,9 +799,8 @@ def _cancel_records(order: Order, status: str, actor: Any, reason: str) -> None:
         ):
             if record is None:
                 continue
-            allowed = type(record).STATUS_TRANSITIONS[type(record).Status(record.status)]
-            target = status if status in allowed else Order.Status.CANCELLED
-            if target not in allowed:
+            target = status if can_transition(record, status) else Order.Status.CANCELLED
+            if not can_transition(record, target):
                 continue  # already cancelled, terminated, ...: nothing to undo
             kwarg = {
                 hosting.change_addon_status: "addon",
@@ -811,18 +826,7 @@ def change_order_status(
     order = Order.objects.select_for_update().select_related("client").get(pk=order.pk)
     if status == Order.Status.ACTIVE:
         raise ValidationError("Accept the order to make it active.", code="use_accept")
-    allowed = Order.STATUS_TRANSITIONS[Order.Status(order.status)]
-    if status not in allowed:
-        raise ValidationError(
-            "A %(old)s order cannot become %(new)s.",
-            code="invalid_transition",
-            params={
-                "old": order.get_status_display().lower(),
-                "new": Order.Status(status).label.lower()
-                if status in Order.Status.values
-                else status,
-            },
-        )
+    require_transition(order, status, noun="order")
     require_reason(reason, "Say why the order status changes.")
     if order.is_accepted and cancel_records:
         _cancel_records(order, status, actor, reason)
@@ -1027,18 +1031,21 @@ def _apply_change(change: ServiceChange, actor: Any, reason: str = "") -> Servic
     return change
 
 
+_ALREADY_PENDING = Refusal(
+    None,
+    "This account already has a pending request of this sort: withdraw it first.",
+    code="already_pending",
+)
+CHANGE_CONSTRAINTS = {
+    "orders_change_one_pending_cancellation": _ALREADY_PENDING,
+    "orders_change_one_pending_change": _ALREADY_PENDING,
+}
+
+
 def _save_change(change: ServiceChange) -> ServiceChange:
     change.full_clean()
-    try:
-        with transaction.atomic():
-            change.save()
-    except IntegrityError as exc:
-        if "one_pending" in str(exc):
-            raise ValidationError(
-                "This account already has a pending request of this sort: withdraw it first.",
-                code="already_pending",
-            ) from exc
-        raise
+    with integrity_errors(CHANGE_CONSTRAINTS):
+        change.save()
     return change
 
 
@@ -1260,8 +1267,7 @@ def _cancel_service(service: Service, actor: Any, reason: str) -> None:
         hosting.change_addon_status(
             addon=addon, new_status=Addon.Status.CANCELLED, actor=actor, reason=reason
         )
-    allowed = Service.STATUS_TRANSITIONS[Service.Status(service.status)]
-    if Service.Status.CANCELLED in allowed:
+    if can_transition(service, Service.Status.CANCELLED):
         hosting.change_service_status(
             service=service, new_status=Service.Status.CANCELLED, actor=actor, reason=reason
         )

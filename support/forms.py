@@ -9,11 +9,17 @@ from django.contrib.auth import get_user_model
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from billing.forms import DATE, DATETIME
 from clients.models import Client
 from clients.widgets import ClientPickerWidget
 from core import inputs
-from core.forms import ReasonFormMixin, StyledFilterSetMixin, VersionField, style_widgets
+from core.forms import (
+    DATE_INPUT,
+    DATETIME_INPUT,
+    ReasonFormMixin,
+    StyledFilterSetMixin,
+    VersionField,
+    style_widgets,
+)
 from support.models import Communication, Department, Ticket, TicketReply
 
 User = get_user_model()
@@ -105,7 +111,7 @@ class TicketForm(forms.Form):
     )
     opened_at = forms.DateTimeField(
         label="Opened",
-        widget=DATETIME,
+        widget=DATETIME_INPUT,
         help_text="When the client asked. Earlier than now: "
         "the ticket is flagged back-dated and needs a reason.",
     )
@@ -292,8 +298,8 @@ class CommunicationForm(ReasonFormMixin, forms.ModelForm):
             "ticket",
         ]
         widgets = {
-            "occurred_at": DATETIME,
-            "follow_up_on": DATE,
+            "occurred_at": DATETIME_INPUT,
+            "follow_up_on": DATE_INPUT,
             "summary": forms.Textarea(attrs={"rows": 4}),
             "direction": forms.RadioSelect,
         }
@@ -375,10 +381,10 @@ class CommunicationFilter(StyledFilterSetMixin, django_filters.FilterSet):
         queryset=Client.objects.all(), widget=ClientPickerWidget()
     )
     since = inputs.DateFilter(
-        field_name="occurred_at", lookup_expr="date__gte", label="From", widget=DATE
+        field_name="occurred_at", lookup_expr="date__gte", label="From", widget=DATE_INPUT
     )
     until = inputs.DateFilter(
-        field_name="occurred_at", lookup_expr="date__lte", label="Until", widget=DATE
+        field_name="occurred_at", lookup_expr="date__lte", label="Until", widget=DATE_INPUT
     )
 
     class Meta:

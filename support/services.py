@@ -29,11 +29,19 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 import audit.context
-from audit.context import require_reason
 from audit.edits import refuse_if_changed
 from clients.models import Client, Contact, EmailLog
 from clients.outbox import Attachment, queue_email
 from core.emails import render_text
+from core.rules import (
+    constraint_name,
+    require_known_fields,
+    require_reason,
+    require_same_client,
+    require_same_client_all,
+    require_transition,
+    same_client_errors,
+)
 from support.models import (
     Communication,
     Department,
@@ -55,6 +63,8 @@ BINARY_TYPES = {
     "zip": "application/zip",
 }
 NUMBER_ATTEMPTS = 20
+# The unique constraint PostgreSQL names for ``Ticket.number`` (``unique=True``).
+TICKET_NUMBER_UNIQUE = "support_ticket_number_key"
 
 
 # Attachments ---------------------------------------------------------------------------------
@@ -190,17 +200,7 @@ def _check_assignee(assignee: AbstractBaseUser | None) -> None:
 
 
 def _check_links(*, client: Client | None, service: Any, domain: Any) -> None:
-    errors = {}
-    if service is not None and service.client_id != getattr(client, "pk", None):
-        errors["service"] = ValidationError(
-            "This service belongs to another client.", code="foreign_service"
-        )
-    if domain is not None and domain.client_id != getattr(client, "pk", None):
-        errors["domain"] = ValidationError(
-            "This domain belongs to another client.", code="foreign_domain"
-        )
-    if errors:
-        raise ValidationError(errors)
+    require_same_client_all(client, {"service": service, "domain": domain})
 
 
 def _department_for(department: Department, actor: AbstractBaseUser) -> Department:
@@ -249,14 +249,9 @@ def open_ticket(
     with its attachments and an optional internal note; email the requester unless told not to.
     """
     _department_for(department, actor)
-    if contact is not None and (client is None or contact.client_id != client.pk):
-        raise ValidationError(
-            {
-                "contact": ValidationError(
-                    "This contact belongs to another client.", code="foreign_contact"
-                )
-            }
-        )
+    require_same_client(
+        client, contact, field="contact", message="This contact belongs to another client."
+    )
     if client is not None:
         name = str(contact) if contact is not None else client.full_name
         email = contact.email if contact is not None else client.email
@@ -322,7 +317,7 @@ def open_ticket(
                         ticket.save()
                     break
                 except IntegrityError as exc:
-                    if "number" not in str(exc):
+                    if constraint_name(exc) != TICKET_NUMBER_UNIQUE:
                         raise
                     ticket.pk = None
                     ticket.number = _new_number()
@@ -426,14 +421,8 @@ def add_reply(
             code="ticket_closed",
         )
     status = new_status or REPLY_STATUS.get(kind, ticket.status)
-    if status != ticket.status and status not in ticket.STATUS_TRANSITIONS[ticket.status]:
-        raise ValidationError(
-            {
-                "new_status": ValidationError(
-                    "This status cannot follow the current one.", code="bad_transition"
-                )
-            }
-        )
+    if status != ticket.status:
+        require_transition(ticket, status, field="new_status")
     if ticket.is_closed and status != ticket.status:
         require_reason(reason, "Say why the ticket is reopened.", field="reason")
     checked = check_attachments(attachments)
@@ -495,16 +484,7 @@ def change_ticket_status(
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     if status == ticket.status:
         return ticket
-    if status not in ticket.STATUS_TRANSITIONS.get(ticket.status, set()):
-        raise ValidationError(
-            {
-                "status": ValidationError(
-                    f"A ticket cannot go from {ticket.get_status_display()} to "
-                    f"{Ticket.Status(status).label if status in Ticket.Status.values else status}.",
-                    code="bad_transition",
-                )
-            }
-        )
+    require_transition(ticket, status, field="status")
     if ticket.is_closed:
         require_reason(reason, "Say why the ticket is reopened.", field="reason")
     now = timezone.now()
@@ -543,9 +523,7 @@ def update_ticket(
         Ticket.objects.select_for_update(of=("self",)).select_related("client").get(pk=ticket.pk)
     )
     refuse_if_changed(ticket, version)
-    unknown = set(data) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise ValueError(f"Not editable here: {', '.join(sorted(unknown))}")
+    require_known_fields(data, EDITABLE_FIELDS)
     changed = [name for name, value in data.items() if getattr(ticket, name) != value]
     if not changed:
         return ticket
@@ -588,13 +566,10 @@ COMMUNICATION_FIELDS = (
 
 
 def _check_communication(client: Client, data: dict[str, Any]) -> None:
-    errors = {}
-    for name in ("contact", "service", "domain", "invoice", "ticket"):
-        record = data.get(name)
-        if record is not None and record.client_id != client.pk:
-            errors[name] = ValidationError(
-                f"This {name} belongs to another client.", code=f"foreign_{name}"
-            )
+    errors = same_client_errors(
+        client,
+        {name: data.get(name) for name in ("contact", "service", "domain", "invoice", "ticket")},
+    )
     if (data.get("follow_up_on") is None) != (data.get("follow_up_owner") is None):
         missing = "follow_up_owner" if data.get("follow_up_on") else "follow_up_on"
         errors[missing] = ValidationError(
@@ -619,9 +594,7 @@ def log_communication(
     *, client: Client, data: dict[str, Any], actor: AbstractBaseUser, reason: str = ""
 ) -> Communication:
     """Record a call, email, chat, meeting or letter with a client."""
-    unknown = set(data) - set(COMMUNICATION_FIELDS)
-    if unknown:
-        raise ValueError(f"Unknown communication fields: {', '.join(sorted(unknown))}")
+    require_known_fields(data, COMMUNICATION_FIELDS)
     _check_communication(client, data)
     with audit.context.context(action="support.log_communication", reason=reason, actor=actor):
         entry = Communication(client=client, logged_by=actor, **data)
@@ -646,9 +619,7 @@ def update_communication(
         .get(pk=communication.pk)
     )
     refuse_if_changed(entry, version)
-    unknown = set(data) - set(COMMUNICATION_FIELDS)
-    if unknown:
-        raise ValueError(f"Unknown communication fields: {', '.join(sorted(unknown))}")
+    require_known_fields(data, COMMUNICATION_FIELDS)
     changed = [name for name, value in data.items() if getattr(entry, name) != value]
     if not changed:
         return entry

@@ -86,7 +86,7 @@ def test_an_invoice_needs_lines_and_a_due_date_after_issue():
 def test_a_negative_total_is_refused():
     with pytest.raises(ValidationError) as exc:
         make_invoice(lines=[("1", "-5.00")], publish=False)
-    assert _code(exc) == "negative_total"
+    assert _code(exc) == "negative"
 
 
 def test_the_clients_currency_is_fixed_at_its_first_invoice(staff_admin):

@@ -304,4 +304,4 @@ def test_a_note_can_be_about_one_of_the_clients_records(staff_admin):
     other = ServiceFactory()
     with pytest.raises(ValidationError) as exc:
         services.add_note(client=service.client, body="x", about=other, actor=staff_admin)
-    assert exc.value.code == "about_other_client"
+    assert exc.value.code == "wrong_client"

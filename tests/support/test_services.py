@@ -125,11 +125,12 @@ def test_open_ticket_refuses_another_clients_service_domain_and_contact(agent):
             service=ServiceFactory(client=other),
             domain=DomainFactory(client=other),
         )
-    assert _codes(exc.value) == {"foreign_service", "foreign_domain"}
+    assert _codes(exc.value) == {"wrong_client"}
+    assert set(exc.value.error_dict) == {"service", "domain"}
     contact = other.contacts.create(first_name="X", last_name="Y", email="x@example.com")
     with pytest.raises(ValidationError) as exc:
         open_ticket(customer=customer, contact=contact, actor=agent)
-    assert _codes(exc.value) == {"foreign_contact"}
+    assert _codes(exc.value) == {"wrong_client"}
     assert not Ticket.objects.exists()
 
 
@@ -357,7 +358,7 @@ def test_reopening_needs_a_reason_and_goes_to_open_only(agent):
     assert ticket.closed_at is not None
     with pytest.raises(ValidationError) as exc:
         services.change_ticket_status(ticket=ticket, status="answered", actor=agent, reason="x")
-    assert _codes(exc.value) == {"bad_transition"}
+    assert _codes(exc.value) == {"invalid_transition"}
     with pytest.raises(ValidationError) as exc:
         services.change_ticket_status(ticket=ticket, status="open", actor=agent)
     assert _codes(exc.value) == {"reason_required"}
@@ -486,7 +487,8 @@ def test_communication_links_only_the_clients_own_records(agent):
             },
             actor=agent,
         )
-    assert _codes(exc.value) == {"foreign_ticket", "foreign_service"}
+    assert _codes(exc.value) == {"wrong_client"}
+    assert set(exc.value.error_dict) == {"ticket", "service"}
     entry = CommunicationFactory(client=customer)
     with pytest.raises(IntegrityError), transaction.atomic():
         Communication.objects.filter(pk=entry.pk).update(ticket=others)

@@ -1,0 +1,1 @@
+"""The benchmark (``benchmarks/run.py`` is its entry point; see its docstring)."""

@@ -1,0 +1,71 @@
+"""The benchmark table, its targets, and where the latest one is written."""
+
+from __future__ import annotations
+
+from benchmarks.config import ROOT
+
+
+def report(rows: list[dict]) -> str:
+    lines = [
+        f"{'page':<32} {'median ms':>10} {'p95 ms':>8} {'baseline median':>16} {'ratio':>6}  note",
+        "-" * 94,
+    ]
+    for r in rows:
+        base = r["baseline"]
+        ratio = r["median"] / base["median"] if base else float("nan")
+        lines.append(
+            f"{r['name']:<32} {r['median']:>10.1f} {r['p95']:>8.1f} "
+            f"{base['median'] if base else float('nan'):>16.1f} {ratio:>6.2f}  {r['note']}"
+        )
+    by_name = {r["name"]: r for r in rows}
+    deep = by_name["Client list, page 1,000"]["median"] / by_name["Client list, page 1"]["median"]
+    save = by_name["Create client via form"]
+    overhead = save["median"] / save["baseline"]["median"] - 1
+    feed = by_name["Audit feed, first page"]["median"]
+    feed_actor = by_name["Audit feed, by actor"]["median"]
+    pay = by_name["Publish + pay via forms"]
+    pay_overhead = pay["median"] / pay["baseline"]["median"] - 1
+    inv_deep = by_name["Invoices, page 1,000"]["median"] / by_name["Invoices, page 1"]["median"]
+    order = by_name["Place + accept order via form"]
+    order_overhead = order["median"] / order["baseline"]["median"] - 1
+    ord_deep = by_name["Orders, page 1,000"]["median"] / by_name["Orders, page 1"]["median"]
+    queue = by_name["Ticket queue, page 1"]["median"]
+    queue_deep = by_name["Ticket queue, page 1,000 (all)"]["median"] / queue
+    timeline = by_name["Timeline, 5,000+ entries, p1"]["median"]
+    timeline_deep = by_name["Timeline, page 50"]["median"] / timeline
+    kb_worst = max(
+        by_name[n]["median"]
+        for n in (
+            "KB search, word in every article",
+            "KB search, rare word",
+            "KB search, two words",
+        )
+    )
+    lines += [
+        "",
+        f"Targets: audit overhead on a form save {overhead:+.1%} (<= 15%): "
+        f"{'OK' if overhead <= 0.15 else 'MISSED'}; deep page {deep:.2f}x page 1 (<= 1.3x): "
+        f"{'OK' if deep <= 1.3 else 'MISSED'}; feed first page {feed:.1f} ms (< 50 ms): "
+        f"{'OK' if feed < 50 else 'MISSED'}; feed by actor {feed_actor:.1f} ms (< 50 ms): "
+        f"{'OK' if feed_actor < 50 else 'MISSED'}",
+        f"Billing: audit overhead on publish + pay {pay_overhead:+.1%} (<= 15%): "
+        f"{'OK' if pay_overhead <= 0.15 else 'MISSED'}; invoices deep page {inv_deep:.2f}x "
+        f"page 1 (<= 1.3x): {'OK' if inv_deep <= 1.3 else 'MISSED'}",
+        f"Orders: audit overhead on placing + accepting {order_overhead:+.1%} (<= 15%): "
+        f"{'OK' if order_overhead <= 0.15 else 'MISSED'}; orders deep page {ord_deep:.2f}x "
+        f"page 1 (<= 1.3x): {'OK' if ord_deep <= 1.3 else 'MISSED'}",
+        f"Support: ticket queue {queue:.1f} ms (< 100 ms): {'OK' if queue < 100 else 'MISSED'}; "
+        f"deep page {queue_deep:.2f}x page 1 (<= 1.3x): {'OK' if queue_deep <= 1.3 else 'MISSED'}"
+        f"; timeline {timeline:.1f} ms (< 100 ms): {'OK' if timeline < 100 else 'MISSED'}, "
+        f"page 50 {timeline_deep:.2f}x page 1 (<= 1.3x): "
+        f"{'OK' if timeline_deep <= 1.3 else 'MISSED'}",
+        f"Knowledgebase: slowest public search {kb_worst:.1f} ms (< 100 ms): "
+        f"{'OK' if kb_worst < 100 else 'MISSED'}",
+    ]
+    return "\n".join(lines)
+
+
+def write(table: str) -> None:
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.txt").write_text(table + "\n")
