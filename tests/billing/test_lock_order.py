@@ -1,5 +1,6 @@
-"""Issue 15 item 7: every service takes its row locks in the one documented order (see
-``billing/services.py``), so two staff acting on the same client at once queue, never deadlock.
+"""Issue 15 item 7: every service takes its row locks in the one documented order (see the
+docstring of ``billing/services/__init__.py``), so two staff acting on the same client at once
+queue, never deadlock.
 
 Each test runs a pair of services that meet on the same rows in two threads with their own
 database connections. Every ``SELECT ... FOR UPDATE`` is followed by a short pause, so each side

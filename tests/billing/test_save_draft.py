@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from billing import services
 from billing.models import Invoice
+from billing.services import invoices
 from clients.models import EmailLog
 from tests.factories.billing import line
 from tests.factories.clients import ClientFactory
@@ -41,7 +42,8 @@ def test_a_refused_publish_leaves_no_new_draft(staff_admin, monkeypatch):
     def refuse(**kwargs):
         raise ValidationError("No.", code="no_lines")
 
-    monkeypatch.setattr(services, "publish_invoice", refuse)
+    # save_draft looks publish_invoice up in its own module, not in the package's re-export.
+    monkeypatch.setattr(invoices, "publish_invoice", refuse)
     customer = ClientFactory()
     with pytest.raises(ValidationError):
         _save(customer, staff_admin, publish=True)
