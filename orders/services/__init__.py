@@ -33,6 +33,7 @@ from orders.pricing import (
     plan_change,
     plan_order,
 )
+from orders.services._shared import CHANGE_CONSTRAINTS
 from orders.services.cancellations import process_due_cancellations, request_cancellation
 from orders.services.changes import (
     apply_paid_changes,
@@ -44,6 +45,7 @@ from orders.services.orders import accept_order, change_order_status, place_orde
 
 __all__ = [
     "CHANGEABLE",
+    "CHANGE_CONSTRAINTS",
     "ITEM_STATUSES",
     "MAX_ORDER_LINES",
     "ZERO",
