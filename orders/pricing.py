@@ -1,8 +1,8 @@
-"""What an order or a product change comes to, without writing anything (like
+"""What an order or a product change comes to, read from the catalog and written nowhere (like
 ``orders.proration``, which it uses): the lines as staff enter them, their catalog prices,
 setup fees and promotion discounts, the invoice lines and totals (``plan_order``); the proration
 and credit of an upgrade or downgrade (``plan_change``). The preview pages show these plans and
-the services store exactly them.
+the services store exactly them (``place_order`` has the promotion row locked as it is read).
 """
 
 from __future__ import annotations
