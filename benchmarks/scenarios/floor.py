@@ -10,6 +10,7 @@ URL configuration (``benchmarks/urls.py``), never by the project's.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -19,15 +20,20 @@ from benchmarks.scenarios.bench import Bench, row
 
 PAGE = 50
 
-_TEMPLATE = engines["django"].from_string(
+_TEMPLATE = (
     "<!doctype html><title>{{ title }}</title><table>"
     "{% for r in rows %}<tr>{% for value in r %}<td>{{ value }}</td>{% endfor %}</tr>{% endfor %}"
     "</table>"
 )
 
 
+@cache
+def _template() -> Any:
+    return engines["django"].from_string(_TEMPLATE)
+
+
 def _page(request: HttpRequest, title: str, rows: Any) -> HttpResponse:
-    return HttpResponse(_TEMPLATE.render({"title": title, "rows": rows}, request))
+    return HttpResponse(_template().render({"title": title, "rows": rows}, request))
 
 
 def clients(request: HttpRequest) -> HttpResponse:
