@@ -1,8 +1,8 @@
 """The floor: a plain Django view rendering the same rows as one of our list pages.
 
 Each floor view is the simplest thing Django offers for the job, served through the same
-project (same middleware, same session): the first 25 rows (one page) of the list's default order with the
-columns the page shows, ``select_related`` for the foreign keys it names, one bare template
+project (same middleware, same session): one page (25 rows) in the list's default order, with
+the columns the page shows, ``select_related`` for the foreign keys it names, one bare template
 (``{% for %}`` over a table, no base page, no filters, no count). Issue 17's target: every list
 page costs at most 2x its floor. The views are mounted under ``/_floor/`` by the benchmark's own
 URL configuration (``benchmarks/urls.py``), never by the project's.
