@@ -52,6 +52,12 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_countries",
     "phonenumber_field",
+    # The task queue (tables of its own, a worker: ``manage.py procrastinate worker``). Before our
+    # apps: it imports each app's ``tasks`` module when it is ready.
+    "procrastinate.contrib.django",
+    # The queue's task decorator, job admin and ``run_dev``; no models, so never last: core
+    # syncs the roles on the last app's post_migrate (core/apps.py).
+    "jobs",
     # Our apps. ``audit`` comes first: it arranges for every model of the business apps below to
     # be tracked as their models are imported.
     "audit",
@@ -391,3 +397,8 @@ METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1"])
 LOGGING = logging_config(
     log_format=env.str("LOG_FORMAT", default="plain"), level=env.str("LOG_LEVEL", default="INFO")
 )
+# The queue announces every task it registers, in every process: its warnings and errors only
+# (a job that failed, a worker that lost its connection). Jobs' own outcomes log under "jobs".
+LOGGING["loggers"]["procrastinate"] = {
+    "level": env.str("PROCRASTINATE_LOG_LEVEL", default="WARNING")
+}
