@@ -216,3 +216,23 @@ def test_the_job_admin_is_read_only_and_has_no_actions(rf, staff_admin):
     assert not model_admin.has_change_permission(request)
     assert not model_admin.has_delete_permission(request)
     assert not [a for a in model_admin.get_actions(request) if a != "delete_selected"]
+
+
+@pytest.mark.django_db
+def test_the_queues_own_tables_are_infrastructure_not_audited():
+    """Jobs are not manual entries: procrastinate's app is not one of ``TRACKED_APPS``, so its
+    tables carry no capture trigger (what a job *does* is audited, under its command)."""
+    from django.apps import apps
+
+    from audit.tracking import TRACKED_APPS, event_model_for
+
+    assert "procrastinate" not in TRACKED_APPS
+    queue_models = list(apps.get_app_config("procrastinate").get_models())
+    assert queue_models
+    assert [m for m in queue_models if event_model_for(m) is not None] == []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE 'pgtrigger%%' "
+            "AND tgrelid::regclass::text LIKE 'procrastinate%%'"
+        )
+        assert cursor.fetchone()[0] == 0
