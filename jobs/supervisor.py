@@ -3,8 +3,10 @@ it, stopped together (Ctrl-C, or the server exiting)."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,10 @@ def stop(process: Any, *, timeout: float = STOP_TIMEOUT) -> None:
         process.wait()
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def run_with_worker(
     server: Sequence[str],
     worker: Sequence[str],
@@ -41,8 +47,12 @@ def run_with_worker(
     popen: Callable[..., Any] = subprocess.Popen,
 ) -> int:
     """Start the worker in the background, run the server in the foreground; when the server
-    stops, or on Ctrl-C (which reaches both: they share the terminal), stop the worker too.
-    Returns the server's exit status (0 after Ctrl-C)."""
+    stops, on Ctrl-C (which reaches both: they share the terminal), or when this process is
+    told to stop (SIGTERM, SIGHUP), stop both. Returns the server's exit status (0 when
+    stopped)."""
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {s: signal.signal(s, _interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
     worker_process = popen(list(worker))
     server_process = None
     try:
@@ -54,3 +64,5 @@ def run_with_worker(
         if server_process is not None:
             stop(server_process)
         stop(worker_process)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -68,6 +68,28 @@ def test_ctrl_c_stops_both_and_is_a_clean_exit():
     assert ("terminate", "x") in events and events[-1] == ("terminate", "worker")
 
 
+def test_sigterm_to_the_supervisor_stops_both_then_its_handler_is_put_back():
+    import os
+    import signal
+
+    events = []
+    before = signal.getsignal(signal.SIGTERM)
+
+    class Killed(FakeProcess):
+        def wait(self, timeout=None):
+            if self.returncode is None and self.command[-1] != "worker":
+                os.kill(os.getpid(), signal.SIGTERM)  # `kill <pid of run_dev>`
+            return super().wait(timeout)
+
+    def popen(command):
+        events.append(("start", command[-1]))
+        return Killed(command, events)
+
+    assert supervisor.run_with_worker(["server"], ["worker"], popen=popen) == 0
+    assert events[-2:] == [("terminate", "server"), ("terminate", "worker")]
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
 def test_a_worker_that_does_not_stop_is_killed():
     events = []
     stubborn = FakeProcess(["w", "worker"], events, stubborn=True)
