@@ -32,7 +32,7 @@ from procrastinate.contrib.django import app
 
 from audit.context import command_context
 
-__all__ = ["RETRY", "app", "command_task"]
+__all__ = ["RETRY", "app", "audited_task", "command_task"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,27 @@ logger = logging.getLogger(__name__)
 RETRY = RetryStrategy(max_attempts=2, wait=30, linear_wait=60)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def audited_task(
+    *, name: str, command: str, retry: RetryStrategy = RETRY, lock: str | None = None
+) -> Callable[[F], Any]:
+    """A task whose job writes under ``command``'s audit context: ``@audited_task(name=...,
+    command=...)`` over the function the command calls (its keyword arguments are the job's)."""
+
+    def decorate(func: F) -> Any:
+        @functools.wraps(func)
+        def run(**kwargs: Any) -> Any:
+            # Django's connections are looked after around each job by procrastinate's Django
+            # app (``close_old_connections`` before and after, as around a request).
+            with command_context(command):
+                result = func(**kwargs)
+            logger.info("%s: %s", name, result)
+            return result
+
+        return app.task(name=name, retry=retry, lock=lock)(run)
+
+    return decorate
 
 
 def command_task(
@@ -52,21 +73,16 @@ def command_task(
     """A periodic task running ``command``'s work: ``@command_task(name=..., command=...,
     cron="*/5 * * * *")`` over a function of no arguments.
 
-    ``name`` is the task's name in the queue (and its lock); ``command`` is the management
-    command whose audit context the job writes under.
+    ``name`` is the task's name in the queue (and its lock: one job at a time); ``command`` is
+    the management command whose audit context the job writes under.
     """
 
     def decorate(func: F) -> Any:
-        @functools.wraps(func)
-        def run(timestamp: int | None = None) -> Any:
-            # Django's connections are looked after around each job by procrastinate's Django
-            # app (``close_old_connections`` before and after, as around a request).
-            with command_context(command):
-                result = func()
-            logger.info("%s: %s", name, result)
-            return result
+        def tick(timestamp: int | None = None) -> Any:  # procrastinate passes the tick's time
+            return func()
 
-        task = app.task(name=name, retry=retry, lock=name)(run)
+        functools.update_wrapper(tick, func)
+        task = audited_task(name=name, command=command, retry=retry, lock=name)(tick)
         return app.periodic(cron=cron, periodic_id=name)(task)
 
     return decorate

@@ -279,6 +279,13 @@ vars().update(
     )
 )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@example.com")
+# What happens to an email once the transaction that queued it commits: "send" tries it at once
+# in the same process (the web request renders its PDF and talks to the mail server); "queue"
+# hands it to the task queue's workers instead (jobs/queue.py). Either way anything left is
+# sent by the outbox's periodic task (every minute).
+OUTBOX_AFTER_COMMIT = env.str("OUTBOX_AFTER_COMMIT", default="send")
+if OUTBOX_AFTER_COMMIT not in {"send", "queue"}:
+    raise environ.ImproperlyConfigured('OUTBOX_AFTER_COMMIT is "send" or "queue"')
 # Public address of this site, for links in emails to clients (set-password links).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 

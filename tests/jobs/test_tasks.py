@@ -79,6 +79,42 @@ def test_the_outbox_task_sends_what_is_due_under_the_commands_audit_context(
 
 
 @pytest.mark.django_db
+def test_with_outbox_after_commit_queue_a_worker_makes_the_first_attempt(
+    staff_admin, django_capture_on_commit_callbacks, settings
+):
+    settings.OUTBOX_AFTER_COMMIT = "queue"
+    customer = ClientFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        log = client_services.send_welcome_email(client=customer, actor=staff_admin)
+    assert mail.outbox == []  # nothing rendered nor sent in the request
+    job = ProcrastinateJob.objects.get(task_name="clients.deliver_email")
+    assert (job.status, job.args) == ("todo", {"log_id": log.pk})
+
+    assert app.tasks["clients.deliver_email"](**job.args) == EmailLog.Status.SENT
+    assert [m.to for m in mail.outbox] == [[customer.email]]
+    sent = EmailLogEvent.objects.get(pgh_obj_id=log.pk, status="sent")
+    assert sent.pgh_context.metadata["command"] == "send_queued_emails"
+    assert app.tasks["clients.deliver_email"](**job.args) == ""  # never twice
+
+
+@pytest.mark.django_db
+def test_a_queue_that_cannot_take_the_email_does_not_fail_the_saved_form(
+    staff_admin, django_capture_on_commit_callbacks, settings, caplog
+):
+    from clients.tasks import deliver_email_task
+
+    settings.OUTBOX_AFTER_COMMIT = "queue"
+    with (
+        mock.patch.object(deliver_email_task, "defer", side_effect=RuntimeError("queue down")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        log = client_services.send_welcome_email(client=ClientFactory(), actor=staff_admin)
+    assert "the outbox task will send it" in caplog.text
+    log.refresh_from_db()
+    assert log.status == EmailLog.Status.QUEUED and log.next_attempt_at <= timezone.now()
+
+
+@pytest.mark.django_db
 def test_the_seal_task_seals_like_the_command():
     from audit.models import AuditSeal
 
