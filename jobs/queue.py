@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
+import audit.context
 from audit.context import command_context
 
 __all__ = ["RETRY", "app", "audited_task", "command_task"]
@@ -42,6 +44,24 @@ RETRY = RetryStrategy(max_attempts=2, wait=30, linear_wait=60)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _refuse_an_inherited_context(name: str) -> None:
+    """A worker thread must start a job with no audit frame open.
+
+    The worker runs each sync job in a thread that inherits the worker's context variables.
+    Had the worker itself been started inside a root (``manage.py`` wraps every command but
+    the ones in its ``UNWRAPPED``), the job's frames would sit on that root and the capture
+    would be wired to the worker's connection, not the thread's: the job's writes would be
+    unattributed. Fail the job loudly instead (it shows as failed in the admin).
+    """
+    if audit.context.current() is not None and threading.current_thread() is not (
+        threading.main_thread()
+    ):
+        raise RuntimeError(
+            f"{name}: the worker was started inside an audit context; its jobs' writes would "
+            "be unattributed (manage.py must leave `procrastinate` in UNWRAPPED)."
+        )
+
+
 def audited_task(
     *, name: str, command: str, retry: RetryStrategy = RETRY, lock: str | None = None
 ) -> Callable[[F], Any]:
@@ -51,6 +71,7 @@ def audited_task(
     def decorate(func: F) -> Any:
         @functools.wraps(func)
         def run(**kwargs: Any) -> Any:
+            _refuse_an_inherited_context(name)
             # Django's connections are looked after around each job by procrastinate's Django
             # app (``close_old_connections`` before and after, as around a request).
             with command_context(command):

@@ -272,3 +272,44 @@ def test_the_queues_own_tables_are_infrastructure_not_audited():
             "AND tgrelid::regclass::text LIKE 'procrastinate%%'"
         )
         assert cursor.fetchone()[0] == 0
+
+
+def _queued_email(monkeypatch) -> EmailLog:
+    from core.roles import sync_roles
+
+    sync_roles()
+    customer = ClientFactory()
+    with mock.patch(LOCMEM_SEND, side_effect=ConnectionRefusedError()):
+        log = client_services.send_welcome_email(client=customer, actor=None)
+    _later(monkeypatch, minutes=3)
+    return log
+
+
+def test_a_jobs_writes_in_the_workers_thread_carry_the_commands_context(worker, monkeypatch):
+    log = _queued_email(monkeypatch)
+    app.tasks["clients.send_queued_emails"].defer()
+    worker()
+    sent = EmailLogEvent.objects.filter(pgh_obj_id=log.pk, status="sent").select_related(
+        "pgh_context"
+    )
+    context = sent.get().pgh_context
+    assert context is not None, "the job's write is unattributed"
+    assert context.metadata["command"] == "send_queued_emails"
+
+
+def test_a_worker_started_inside_an_audit_context_fails_its_jobs_rather_than_lose_the_trail(
+    worker, monkeypatch
+):
+    """What ``manage.py`` would do to the worker without ``procrastinate`` in ``UNWRAPPED``."""
+    import manage
+    from audit.context import command_context
+
+    assert "procrastinate" in manage.UNWRAPPED
+    log = _queued_email(monkeypatch)
+    task = app.tasks["clients.send_queued_emails"]
+    monkeypatch.setattr(task, "retry_strategy", RetryStrategy(max_attempts=RETRY.max_attempts))
+    job_id = task.defer()
+    with command_context("procrastinate"):
+        worker()
+    assert ProcrastinateJob.objects.get(pk=job_id).status == "failed"
+    assert not EmailLogEvent.objects.filter(pgh_obj_id=log.pk, status="sent").exists()
