@@ -8,11 +8,28 @@ from typing import Any
 
 from django.contrib import admin
 from procrastinate.contrib.django import models
-from procrastinate.contrib.django.admin import ProcrastinateJobAdmin
+from procrastinate.contrib.django.admin import ProcrastinateEventInline, ProcrastinateJobAdmin
+
+
+class ReadOnlyEventInline(ProcrastinateEventInline):
+    """A job's events (deferred, started, retried, failed…), shown, never edited."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
 
 
 class ReadOnlyJobAdmin(ProcrastinateJobAdmin):
     actions: list[Any] = []
+    inlines = [ReadOnlyEventInline]
 
 
 if admin.site.is_registered(models.ProcrastinateJob):
