@@ -1,8 +1,9 @@
 """The task queue: procrastinate, on the application's own PostgreSQL database.
 
-Each app declares its background work in ``<app>/tasks.py`` with ``command_task``: the task is
-the same function its management command calls, run by a worker (``manage.py procrastinate
-worker``; ``make run`` starts one beside the development server) on a schedule of its own.
+Each app declares its background work in ``<app>/tasks.py`` with ``command_task`` (periodic) or
+``audited_task`` (deferred by the code, e.g. one email's delivery): the task is the same
+function its management command calls, run by a worker (``manage.py procrastinate worker``;
+``make run`` starts one beside the development server).
 
 - **The audit trail.** A job writes exactly what its command writes: each run opens the
   command's context (``audit.context.command_context``: channel ``command``, the command's name,
