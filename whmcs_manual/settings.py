@@ -55,8 +55,8 @@ INSTALLED_APPS = [
     # The task queue (tables of its own, a worker: ``manage.py procrastinate worker``). Before our
     # apps: it imports each app's ``tasks`` module when it is ready.
     "procrastinate.contrib.django",
-    # The queue's task decorator, job admin and ``run_dev``; no models, so never last: core
-    # syncs the roles on the last app's post_migrate (core/apps.py).
+    # The queue's task decorator, job admin and ``run_dev`` (no models: no post_migrate of its
+    # own, see core.db.is_last_app_migrated).
     "jobs",
     # Our apps. ``audit`` comes first: it arranges for every model of the business apps below to
     # be tracked as their models are imported.
