@@ -7,12 +7,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install system-deps run migrate seed seal verify test lint pytest format serve bench load clean-data
+.PHONY: help install system-deps run migrate seed seal verify test lint pytest format serve worker bench load clean-data
 
 help:
 	@echo "make run    - set up (venv, install, database, migrate, demo data) and serve on http://$(HOST):$(PORT)"
 	@echo "make test   - lint (ruff) and the whole test suite"
 	@echo "make serve  - production server (gunicorn); needs SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL"
+	@echo "make worker - production queue worker (emails, seals, daily clearing and cancellations)"
 	@echo "make bench  - seed a large dataset and print the benchmark table"
 	@echo "make load   - requests per second under load (gunicorn + wrk) on the benchmark's data"
 	@echo "make format - apply ruff's formatting and safe fixes"
@@ -64,13 +65,15 @@ seal: install
 verify: install
 	$(PY) manage.py audit_verify
 
-# Emails the mail server could not take yet wait in the email log: in production a timer runs
-# `manage.py send_queued_emails` every minute; `make run` sends what is due before serving.
+# Emails the mail server could not take yet wait in the email log; the queue's worker sends them
+# every minute (and seals, clears commissions, carries out cancellations on their schedules,
+# jobs/queue.py). `make run` seals and sends what is due once, then serves with a worker beside
+# the development server (`manage.py run_dev`: runserver + `manage.py procrastinate worker`).
 run: seed
 	-$(PY) manage.py audit_seal
 	-$(PY) manage.py send_queued_emails
-	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	@echo "Serving on http://$(HOST):$(PORT)/ with a queue worker beside it  (Ctrl-C stops both)"
+	$(PY) manage.py run_dev $(HOST):$(PORT)
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -90,6 +93,10 @@ serve: install
 	$(PY) manage.py collectstatic --noinput
 	$(PY) manage.py migrate --noinput
 	$(VENV)/bin/gunicorn whmcs_manual.wsgi:application --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY:-3} --access-logfile -
+
+# Production: as many of these as wanted, beside the web servers (jobs are locked per task).
+worker: install
+	$(PY) manage.py procrastinate worker
 
 bench: install
 	$(PY) benchmarks/run.py

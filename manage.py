@@ -4,8 +4,18 @@
 import os
 import sys
 
-# Commands that serve requests or run tests open their own contexts (or none) per request.
-UNWRAPPED = {"runserver", "test", "help", "check", "makemigrations", "collectstatic", "version"}
+# Commands that serve requests or run tests open their own contexts (or none) per request;
+# the queue's worker (``procrastinate``) opens the command's context per job (jobs/queue.py).
+UNWRAPPED = {
+    "runserver",
+    "test",
+    "help",
+    "check",
+    "makemigrations",
+    "collectstatic",
+    "version",
+    "procrastinate",
+}
 # Commands that change the schema connect as its owner (DATABASE_OWNER_URL); everything else,
 # the server included, as the app's role (DATABASE_URL), which cannot touch a trigger.
 OWNER_COMMANDS = {"migrate"}

@@ -105,10 +105,10 @@ def apply_grants_and_hardening(app_role: str | None = None) -> None:
 
 
 def on_post_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
-    from django.apps import apps
+    from core.db import is_last_app_migrated
 
-    # Sent once per app; act once, after the last app (every table exists by then).
-    if using == "default" and sender is list(apps.get_app_configs())[-1]:
+    # Sent once per app with models; act once, after the last (every table exists by then).
+    if using == "default" and is_last_app_migrated(sender):
         apply_grants_and_hardening()
 
 

@@ -101,6 +101,7 @@ def setup_django() -> None:
 
     settings.DEBUG = False  # no query log growing across thousands of requests
     settings.ALLOWED_HOSTS = ["testserver"]
+    settings.ROOT_URLCONF = "benchmarks.urls"  # the project's URLs plus the floor views
 
     # The baseline for the audit feed: a plain admin changelist of the client event table.
     from django.contrib import admin

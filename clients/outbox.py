@@ -6,8 +6,9 @@ of invoice 42"). Nothing slow or remote happens there, so no lock waits behind W
 SMTP server.
 
 After the commit, ``deliver_email`` makes the first attempt at once (through
-``audit.context.on_commit``, so the trail files it under the service that asked). Each attempt
-claims the row, then renders the attachments and talks to the mail server *outside any
+``audit.context.on_commit``, so the trail files it under the service that asked), or, with
+``OUTBOX_AFTER_COMMIT=queue``, a worker makes it (``clients.tasks``, filed under the command).
+Each attempt claims the row, then renders the attachments and talks to the mail server *outside any
 transaction*, then records the outcome on the row in a short transaction of its own:
 
 - sent: ``status=sent``, ``sent_at``;
@@ -16,7 +17,8 @@ transaction*, then records the outcome on the row in a short transaction of its 
 - a permanent failure (a 5xx reply, an attachment that cannot be rendered) or the last allowed
   attempt: ``status=failed``.
 
-``manage.py send_queued_emails`` (a timer, and ``make run``) sends what is due.
+``manage.py send_queued_emails`` and its periodic task (every minute, ``clients/tasks.py``) send
+what is due.
 
 Exactly once, as far as SMTP allows: the claim is one conditional UPDATE (queued, due) that also
 moves ``next_attempt_at`` a lease ahead, so two senders (the after-commit attempt and the
@@ -111,8 +113,21 @@ def queue_email(
     log.full_clean()
     log.save()
     log_id = log.pk
-    audit.context.on_commit(lambda: deliver_email(log_id=log_id))
+    audit.context.on_commit(lambda: _after_commit(log_id))
     return log
+
+
+def _after_commit(log_id: int) -> None:
+    """The first attempt: here and now, or by a worker (``OUTBOX_AFTER_COMMIT=queue``)."""
+    if settings.OUTBOX_AFTER_COMMIT != "queue":
+        deliver_email(log_id=log_id)
+        return
+    from clients.tasks import deliver_email_task
+
+    try:
+        deliver_email_task.defer(log_id=log_id)
+    except Exception:  # after the commit: never an error page; the periodic task sends it
+        logger.exception("Email %s not handed to the queue; the outbox task will send it", log_id)
 
 
 def retry_delay(attempts: int) -> dt.timedelta:

@@ -5,14 +5,11 @@ from django.db.models.signals import post_migrate
 
 
 def _sync_roles(sender: AppConfig, **kwargs: Any) -> None:
-    from django.apps import apps
-
+    from core.db import is_last_app_migrated
     from core.roles import sync_roles
 
-    # post_migrate is sent once per app with models, in INSTALLED_APPS order, and each app's
-    # permissions are created by its own turn: sync once, after the last app's permissions exist.
-    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
-    if sender is with_models[-1]:
+    # Each app's permissions are created by its own post_migrate: sync once, after the last.
+    if is_last_app_migrated(sender):
         sync_roles()
 
 

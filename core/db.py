@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pgtrigger
 from django.db import connections
 
@@ -45,3 +47,14 @@ def transitions_guard(name: str, transitions: dict, label: str) -> pgtrigger.Tri
             RETURN NEW;
         """,
     )
+
+
+def is_last_app_migrated(sender: Any) -> bool:
+    """Whether ``sender`` is the last app ``post_migrate`` is sent for: Django sends it once per
+    installed app *with models*, in ``INSTALLED_APPS`` order, so a hook that must run once,
+    after every table and permission exists, acts on this one (an app without models, such as
+    the demo data, never sends it)."""
+    from django.apps import apps
+
+    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
+    return sender is with_models[-1]

@@ -26,6 +26,8 @@ CODES: dict[str, str] = {
     UNKNOWN_FIELD: "A service was given a field it does not change.",
     CHANGED_SINCE_OPENED: "The record changed since the form was opened (the error names it).",
     "same_status": "The record already has that status.",
+    "invalid_status": "The status sent is not one of the record's statuses.",
+    "too_long": "A text is longer than its field allows.",
     "required": "A value that must be given is blank.",
     "negative": "A value that may be zero is below zero (a price, fees, an invoice total).",
     "not_positive": "A value that must be more than zero is zero or less (amounts, quantities).",
@@ -100,7 +102,6 @@ CODES: dict[str, str] = {
     "description_required": "The entry needs a description.",
     "invalid_format": "An invoice series' number format is not valid.",
     "series_in_use": "The series has issued numbers, so its numbering is frozen.",
-    "pdf_unavailable": "The invoice PDF cannot be made on this machine (WeasyPrint's libraries).",
     # Orders
     "bad_cycle": "The product has no price for that billing cycle.",
     "bad_quantity": "A quantity is outside the allowed range.",

@@ -436,7 +436,7 @@ class AddonStatusView(PostOnlyWriteView):
     def act_on(self, request: HttpRequest) -> Any:
         status = request.POST.get("status", "")
         if status not in Addon.Status.values:
-            raise ValidationError("Choose the add-on's new status.", code="no_status")
+            raise ValidationError("Choose the add-on's new status.", code="invalid_status")
         return services.change_addon_status(
             addon=self.object,
             new_status=status,

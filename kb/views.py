@@ -156,7 +156,7 @@ class ArticleStatusView(PostOnlyWriteView):
     def act_on(self, request: HttpRequest) -> Any:
         status = request.POST.get("status", "")
         if status not in Article.Status.values:
-            raise ValidationError("Unknown status.", code="unknown_status")
+            raise ValidationError("Unknown status.", code="invalid_status")
         self.status = status
         return services.set_status(article=self.object, status=status, actor=request.user)
 

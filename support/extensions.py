@@ -22,6 +22,7 @@ from core.extension_points import (
     ProfileTab,
     ServiceTab,
     TimelineSource,
+    cached_figures,
     register,
 )
 from support import services
@@ -131,9 +132,17 @@ register(
 
 def _dashboard(*, request: HttpRequest, user: Any) -> dict[str, Any]:
     visible = Ticket.objects.visible_to(user).awaiting()
+    # The counts per person (what they see depends on their departments), a few seconds old at
+    # most; the list of their own tickets stays live.
+    figures = cached_figures(
+        f"tickets:{user.pk}",
+        lambda: {
+            "awaiting": visible.count(),
+            "customer_reply": visible.filter(status=Ticket.Status.CUSTOMER_REPLY).count(),
+        },
+    )
     return {
-        "awaiting": visible.count(),
-        "customer_reply": visible.filter(status=Ticket.Status.CUSTOMER_REPLY).count(),
+        **figures,
         "mine": list(
             visible.filter(assignee=user).select_related("client").order_by("-last_activity_at")[:8]
         ),

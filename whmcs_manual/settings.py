@@ -52,6 +52,12 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_countries",
     "phonenumber_field",
+    # The task queue (tables of its own, a worker: ``manage.py procrastinate worker``). Before our
+    # apps: it imports each app's ``tasks`` module when it is ready.
+    "procrastinate.contrib.django",
+    # The queue's task decorator, job admin and ``run_dev`` (no models: no post_migrate of its
+    # own, see core.db.is_last_app_migrated).
+    "jobs",
     # Our apps. ``audit`` comes first: it arranges for every model of the business apps below to
     # be tracked as their models are imported.
     "audit",
@@ -276,6 +282,13 @@ vars().update(
     )
 )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@example.com")
+# What happens to an email once the transaction that queued it commits: "send" tries it at once
+# in the same process (the web request renders its PDF and talks to the mail server); "queue"
+# hands it to the task queue's workers instead (jobs/queue.py). Either way anything left is
+# sent by the outbox's periodic task (every minute).
+OUTBOX_AFTER_COMMIT = env.str("OUTBOX_AFTER_COMMIT", default="send")
+if OUTBOX_AFTER_COMMIT not in {"send", "queue"}:
+    raise environ.ImproperlyConfigured('OUTBOX_AFTER_COMMIT is "send" or "queue"')
 # Public address of this site, for links in emails to clients (set-password links).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
@@ -394,3 +407,8 @@ METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1"])
 LOGGING = logging_config(
     log_format=env.str("LOG_FORMAT", default="plain"), level=env.str("LOG_LEVEL", default="INFO")
 )
+# The queue announces every task it registers, in every process: its warnings and errors only
+# (a job that failed, a worker that lost its connection). Jobs' own outcomes log under "jobs".
+LOGGING["loggers"]["procrastinate"] = {
+    "level": env.str("PROCRASTINATE_LOG_LEVEL", default="WARNING")
+}

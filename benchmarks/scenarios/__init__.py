@@ -4,7 +4,17 @@ grouped by app."""
 
 from __future__ import annotations
 
-from benchmarks.scenarios import affiliates, audit, billing, clients, hosting, kb, orders, support
+from benchmarks.scenarios import (
+    affiliates,
+    audit,
+    billing,
+    clients,
+    floor,
+    hosting,
+    kb,
+    orders,
+    support,
+)
 from benchmarks.scenarios.bench import Bench
 
 
@@ -21,6 +31,7 @@ def run(iterations: int) -> list[dict]:
     kb_rows = kb.run(b)
     timeline_rows += clients.timeline_kinds(b)
     save_rows = clients.writes(b)
+    floor_rows = floor.run(b)
     return [
         *client_rows,
         *hosting_rows,
@@ -32,4 +43,5 @@ def run(iterations: int) -> list[dict]:
         *timeline_rows,
         *affiliate_rows,
         *kb_rows,
+        *floor_rows,
     ]

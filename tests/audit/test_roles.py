@@ -72,3 +72,16 @@ def test_settings_name_the_app_role_separately_from_the_owner():
     assert settings.AUDIT_APP_ROLE
     assert settings.AUDIT_APP_DATABASE["USER"] == settings.AUDIT_APP_ROLE
     assert settings.OWNER_DATABASE["NAME"]
+
+
+def test_migrate_grants_the_app_role_its_rights_once_after_the_last_app(monkeypatch):
+    """post_migrate is sent only for apps with models: the hook must fire even when the last
+    installed app has none (the demo data app)."""
+    from django.core.management.sql import emit_post_migrate_signal
+
+    import audit.db
+
+    calls = []
+    monkeypatch.setattr(audit.db, "apply_grants_and_hardening", lambda: calls.append(1))
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
+    assert calls == [1]

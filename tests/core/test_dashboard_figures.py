@@ -43,3 +43,31 @@ def test_without_the_window_the_counts_are_exact(staff_client):
     assert _total(staff_client) == 2
     ClientFactory()
     assert _total(staff_client) == 3
+
+
+def _tickets_panel(response):
+    return next(p for p in response.context["panels"] if p["key"] == "tickets")
+
+
+def test_ticket_counts_are_cached_per_person_and_their_own_tickets_stay_live(
+    figures_cached, make_staff
+):
+    from django.test import Client as HttpClient
+
+    from core.roles import ADMIN
+    from tests.factories.support import DepartmentFactory, open_ticket
+
+    admin = make_staff(ADMIN, username="queue-admin")
+    other = make_staff(ADMIN, username="queue-other")
+    http = HttpClient()
+    http.force_login(admin)
+    desk = DepartmentFactory(name="Technical support")
+    open_ticket(department=desk, assignee=admin)
+    assert _tickets_panel(http.get(reverse("core:dashboard")))["awaiting"] == 1
+    open_ticket(department=desk, assignee=admin)
+    again = _tickets_panel(http.get(reverse("core:dashboard")))
+    assert again["awaiting"] == 1  # within the window
+    assert len(again["mine"]) == 2  # the list is live
+    # Each person's figures are their own (what they see depends on their departments).
+    http.force_login(other)
+    assert _tickets_panel(http.get(reverse("core:dashboard")))["awaiting"] == 2

@@ -261,7 +261,7 @@ def test_transfer_needs_an_epp_code_stored_encrypted(staff_admin, sold):
         actor=staff_admin,
         epp_code="AbC-123",
     )
-    assert "AbC" not in domain.epp_code
+    assert "AbC-123" not in domain.epp_code  # stored encrypted (a Fernet token)
     assert domain.first_payment_amount == Decimal("9")
     assert (
         services.reveal_epp_code(domain=domain, actor=staff_admin, reason="transfer out")

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class JobsConfig(AppConfig):
+    """Background work: the task decorator, the job admin, ``make run``'s worker."""
+
+    name = "jobs"
+    verbose_name = "Background jobs"
