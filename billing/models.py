@@ -21,10 +21,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django_countries.fields import CountryField
 
-from core.models import TimeStampedModel
+from core.models import DecimalShape, TimeStampedModel
 
-MONEY = {"max_digits": 12, "decimal_places": 2}
-RATE = {
+MONEY: DecimalShape = {"max_digits": 12, "decimal_places": 2}
+RATE: DecimalShape = {
     "max_digits": 6,
     "decimal_places": 3,
     "validators": [MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],

@@ -1,4 +1,15 @@
+from collections.abc import Callable
+from typing import Any, TypedDict
+
 from django.db import models
+
+
+class DecimalShape(TypedDict, total=False):
+    """A decimal field's size (and checks), spread into fields as ``**MONEY``; typed for mypy."""
+
+    max_digits: int
+    decimal_places: int
+    validators: list[Callable[[Any], None]]
 
 
 class TimeStampedModel(models.Model):

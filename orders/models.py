@@ -14,10 +14,10 @@ from django.db.models.functions import Upper
 from django.urls import reverse
 
 from core.db import transitions_guard as _transitions_guard
-from core.models import TimeStampedModel
+from core.models import DecimalShape, TimeStampedModel
 from hosting.models import BillingCycle, Domain
 
-MONEY = {"max_digits": 12, "decimal_places": 2}
+MONEY: DecimalShape = {"max_digits": 12, "decimal_places": 2}
 ZERO = Decimal("0.00")
 
 
