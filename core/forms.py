@@ -33,7 +33,10 @@ class ReasonFormMixin(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        if getattr(self, "instance", None) is not None and self.instance.pk:
+        if cleaned is None:  # a parent's clean() may return None: the data is then as it was
+            cleaned = self.cleaned_data
+        instance = getattr(self, "instance", None)
+        if instance is not None and instance.pk:
             sensitive = [f for f in self.reason_required_for if f in self.changed_data]
             if sensitive and not (cleaned.get("audit_reason") or "").strip():
                 self.add_error(
@@ -102,7 +105,7 @@ def _keep_current_version(form: forms.BaseForm, error: ValidationError) -> None:
     version = params.get("version")
     if "version" not in form.fields or version is None:
         return
-    data = form.data.copy()
+    data = form.data.copy()  # type: ignore[attr-defined]  # a bound form's data: QueryDict or dict
     data[form.add_prefix("version")] = str(version)
     # Three-way: a field the person left as it was when the form opened takes the other
     # change; a field they changed keeps what they typed.
