@@ -32,7 +32,7 @@ COMMISSION_TRANSITIONS = {
 }
 
 
-def _sum(queryset: models.QuerySet, field: str = "amount") -> Subquery:
+def _sum(queryset: models.QuerySet, field: str = "amount") -> Coalesce:
     return Coalesce(
         Subquery(
             queryset.order_by().values("affiliate").annotate(total=Sum(field)).values("total")[:1],

@@ -4,11 +4,16 @@ from typing import Any, TypedDict
 from django.db import models
 
 
-class DecimalShape(TypedDict, total=False):
-    """A decimal field's size (and checks), spread into fields as ``**MONEY``; typed for mypy."""
+class DecimalShape(TypedDict):
+    """A decimal field's size, spread into fields as ``**MONEY``; typed so mypy checks it."""
 
     max_digits: int
     decimal_places: int
+
+
+class CheckedDecimalShape(DecimalShape):
+    """A decimal field's size and its checks (``**RATE``)."""
+
     validators: list[Callable[[Any], None]]
 
 
