@@ -625,8 +625,8 @@ def add_addon(
     setup, recurring = data.get("setup_fee"), data.get("recurring_price")
     catalog_setup, catalog_recurring = catalog if catalog is not None else (Decimal("0.00"), None)
     addon.setup_fee = setup if setup is not None else catalog_setup
-    addon.recurring_price = (  # type: ignore[assignment]  # None is refused just below
-        recurring if recurring is not None else catalog_recurring
+    addon.recurring_price = (
+        recurring if recurring is not None else catalog_recurring  # type: ignore[assignment]  # None: refused below
     )
     if addon.recurring_price is None:
         raise ValidationError(
