@@ -9,6 +9,7 @@ from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from core import errors
+from core.models import DecimalShape
 
 
 class ReasonFormMixin(forms.Form):
@@ -56,7 +57,7 @@ REASON_FIELDS = ("audit_reason", "reason")
 # Dates and money, one way in every form: the browser's own pickers, ISO values.
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-MONEY = {"max_digits": 12, "decimal_places": 2}
+MONEY: DecimalShape = {"max_digits": 12, "decimal_places": 2}
 
 
 class MoneyField(forms.DecimalField):
