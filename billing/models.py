@@ -111,8 +111,7 @@ class TaxRule(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        # A country field's value is a Country (the stubs see the column's str).
-        country = str(self.country.name or "")  # type: ignore[attr-defined]
+        country = str(self.country.name or "")  # type: ignore[attr-defined]  # a Country, not str
         where = " / ".join(p for p in (country, self.region) if p)
         return f"{self.name} {self.rate.normalize()}% ({where or 'everywhere'})"
 
@@ -468,7 +467,7 @@ class Invoice(TimeStampedModel):
                 a.amount
                 for a in self.allocations.all()
                 # transaction_id first: a null one is never loaded
-                if a.transaction_id and a.amount < 0 and a.transaction.kind == "refund"  # type: ignore[union-attr]
+                if a.transaction_id and a.amount < 0 and a.transaction.kind == "refund"  # type: ignore[union-attr]  # set
             ),
             ZERO,
         )

@@ -166,7 +166,7 @@ class StyledFilterSetMixin:
 
     @property
     def form(self) -> forms.Form:
-        form = super().form  # type: ignore[misc]
+        form = super().form  # type: ignore[misc]  # a mixin: the FilterSet has it
         style_widgets(form)
         return form
 
