@@ -378,7 +378,7 @@ def record_payout(
     if amount > affiliate.balance:  # type: ignore[attr-defined]  # annotated by balance_of
         raise _field(
             "amount",
-            f"The balance is {affiliate.balance} {affiliate.client.currency}: "  # type: ignore[attr-defined]  # ditto
+            f"The balance is {affiliate.balance} {affiliate.client.currency}: "  # type: ignore[attr-defined]  # by balance_of
             "a payout cannot be larger.",
             "above_balance",
         )

@@ -35,7 +35,7 @@ def version_of(record: models.Model) -> int:
     if event_model is None or record.pk is None:
         return 0
     # Event models are made by pghistory at run time: their manager is unknown to the stubs.
-    events = event_model.objects.filter(pgh_obj_id=record.pk)  # type: ignore[attr-defined]  # see above
+    events = event_model.objects.filter(pgh_obj_id=record.pk)  # type: ignore[attr-defined]  # pghistory's manager
     latest = events.aggregate(latest=Max("pgh_id"))
     return latest["latest"] or 0
 

@@ -647,7 +647,7 @@ def hydrate(
             )
         row = FeedRow(model_label=label, event=event, context=context)
         label_of = event.pgh_label  # type: ignore[attr-defined]  # an event: it has its label
-        row.changes = _changes(shape, label_of, values, _loads(prior_json), with_values)  # type: ignore[arg-type]  # as above
+        row.changes = _changes(shape, label_of, values, _loads(prior_json), with_values)  # type: ignore[arg-type]  # a row: not null
         row.object_repr, row.object_url = _describe_object(shape, event)
         rows.append(row)
     if with_values:

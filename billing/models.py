@@ -467,7 +467,7 @@ class Invoice(TimeStampedModel):
                 a.amount
                 for a in self.allocations.all()
                 # transaction_id first: a null one is never loaded
-                if a.transaction_id and a.amount < 0 and a.transaction.kind == "refund"  # type: ignore[union-attr]  # set
+                if a.transaction_id and a.amount < 0 and a.transaction.kind == "refund"  # type: ignore[union-attr]  # id checked
             ),
             ZERO,
         )

@@ -159,7 +159,7 @@ def create_client(
         )
         if password:
             # The similarity check reads the client's name and email as it would a user's.
-            validate_password(password, user=client)  # type: ignore[arg-type]  # see above
+            validate_password(password, user=client)  # type: ignore[arg-type]  # name, email
             client.password = make_password(password)
         _save(client)
         if custom_values:
@@ -463,7 +463,7 @@ def set_client_password(
 ) -> Client:
     """Set the client's own login password (strength-checked, stored hashed)."""
     client = Client.objects.select_for_update().get(pk=client.pk)
-    validate_password(password, user=client)  # type: ignore[arg-type]  # name and email, as above
+    validate_password(password, user=client)  # type: ignore[arg-type]  # name, email
     with audit.context.context(action="clients.set_client_password", reason=reason, actor=actor):
         client.password = make_password(password)
         client.save(update_fields=["password", "updated_at"])

@@ -13,6 +13,6 @@ def render_text(template_name: str, context: dict[str, Any]) -> str:
     HTML, and an escaped "O'Brien & Co" would arrive as "O&#x27;Brien &amp; Co"."""
     # The Django backend's template wraps the engine's own (``.template``); the stubs know only
     # the backend-neutral protocol.
-    return get_template(template_name).template.render(  # type: ignore[attr-defined]  # see above
+    return get_template(template_name).template.render(  # type: ignore[attr-defined]  # the backend's own
         Context(context, autoescape=False)
     )

@@ -96,7 +96,7 @@ class _DerivedFieldsOptional:
         super().__init__(*args, **kwargs)
         for name in self.derived_fields:
             if name in self.fields:  # type: ignore[attr-defined]  # a mixin of model forms
-                self.fields[name].required = False  # type: ignore[attr-defined]  # as above
+                self.fields[name].required = False  # type: ignore[attr-defined]  # a form mixin
 
 
 class ServiceAdminForm(_DerivedFieldsOptional, AuditReasonFormMixin, forms.ModelForm):

@@ -100,7 +100,7 @@ def _check_attachments(files: Sequence[UploadedFile]) -> list[tuple[UploadedFile
             )
         if upload.size > settings.TICKET_ATTACHMENT_MAX_BYTES:
             raise ValidationError(
-                f"“{name}” is {filesizeformat(upload.size)}; the limit is "  # type: ignore[arg-type]  # sized
+                f"“{name}” is {filesizeformat(upload.size)}; the limit is "  # type: ignore[arg-type]  # uploads are sized
                 f"{filesizeformat(settings.TICKET_ATTACHMENT_MAX_BYTES)}.",
                 code="attachment_too_large",
             )
