@@ -63,6 +63,8 @@ class ReferralForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        if cleaned is None:  # a parent's clean() may return None: the data is then as it was
+            cleaned = self.cleaned_data
         if cleaned.get("service"):
             service = Service.objects.filter(pk=cleaned["service"]).first()
             if service is None:

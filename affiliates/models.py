@@ -17,9 +17,9 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 
 from core.db import transitions_guard
-from core.models import TimeStampedModel
+from core.models import DecimalShape, TimeStampedModel
 
-MONEY = {"max_digits": 12, "decimal_places": 2}
+MONEY: DecimalShape = {"max_digits": 12, "decimal_places": 2}
 ZERO = Decimal("0.00")
 CODE_PATTERN = r"^[A-Z0-9][A-Z0-9-]{2,29}$"
 
@@ -32,7 +32,7 @@ COMMISSION_TRANSITIONS = {
 }
 
 
-def _sum(queryset: models.QuerySet, field: str = "amount") -> Subquery:
+def _sum(queryset: models.QuerySet, field: str = "amount") -> Coalesce:
     return Coalesce(
         Subquery(
             queryset.order_by().values("affiliate").annotate(total=Sum(field)).values("total")[:1],

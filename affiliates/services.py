@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -57,7 +57,7 @@ def _terms(commission_type: str, commission_value: Decimal | None) -> Decimal | 
 def enrol_affiliate(
     *,
     client: Client,
-    actor: AbstractBaseUser,
+    actor: User,
     code: str = "",
     commission_type: str = Affiliate.CommissionType.DEFAULT,
     commission_value: Decimal | None = None,
@@ -105,7 +105,7 @@ def update_affiliate(
     *,
     affiliate: Affiliate,
     data: dict[str, Any],
-    actor: AbstractBaseUser,
+    actor: User,
     reason: str = "",
     version: int | None = None,
 ) -> Affiliate:
@@ -138,7 +138,7 @@ def update_affiliate(
 def add_referral(
     *,
     affiliate: Affiliate,
-    actor: AbstractBaseUser,
+    actor: User,
     client: Client | None = None,
     service: Any = None,
     reason: str = "",
@@ -185,7 +185,8 @@ def suggested_commission(affiliate: Affiliate, invoice: Invoice | None) -> Decim
         if affiliate.commission_type == Affiliate.CommissionType.PERCENTAGE
         else Decimal(str(settings.AFFILIATE_DEFAULT_COMMISSION_PERCENT))
     )
-    return (invoice.subtotal * percent / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+    amount = invoice.subtotal * percent / 100  # type: ignore[operator]  # Affiliate.clean: set
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @transaction.atomic
@@ -193,7 +194,7 @@ def add_commission(
     *,
     affiliate: Affiliate,
     amount: Decimal | None,
-    actor: AbstractBaseUser,
+    actor: User,
     invoice: Invoice | None = None,
     referral: Referral | None = None,
     reason: str = "",
@@ -276,7 +277,7 @@ def reverse_commission(
     *,
     commission: Commission,
     reason: str,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     refund: Transaction | None = None,
 ) -> Commission:
     """Take a commission back. Not yet paid out: it is marked reversed. Already paid out: it
@@ -363,7 +364,7 @@ def record_payout(
     affiliate: Affiliate,
     amount: Decimal,
     method: str,
-    actor: AbstractBaseUser,
+    actor: User,
     reference: str = "",
     reason: str = "",
     gateway: str = "",
@@ -374,10 +375,10 @@ def record_payout(
     affiliate = balance_of(affiliate)
     if amount is None or amount <= 0:
         raise _field("amount", "A payout is more than zero.", "not_positive")
-    if amount > affiliate.balance:
+    if amount > affiliate.balance:  # type: ignore[attr-defined]  # annotated by balance_of
         raise _field(
             "amount",
-            f"The balance is {affiliate.balance} {affiliate.client.currency}: "
+            f"The balance is {affiliate.balance} {affiliate.client.currency}: "  # type: ignore[attr-defined]  # by balance_of
             "a payout cannot be larger.",
             "above_balance",
         )

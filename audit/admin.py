@@ -27,6 +27,7 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 import audit.context
 from audit.models import StaffSession
@@ -165,18 +166,20 @@ class AuditedModelAdmin(admin.ModelAdmin):
 
     # Forms -----------------------------------------------------------------------------
 
-    def get_form(self, request: HttpRequest, obj: Model | None = None, **kwargs: Any) -> Any:
+    def get_form(
+        self, request: HttpRequest, obj: Model | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
         base = kwargs.pop("form", None)
         if base is None:
             add_form = getattr(self, "add_form", None)
             base = add_form if obj is None and add_form is not None else self.form
         kwargs["form"] = with_reason(base)
-        form_class = super().get_form(request, obj, **kwargs)
+        form_class = super().get_form(request, obj, change=change, **kwargs)
         if not self.validate_through_services:
             return form_class
         model_admin = self
 
-        class ServiceCheckedForm(form_class):
+        class ServiceCheckedForm(form_class):  # type: ignore[valid-type,misc]  # made at run time
             def _post_clean(self) -> None:
                 super()._post_clean()
                 if not self.errors:
@@ -239,7 +242,8 @@ class AuditedModelAdmin(admin.ModelAdmin):
                 return super().delete_view(request, object_id, extra_context)
         return super().delete_view(request, object_id, extra_context)
 
-    def response_action(self, request: HttpRequest, queryset: QuerySet) -> Any:
+    # Django 5.2's signature; the stubs add a parameter of a later version.
+    def response_action(self, request: HttpRequest, queryset: QuerySet) -> Any:  # type: ignore[override]  # 5.2
         reason = request.POST.get(REASON_FIELD, "").strip()
         action = request.POST.get("action", "")
         if not reason:
@@ -282,8 +286,8 @@ class AuditedModelAdmin(admin.ModelAdmin):
         if SELECTED_PARAM in request.GET:
             # Not a filter: the changelist would refuse an unknown parameter.
             query = request.GET.copy()
-            request.admin_selected = set(query.pop(SELECTED_PARAM))
-            request.GET = query
+            request.admin_selected = set(query.pop(SELECTED_PARAM))  # type: ignore[attr-defined]  # ours
+            request.GET = query  # type: ignore[assignment]  # a copy without our parameter
         return super().changelist_view(request, extra_context)
 
     def get_changelist_instance(self, request: HttpRequest) -> Any:
@@ -295,7 +299,7 @@ class AuditedModelAdmin(admin.ModelAdmin):
                 obj.admin_ticked = str(obj.pk) in selected
         return changelist
 
-    def action_checkbox(self, obj: Model) -> str:
+    def action_checkbox(self, obj: Model) -> SafeString:
         if not getattr(obj, "admin_ticked", False):
             return super().action_checkbox(obj)
         attrs = {

@@ -14,6 +14,7 @@ saving again is a decision to overwrite it, taken knowingly.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -33,7 +34,9 @@ def version_of(record: models.Model) -> int:
     event_model = event_model_for(type(record))
     if event_model is None or record.pk is None:
         return 0
-    latest = event_model.objects.filter(pgh_obj_id=record.pk).aggregate(latest=Max("pgh_id"))
+    # Event models are made by pghistory at run time: their manager is unknown to the stubs.
+    events = event_model.objects.filter(pgh_obj_id=record.pk)  # type: ignore[attr-defined]  # pghistory's manager
+    latest = events.aggregate(latest=Max("pgh_id"))
     return latest["latest"] or 0
 
 
@@ -49,13 +52,19 @@ def refuse_if_changed(record: models.Model, version: int | None) -> None:
     if current <= version:
         return
     event_model = event_model_for(type(record))
+    if event_model is None:  # not reached: a record with a version has an event model
+        return
     events = list(
-        event_model.objects.filter(pgh_obj_id=record.pk, pgh_id__gt=version)
+        event_model.objects.filter(  # type: ignore[attr-defined]  # pghistory's, see version_of
+            pgh_obj_id=record.pk, pgh_id__gt=version
+        )
         .select_related("pgh_context")
         .order_by("pgh_id")
     )
     before = (
-        event_model.objects.filter(pgh_obj_id=record.pk, pgh_id__lte=version)
+        event_model.objects.filter(  # type: ignore[attr-defined]  # pghistory's, see version_of
+            pgh_obj_id=record.pk, pgh_id__lte=version
+        )
         .order_by("-pgh_id")
         .first()
     )
@@ -83,8 +92,8 @@ def refuse_if_changed(record: models.Model, version: int | None) -> None:
 
 
 def _describe(event_model: type[models.Model], before: Any, after: Any) -> str:
-    tracked = event_model.pgh_tracked_model._meta
-    secrets = getattr(event_model, "audit_secret_fields", frozenset())
+    tracked = event_model.pgh_tracked_model._meta  # type: ignore[attr-defined]  # pghistory's
+    secrets: Collection[str] = getattr(event_model, "audit_secret_fields", frozenset())
     parts = []
     for f in tracked_fields(event_model):
         if f.name == tracked.pk.name or getattr(f, "auto_now", False):
@@ -115,8 +124,8 @@ def _describe(event_model: type[models.Model], before: Any, after: Any) -> str:
 def _others(event_model: type[models.Model], before: Any, after: Any) -> dict[str, tuple]:
     """The other change, field by field (name: (value when the form opened, value now)), so
     the form can take it where the person did not type; never secrets."""
-    tracked = event_model.pgh_tracked_model._meta
-    secrets = getattr(event_model, "audit_secret_fields", frozenset())
+    tracked = event_model.pgh_tracked_model._meta  # type: ignore[attr-defined]  # pghistory's
+    secrets: Collection[str] = getattr(event_model, "audit_secret_fields", frozenset())
     changed = {}
     for f in tracked_fields(event_model):
         if f.name == tracked.pk.name or f.name in secrets or getattr(f, "auto_now", False):

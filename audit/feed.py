@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -67,8 +67,8 @@ class FeedFilters:
 class Change:
     name: str
     label: str
-    old: str
-    new: str
+    old: Any  # the value, then its text for the page (``_resolve_related_names``)
+    new: Any
     secret: bool = False
 
 
@@ -170,7 +170,7 @@ def decode_cursor(raw: str) -> tuple[dt.datetime, str, int] | None:
 
 
 def model_label(event_model: type[models.Model]) -> str:
-    return event_model.pgh_tracked_model._meta.label_lower
+    return event_model.pgh_tracked_model._meta.label_lower  # type: ignore[attr-defined]  # pghistory's
 
 
 def tracked_fields(event_model: type[models.Model]) -> list[models.Field]:
@@ -180,7 +180,7 @@ def tracked_fields(event_model: type[models.Model]) -> list[models.Field]:
 
 def _is_noise(event_model: type[models.Model], f: models.Field) -> bool:
     """The primary key and automatic timestamps: shown elsewhere, never a staff change."""
-    tracked = event_model.pgh_tracked_model._meta
+    tracked = event_model.pgh_tracked_model._meta  # type: ignore[attr-defined]  # pghistory's
     if f.name == tracked.pk.name:
         return True
     return bool(getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False))
@@ -452,11 +452,11 @@ def _bound_cursor() -> Iterator[Any]:
     connection.ensure_connection()
     connection.validate_thread_sharing()
     with connection.wrap_database_errors:
-        raw = ServerBindingCursor(connection.connection)
+        raw = ServerBindingCursor(connection.connection)  # type: ignore[call-arg]  # psycopg's class
     cursor = (
-        connection.make_debug_cursor(raw)
+        connection.make_debug_cursor(raw)  # type: ignore[arg-type]  # a DB-API cursor
         if connection.queries_logged
-        else connection.make_cursor(raw)
+        else connection.make_cursor(raw)  # type: ignore[arg-type]  # a DB-API cursor
     )
     try:
         yield cursor
@@ -517,7 +517,7 @@ def _shape(model: type[models.Model]) -> _Shape:
     extra: dict[str, Any] = {}
     tracked = getattr(model, "pgh_tracked_model", None)
     if tracked is not None:
-        secrets = getattr(model, "audit_secret_fields", frozenset())
+        secrets: Collection[str] = getattr(model, "audit_secret_fields", frozenset())
         extra["compared"] = tuple(
             (f.name, f.column, _label(model, f), f.name in secrets, _converter(f))
             for f in tracked_fields(model)
@@ -535,7 +535,7 @@ def _shape(model: type[models.Model]) -> _Shape:
     shape = _SHAPES[model] = _Shape(
         model=model,
         table=connection.ops.quote_name(model._meta.db_table),
-        columns=columns,
+        columns=columns,  # type: ignore[arg-type]  # concrete fields: each has its column
         content_types=content_types,
         **extra,
     )
@@ -545,7 +545,7 @@ def _shape(model: type[models.Model]) -> _Shape:
 def _converter(f: models.Field) -> Callable[[Any], Any]:
     """From a value of ``to_jsonb(row)`` (numbers read as Decimal) to the ORM's Python value."""
     if f.is_relation:
-        return _converter(f.target_field)
+        return _converter(f.target_field)  # type: ignore[attr-defined]  # a relation's
     if isinstance(f, ArrayField):
         item = _converter(f.base_field)
         return lambda v: None if v is None else [item(x) for x in v]
@@ -606,7 +606,8 @@ def hydrate(
         ids_by_label[label].append(pgh_id)
     if not ids_by_label:
         return []
-    branches, params = [], []
+    branches: list[str] = []
+    params: list[Any] = []
     for label, ids in ids_by_label.items():
         table = _shape(by_label[label]).table
         branches.append(
@@ -636,7 +637,7 @@ def hydrate(
         _, _, row_json, prior_json, context_id, created, updated, metadata = found
         shape = _shape(by_label[label])
         values = _loads(row_json)
-        event = shape.instance(values)
+        event = shape.instance(values)  # type: ignore[arg-type]  # a row is never null
         context = None
         if context_id is not None:
             context = Context.from_db(
@@ -645,7 +646,8 @@ def hydrate(
                 [context_id, created, updated, json.loads(metadata)],
             )
         row = FeedRow(model_label=label, event=event, context=context)
-        row.changes = _changes(shape, event.pgh_label, values, _loads(prior_json), with_values)
+        label_of = event.pgh_label  # type: ignore[attr-defined]  # an event: it has its label
+        row.changes = _changes(shape, label_of, values, _loads(prior_json), with_values)  # type: ignore[arg-type]  # a row: not null
         row.object_repr, row.object_url = _describe_object(shape, event)
         rows.append(row)
     if with_values:
@@ -685,7 +687,7 @@ def _changes(
 
 def _label(event_model: type[models.Model], f: models.Field) -> str:
     try:
-        tracked = event_model.pgh_tracked_model._meta.get_field(f.name)
+        tracked = event_model.pgh_tracked_model._meta.get_field(f.name)  # type: ignore[attr-defined]  # pghistory's
     except Exception:
         return f.name.replace("_", " ").capitalize()
     return str(tracked.verbose_name).capitalize()
@@ -733,7 +735,8 @@ def _object_url(instance: models.Model) -> str:
             return ""
     concrete = instance._meta.concrete_model
     try:
-        return reverse(admin_urlname(concrete._meta, "change"), args=[instance.pk])
+        url_name = admin_urlname(concrete._meta, "change")  # type: ignore[union-attr,arg-type]  # a concrete model; a plain name
+        return reverse(url_name, args=[instance.pk])
     except NoReverseMatch:
         return ""
 
@@ -760,7 +763,7 @@ def _resolve_related_names(rows: list[FeedRow]) -> None:
             if f is not None and f.is_relation and f.many_to_one and not change.secret:
                 for value in (change.old, change.new):
                     if value is not None:
-                        wanted[f.related_model].add(value)
+                        wanted[f.related_model].add(value)  # type: ignore[index]  # a relation's model
     names = _related_names(wanted)
     for row in rows:
         fields = _tracked_fields_by_name(type(row.event))
@@ -787,12 +790,13 @@ def _related_names(
     if not wanted:
         return names
     by_label = {m._meta.label_lower: m for m in wanted}
-    branches, params = [], []
+    branches: list[str] = []
+    params: list[Any] = []
     for label, related_model in by_label.items():
         pk = related_model._meta.pk
         branches.append(
             f"(SELECT %s::text, to_jsonb(r)::text FROM {_shape(related_model).table} r "
-            f"WHERE r.{connection.ops.quote_name(pk.column)} = "
+            f"WHERE r.{connection.ops.quote_name(pk.column)} = "  # type: ignore[arg-type]  # a column
             f"ANY(%s::{pk.db_type(connection)}[]))"
         )
         params.extend([label, list(wanted[related_model])])
@@ -802,7 +806,7 @@ def _related_names(
         found = cur.fetchall()
     for label, row_json in found:
         related_model = by_label[label]
-        obj = _shape(related_model).instance(_loads(row_json))
+        obj = _shape(related_model).instance(_loads(row_json))  # type: ignore[arg-type]  # never null
         names[related_model][obj.pk] = _str(obj)
     return names
 

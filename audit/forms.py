@@ -18,7 +18,7 @@ class _ListedChoices(ModelChoiceIterator):
     """The staff accounts in one plain query: ``iterator()``, Django's default here, opens a
     server-side cursor (three round trips) for a list of a few dozen names."""
 
-    def __iter__(self) -> Iterator[tuple[Any, str]]:
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:  # (value, label), lazy labels included
         if self.field.empty_label is not None:
             yield ("", self.field.empty_label)
         for obj in self.queryset.all():
@@ -77,6 +77,8 @@ class FeedFilterForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        if cleaned is None:  # a parent's clean() may return None: the data is then as it was
+            cleaned = self.cleaned_data
         since, until = cleaned.get("since"), cleaned.get("until")
         if since and until and since > until:
             self.add_error("until", forms.ValidationError("Ends before it starts.", code="range"))

@@ -26,7 +26,7 @@ def _from_request(request: Any) -> dict[str, Any]:
     authenticated = wrapped is not None and getattr(wrapped, "is_authenticated", False) is True
     return {
         "request_id": getattr(request, "request_id", ""),
-        "user": wrapped.pk if authenticated else None,
+        "user": getattr(wrapped, "pk", None) if authenticated else None,
         "url": getattr(request, "path", ""),
     }
 

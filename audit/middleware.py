@@ -59,21 +59,21 @@ class AuditMiddleware:
 
     def get_context(self, request: HttpRequest) -> dict[str, Any]:
         user = getattr(request, "user", None)
-        authenticated = user is not None and user.is_authenticated
+        signed_in = user if user is not None and user.is_authenticated else None
         return {
-            "user": user.pk if authenticated else None,
-            "username": user.get_username() if authenticated else "",
+            "user": signed_in.pk if signed_in is not None else None,
+            "username": signed_in.get_username() if signed_in is not None else "",
             "url": request.path,
             "ip": client_ip(request),
             "user_agent": request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
-            "request_id": request.request_id,
+            "request_id": request.request_id,  # type: ignore[attr-defined]  # set in __call__
             "method": request.method,
             "channel": channel_for(request),
         }
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.request_id = request_id_for(request)
+        request.request_id = request_id_for(request)  # type: ignore[attr-defined]  # ours
         with audit.context.root(**self.get_context(request)):
             response = self.get_response(request)
-        response[REQUEST_ID_HEADER] = request.request_id
+        response[REQUEST_ID_HEADER] = request.request_id  # type: ignore[attr-defined]  # above
         return response

@@ -11,7 +11,7 @@ from audit.tracking import NoTruncate
 User = get_user_model()
 
 
-class StaffUser(User):
+class StaffUser(User):  # type: ignore[valid-type,misc]  # get_user_model(): a runtime value
     """Django's user, seen through a proxy so that its changes are tracked in our migrations.
 
     Staff accounts are managed by Admins; every change to one (groups aside, see
@@ -29,7 +29,7 @@ class StaffUser(User):
         verbose_name_plural = "staff users"
 
 
-class StaffMembership(User.groups.through):
+class StaffMembership(User.groups.through):  # type: ignore[name-defined]  # auto-created model
     """Which role (group) a staff user holds; granting and revoking roles is audited."""
 
     audit_track_proxy = True
@@ -53,7 +53,7 @@ class StaffRole(Group):
         verbose_name = "staff role"
 
 
-class StaffRolePermission(Group.permissions.through):
+class StaffRolePermission(Group.permissions.through):  # type: ignore[name-defined]  # auto-created
     """One permission granted to a role."""
 
     audit_track_proxy = True

@@ -183,7 +183,9 @@ def _identifier(name: str) -> str:
 def sealed_tables() -> dict[str, tuple[str, ...]]:
     """Every table a new seal covers, with the columns its rows are hashed on."""
     tables = {
-        model._meta.db_table: tuple(sorted(f.column for f in model._meta.concrete_fields))
+        model._meta.db_table: tuple(
+            sorted(f.column for f in model._meta.concrete_fields if f.column)
+        )
         for model in event_models()
     }
     tables[CONTEXT_TABLE] = CONTEXT_COLUMNS
@@ -859,7 +861,8 @@ def _name_rows(
 ) -> None:
     """Where a seal's digest differs, find the rows: compare (id, digest) pairs by id."""
     name = table.name
-    owners = {bucket: layout.owners[bucket] for bucket in buckets}
+    # The buckets that differ are those of well-formed seals (a missing one is uncheckable).
+    owners = {b: seal for b in buckets if (seal := layout.owners[b]) is not None}
     blobs = dict(
         AuditSeal.objects.filter(pk__in=[s.pk for s in owners.values()]).values_list(
             "pk", "row_digests"
@@ -957,7 +960,7 @@ def _existing_ids(table: Table, ids: set[int | str]) -> set[int | str]:
 
 def _updated_after_seal(
     table: Table, ids: list[int | str], expected: dict[int | str, tuple[bytes, AuditSeal]]
-) -> dict[int | str, str]:
+) -> dict[int | str, str | None]:
     """Edited contexts whose updated_at is later than the end of the seal that covers them."""
     if not table.is_context or not ids:
         return {}

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import HttpRequest
 
@@ -13,7 +13,7 @@ def record_staff_session(
     *,
     kind: str,
     request: HttpRequest | None,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     username: str = "",
 ) -> StaffSession:
     """Log a login, logout or failed login with where it came from."""

@@ -60,7 +60,7 @@ def _digest_secrets_trigger(model: type[models.Model], names: frozenset[str]) ->
     """
     assignments, present = [], []
     for name in sorted(names):
-        column = model._meta.get_field(name).column
+        column = model._meta.get_field(name).column  # type: ignore[union-attr]  # concrete fields
         present.append(f"(NEW.{column} IS NOT NULL AND NEW.{column} <> '')")
         assignments.append(
             f"IF NEW.{column} IS NOT NULL AND NEW.{column} <> '' THEN "
@@ -144,7 +144,8 @@ def on_class_prepared(sender: type[models.Model], **kwargs: object) -> None:
 
 def tracked_models() -> list[type[models.Model]]:
     """Every model that has an event model, in a stable order."""
-    return sorted({e.pgh_tracked_model for e in event_models()}, key=lambda m: m._meta.label)
+    tracked = {e.pgh_tracked_model for e in event_models()}  # type: ignore[attr-defined]  # pghistory's
+    return sorted(tracked, key=lambda m: m._meta.label)
 
 
 def event_models() -> list[type[models.Model]]:
@@ -160,7 +161,7 @@ def event_models() -> list[type[models.Model]]:
 def event_model_for(model: type[models.Model]) -> type[models.Model] | None:
     concrete = model._meta.concrete_model
     for event_model in event_models():
-        tracked = event_model.pgh_tracked_model
+        tracked = event_model.pgh_tracked_model  # type: ignore[attr-defined]  # set by pghistory
         if tracked is model or tracked._meta.concrete_model is concrete:
             return event_model
     return None

@@ -154,7 +154,7 @@ class BillableItemAdmin(AuditedModelAdmin):
         allowed = super().has_delete_permission(request, obj)
         return allowed and (obj is None or obj.invoice_item_id is None)
 
-    def save_model(self, request: HttpRequest, obj: BillableItem, form: Any, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: BillableItem, form: Any, change: bool) -> None:  # type: ignore[override]  # its own model
         if change:
             super().save_model(request, obj, form, change)
             return

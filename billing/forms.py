@@ -25,7 +25,9 @@ from core.forms import (
 )
 
 
-def _money(label: str, *, required: bool = True, min_value: str | None = "0.01", **kw: Any):
+def _money(
+    label: str, *, required: bool = True, min_value: str | None = "0.01", **kw: Any
+) -> MoneyField:
     return MoneyField(
         label=label,
         required=required,
@@ -34,7 +36,9 @@ def _money(label: str, *, required: bool = True, min_value: str | None = "0.01",
     )
 
 
-def _reason_field(label: str = "Reason", *, required: bool = True, help_text: str = ""):
+def _reason_field(
+    label: str = "Reason", *, required: bool = True, help_text: str = ""
+) -> forms.CharField:
     return forms.CharField(
         label=label,
         max_length=500,
@@ -143,7 +147,7 @@ class _InvoiceLines(forms.BaseFormSet):
         }
         lines = []
         for row in rows:
-            links = {key: found[key].get(row.get(key)) for key in found}
+            links: dict[str, Any] = {key: found[key].get(row.get(key)) for key in found}
             kind = row.get("kind") or InvoiceItem.Kind.MANUAL
             if kind not in InvoiceItem.Kind.values:
                 kind = InvoiceItem.Kind.MANUAL

@@ -8,8 +8,10 @@ deleted; transactions, payment allocations and credit entries are never changed 
 
 from __future__ import annotations
 
+import datetime as dt
 import string
 from decimal import Decimal
+from typing import Any
 
 import pgtrigger
 from django.conf import settings
@@ -21,10 +23,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django_countries.fields import CountryField
 
-from core.models import TimeStampedModel
+from core.models import CheckedDecimalShape, DecimalShape, TimeStampedModel
 
-MONEY = {"max_digits": 12, "decimal_places": 2}
-RATE = {
+MONEY: DecimalShape = {"max_digits": 12, "decimal_places": 2}
+RATE: CheckedDecimalShape = {
     "max_digits": 6,
     "decimal_places": 3,
     "validators": [MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
@@ -54,7 +56,7 @@ FROZEN_FIELDS = (
 )
 
 
-def _guard(name: str, operation: pgtrigger.Operation, sql: str, **kwargs) -> pgtrigger.Trigger:
+def _guard(name: str, operation: pgtrigger.Operation, sql: str, **kwargs: Any) -> pgtrigger.Trigger:
     return pgtrigger.Trigger(
         name=name, when=pgtrigger.Before, operation=operation, func=sql, **kwargs
     )
@@ -109,7 +111,8 @@ class TaxRule(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        where = " / ".join(p for p in (str(self.country.name or ""), self.region) if p)
+        country = str(self.country.name or "")  # type: ignore[attr-defined]  # a Country, not str
+        where = " / ".join(p for p in (country, self.region) if p)
         return f"{self.name} {self.rate.normalize()}% ({where or 'everywhere'})"
 
 
@@ -207,7 +210,7 @@ class InvoiceSeries(TimeStampedModel):
     def has_issued_numbers(self) -> bool:
         return self.counters.filter(last_number__gt=0).exists()
 
-    def format_number(self, number: int, issued) -> str:
+    def format_number(self, number: int, issued: dt.date) -> str:
         return self.number_format.format(number=number, year=issued.year, month=issued.month)
 
 
@@ -249,7 +252,7 @@ class InvoiceQuerySet(models.QuerySet):
             )
         )
 
-    def overdue(self, today=None) -> InvoiceQuerySet:
+    def overdue(self, today: dt.date | None = None) -> InvoiceQuerySet:
         return self.payable().filter(due_date__lt=today or timezone.localdate())
 
 
@@ -463,7 +466,8 @@ class Invoice(TimeStampedModel):
             (
                 a.amount
                 for a in self.allocations.all()
-                if a.transaction_id and a.amount < 0 and a.transaction.kind == "refund"
+                # transaction_id first: a null one is never loaded
+                if a.transaction_id and a.amount < 0 and a.transaction.kind == "refund"  # type: ignore[union-attr]  # id checked
             ),
             ZERO,
         )

@@ -7,6 +7,8 @@ the stylesheet is inline and ``url_fetcher`` refuses every URL.
 
 from __future__ import annotations
 
+from typing import Any, NoReturn
+
 from django.conf import settings
 from django.template.loader import render_to_string
 
@@ -17,7 +19,7 @@ class PdfUnavailable(RuntimeError):
     """WeasyPrint cannot load its system libraries (Pango) on this machine."""
 
 
-def _no_fetching(url: str, *args, **kwargs):
+def _no_fetching(url: str, *args: Any, **kwargs: Any) -> NoReturn:
     raise ValueError(f"Invoice PDFs load nothing from outside ({url})")
 
 

@@ -30,6 +30,8 @@ class ClientAdminForm(AuditReasonFormMixin, forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        if cleaned is None:  # a parent's clean() may return None: the data is then as it was
+            cleaned = self.cleaned_data
         status_change_errors(self)
         return cleaned
 
@@ -64,7 +66,7 @@ class ClientAdmin(AuditedModelAdmin):
     readonly_fields = ("backdated",)
     actions = ["mark_inactive", "mark_active", "mark_closed", "change_group"]
 
-    def save_model(self, request: HttpRequest, obj: Client, form: Any, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Client, form: Any, change: bool) -> None:  # type: ignore[override]  # its own model
         data = {n: form.cleaned_data[n] for n in services.EDITABLE_FIELDS if n in form.cleaned_data}
         reason = form.cleaned_data.get(REASON_FIELD, "")
         if change:
@@ -80,7 +82,9 @@ class ClientAdmin(AuditedModelAdmin):
         for customer in queryset:
             services.delete_client(client=customer, actor=request.user, reason=reason_from(request))
 
-    def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None):
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: Any = None
+    ) -> HttpResponse:
         customer = self.get_object(request, object_id)
         if customer is not None and request.method == "POST":
             dependents = services.dependent_records(customer)
@@ -166,7 +170,7 @@ class ContactAdmin(AuditedModelAdmin):
     autocomplete_fields = ("client",)
     show_full_result_count = False
 
-    def save_model(self, request: HttpRequest, obj: Contact, form: Any, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Contact, form: Any, change: bool) -> None:  # type: ignore[override]  # its own model
         data = {n: form.cleaned_data[n] for n in services.CONTACT_FIELDS}
         reason = form.cleaned_data.get(REASON_FIELD, "")
         if change:
@@ -207,7 +211,7 @@ class NoteAdmin(AuditedModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # notes are kept; edit them instead (their versions stay in the trail)
 
-    def save_model(self, request: HttpRequest, obj: Note, form: Any, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Note, form: Any, change: bool) -> None:  # type: ignore[override]  # its own model
         cleaned = form.cleaned_data
         if change:
             services.edit_note(
@@ -232,7 +236,7 @@ class CustomFieldAdmin(AuditedModelAdmin):
     list_filter = ("field_type", "admin_only", "active")
     search_fields = ("name",)
 
-    def save_model(self, request: HttpRequest, obj: CustomField, form: Any, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: CustomField, form: Any, change: bool) -> None:  # type: ignore[override]  # its own model
         services.save_custom_field(
             field=obj, actor=request.user, reason=form.cleaned_data.get(REASON_FIELD, "")
         )

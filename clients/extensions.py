@@ -93,15 +93,23 @@ register(
 # like the History tab) ------------------------------------------------------------------------
 
 
-def _audit_load(pks: list[int]) -> dict[int, Any]:
+def _client_events() -> Any:
+    """The client record's event model (the client model is always tracked)."""
     event_model = event_model_for(Client)
+    if event_model is None:
+        raise LookupError("the client model is not tracked")
+    return event_model
+
+
+def _audit_load(pks: list[int]) -> dict[int, Any]:
+    event_model = _client_events()
     label = model_label(event_model)
     rows = hydrate([(label, pk) for pk in pks], {label: event_model})
     return {row.event.pgh_id: row for row in rows}
 
 
 def _audit_rows(*, client: Client, user: Any) -> Any:
-    return event_model_for(Client).objects.filter(pgh_obj_id=client.pk)
+    return _client_events().objects.filter(pgh_obj_id=client.pk)
 
 
 register(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import django_filters
@@ -28,7 +29,7 @@ def status_change_errors(form: forms.ModelForm) -> None:
     cleaned = form.cleaned_data
     original = Client.objects.get(pk=instance.pk) if instance.pk else None
     reason = cleaned.get("audit_reason", "")
-    checks = []
+    checks: list[tuple[str, Callable[[], object]]] = []
     if original is not None and "status" in form.changed_data and "status" in cleaned:
         checks.append(
             (
@@ -132,7 +133,7 @@ class ClientForm(ReasonFormMixin, forms.ModelForm):
         return cleaned
 
     def _post_clean(self) -> None:
-        super()._post_clean()
+        super()._post_clean()  # type: ignore[misc]  # a mixin: the form class below has it
         password = self.cleaned_data.get("password")
         if password:
             from django.contrib.auth.password_validation import validate_password
@@ -229,6 +230,8 @@ class PasswordForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        if cleaned is None:  # a parent's clean() may return None: the data is then as it was
+            cleaned = self.cleaned_data
         if cleaned.get("password") and cleaned.get("password") != cleaned.get("password2"):
             self.add_error(
                 "password2", ValidationError("The two passwords differ.", code="mismatch")

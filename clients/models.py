@@ -4,6 +4,7 @@ import datetime as dt
 import functools
 import re
 import zoneinfo
+from collections.abc import Collection
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
@@ -283,7 +284,7 @@ class Client(TimeStampedModel):
     def get_absolute_url(self) -> str:
         return reverse("clients:client-detail", args=[self.pk])
 
-    def validate_constraints(self, exclude: set[str] | None = None) -> None:
+    def validate_constraints(self, exclude: Collection[str] | None = None) -> None:
         # The case-insensitive unique email is an expression constraint, which Django reports
         # as a form-wide error; staff should see it next to the email field.
         try:
@@ -359,7 +360,7 @@ class Contact(TimeStampedModel):
     @property
     def email_kinds(self) -> list[str]:
         return [
-            str(self._meta.get_field(flag).verbose_name)
+            str(self._meta.get_field(flag).verbose_name)  # type: ignore[union-attr]  # own flags
             for flag in self.EMAIL_FLAGS
             if getattr(self, flag)
         ]

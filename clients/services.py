@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -141,7 +141,7 @@ def validate_backdating(*, signed_up_on: Any, previous: Any, reason: str) -> boo
 def create_client(
     *,
     data: Mapping[str, Any],
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     reason: str = "",
     custom_values: Mapping[CustomField, Any] | None = None,
     password: str = "",
@@ -158,7 +158,8 @@ def create_client(
             signed_up_on=client.signed_up_on, previous=None, reason=reason
         )
         if password:
-            validate_password(password, user=client)
+            # The similarity check reads the client's name and email as it would a user's.
+            validate_password(password, user=client)  # type: ignore[arg-type]  # name, email
             client.password = make_password(password)
         _save(client)
         if custom_values:
@@ -175,7 +176,7 @@ def update_client(
     *,
     client: Client,
     data: Mapping[str, Any],
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     reason: str = "",
     custom_values: Mapping[CustomField, Any] | None = None,
     version: int | None = None,
@@ -211,7 +212,7 @@ def update_client(
 
 
 @transaction.atomic
-def close_client(*, client: Client, actor: AbstractBaseUser | None, reason: str) -> Client:
+def close_client(*, client: Client, actor: User | None, reason: str) -> Client:
     """Close a client: everything is kept, nothing is deleted."""
     return update_client(
         client=client, data={"status": Client.Status.CLOSED}, actor=actor, reason=reason
@@ -219,7 +220,7 @@ def close_client(*, client: Client, actor: AbstractBaseUser | None, reason: str)
 
 
 @transaction.atomic
-def reactivate_client(*, client: Client, actor: AbstractBaseUser | None, reason: str) -> Client:
+def reactivate_client(*, client: Client, actor: User | None, reason: str) -> Client:
     return update_client(
         client=client, data={"status": Client.Status.ACTIVE}, actor=actor, reason=reason
     )
@@ -227,7 +228,7 @@ def reactivate_client(*, client: Client, actor: AbstractBaseUser | None, reason:
 
 @transaction.atomic
 def change_client_group(
-    *, client: Client, group: ClientGroup | None, actor: AbstractBaseUser | None, reason: str
+    *, client: Client, group: ClientGroup | None, actor: User | None, reason: str
 ) -> Client:
     require_reason(reason, "Say why the client changes group.")
     return update_client(client=client, data={"group": group}, actor=actor, reason=reason)
@@ -252,7 +253,7 @@ def dependent_records(client: Client) -> list[str]:
 
 
 @transaction.atomic
-def delete_client(*, client: Client, actor: AbstractBaseUser | None, reason: str) -> None:
+def delete_client(*, client: Client, actor: User | None, reason: str) -> None:
     """Delete a client entered by mistake: Admins only, with a reason, and only when empty.
 
     The trail keeps every value it had. Anything that refers to the client (contacts, notes,
@@ -275,7 +276,7 @@ def delete_client(*, client: Client, actor: AbstractBaseUser | None, reason: str
 
 
 @transaction.atomic
-def normalise_emails(*, actor: AbstractBaseUser | None = None, reason: str = "") -> int:
+def normalise_emails(*, actor: User | None = None, reason: str = "") -> int:
     """Trim and lower-case every client email (after an import); returns how many changed.
 
     One bulk ``UPDATE``: the triggers still record one event per changed row.
@@ -290,7 +291,7 @@ def normalise_emails(*, actor: AbstractBaseUser | None = None, reason: str = "")
 
 
 def _store_custom_values(
-    *, client: Client, values: Mapping[CustomField, Any], actor: AbstractBaseUser | None
+    *, client: Client, values: Mapping[CustomField, Any], actor: User | None
 ) -> None:
     editable_admin_only = actor is None or actor.has_perm("clients.manage_admin_only_fields")
     existing = {
@@ -328,7 +329,7 @@ def set_custom_values(
     *,
     client: Client,
     values: Mapping[CustomField, Any],
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     reason: str = "",
 ) -> None:
     """Set a client's custom field values, validated as their definitions say."""
@@ -338,9 +339,7 @@ def set_custom_values(
 
 
 @transaction.atomic
-def save_custom_field(
-    *, field: CustomField, actor: AbstractBaseUser | None, reason: str = ""
-) -> CustomField:
+def save_custom_field(*, field: CustomField, actor: User | None, reason: str = "") -> CustomField:
     """Create or change a custom field definition (Admins, from the Django admin)."""
     if field.pk is not None:
         CustomField.objects.select_for_update().get(pk=field.pk)
@@ -355,7 +354,7 @@ def save_custom_field(
 
 @transaction.atomic
 def add_contact(
-    *, client: Client, data: Mapping[str, Any], actor: AbstractBaseUser | None, reason: str = ""
+    *, client: Client, data: Mapping[str, Any], actor: User | None, reason: str = ""
 ) -> Contact:
     require_known_fields(data, CONTACT_FIELDS)
     client = Client.objects.select_for_update().get(pk=client.pk)
@@ -371,7 +370,7 @@ def update_contact(
     *,
     contact: Contact,
     data: Mapping[str, Any],
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     reason: str = "",
     version: int | None = None,
 ) -> Contact:
@@ -390,7 +389,7 @@ def update_contact(
 
 
 @transaction.atomic
-def remove_contact(*, contact: Contact, actor: AbstractBaseUser | None, reason: str) -> None:
+def remove_contact(*, contact: Contact, actor: User | None, reason: str) -> None:
     require_reason(reason, "Say why the contact is removed.")
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     with audit.context.context(action="clients.remove_contact", reason=reason, actor=actor):
@@ -405,7 +404,7 @@ def add_note(
     *,
     client: Client,
     body: str,
-    actor: AbstractBaseUser,
+    actor: User,
     pinned: bool = False,
     about: Any = None,
 ) -> Note:
@@ -426,7 +425,7 @@ def edit_note(
     *,
     note: Note,
     body: str,
-    actor: AbstractBaseUser,
+    actor: User,
     reason: str = "",
     version: int | None = None,
 ) -> Note:
@@ -443,7 +442,7 @@ def edit_note(
 
 
 @transaction.atomic
-def set_note_pinned(*, note: Note, pinned: bool, actor: AbstractBaseUser) -> Note:
+def set_note_pinned(*, note: Note, pinned: bool, actor: User) -> Note:
     """Pin or unpin a note; each is its own event in the trail."""
     note = Note.objects.select_for_update().get(pk=note.pk)
     if note.pinned == pinned:
@@ -460,11 +459,11 @@ def set_note_pinned(*, note: Note, pinned: bool, actor: AbstractBaseUser) -> Not
 
 @transaction.atomic
 def set_client_password(
-    *, client: Client, password: str, actor: AbstractBaseUser | None, reason: str = ""
+    *, client: Client, password: str, actor: User | None, reason: str = ""
 ) -> Client:
     """Set the client's own login password (strength-checked, stored hashed)."""
     client = Client.objects.select_for_update().get(pk=client.pk)
-    validate_password(password, user=client)
+    validate_password(password, user=client)  # type: ignore[arg-type]  # name, email
     with audit.context.context(action="clients.set_client_password", reason=reason, actor=actor):
         client.password = make_password(password)
         client.save(update_fields=["password", "updated_at"])
@@ -525,7 +524,7 @@ def _recipients(client: Client, flag: str = "receives_general") -> list[str]:
 
 
 @transaction.atomic
-def send_welcome_email(*, client: Client, actor: AbstractBaseUser | None) -> EmailLog:
+def send_welcome_email(*, client: Client, actor: User | None) -> EmailLog:
     with audit.context.context(action="clients.send_welcome_email", actor=actor):
         body = render_text("clients/emails/welcome.txt", {"client": client})
         return queue_email(
@@ -550,13 +549,14 @@ def _password_link_at_delivery(log: EmailLog) -> str:
     # The link is made when the email goes out, so it is never stored and its three days run
     # from the sending (a queued email may wait for the mail server).
     link = settings.SITE_URL.rstrip("/") + reverse(
-        "clients:set-password", args=[make_set_password_token(log.client)]
+        "clients:set-password",
+        args=[make_set_password_token(log.client)],  # type: ignore[arg-type]  # a client's email
     )
-    return _password_link_body(log.client, link=link)
+    return _password_link_body(log.client, link=link)  # type: ignore[arg-type]  # a client's email
 
 
 @transaction.atomic
-def send_password_link(*, client: Client, actor: AbstractBaseUser | None) -> EmailLog:
+def send_password_link(*, client: Client, actor: User | None) -> EmailLog:
     """Email the client a link to choose their own password (valid three days, once)."""
     client = Client.objects.select_for_update().get(pk=client.pk)
     if client.status == Client.Status.CLOSED:
@@ -579,7 +579,7 @@ def send_client_email(
     client: Client,
     subject: str,
     body: str,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     include_contacts: bool = False,
 ) -> EmailLog:
     """A one-off email from staff to the client (and the contacts who get general emails)."""

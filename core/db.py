@@ -4,6 +4,7 @@ from typing import Any
 
 import pgtrigger
 from django.db import connections
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 _EXTENSIONS: dict[tuple[str, str], bool] = {}
 
@@ -22,7 +23,7 @@ def has_extension(name: str, using: str = "default") -> bool:
     return _EXTENSIONS[key]
 
 
-def extension_available(schema_editor, name: str) -> bool:
+def extension_available(schema_editor: BaseDatabaseSchemaEditor, name: str) -> bool:
     with schema_editor.connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = %s", [name])
         return cursor.fetchone() is not None

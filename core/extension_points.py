@@ -317,7 +317,7 @@ def visible(kind: type[P], user: Any) -> list[P]:
     return [
         p
         for p in registered(kind)
-        if p.permission is None or user.has_perm(p.permission)  # type: ignore[union-attr]
+        if p.permission is None or user.has_perm(p.permission)  # type: ignore[union-attr]  # kinds with one
     ]
 
 

@@ -9,6 +9,7 @@ from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from core import errors
+from core.models import DecimalShape
 
 
 class ReasonFormMixin(forms.Form):
@@ -33,7 +34,10 @@ class ReasonFormMixin(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        if getattr(self, "instance", None) is not None and self.instance.pk:
+        if cleaned is None:  # a parent's clean() may return None: the data is then as it was
+            cleaned = self.cleaned_data
+        instance = getattr(self, "instance", None)
+        if instance is not None and instance.pk:
             sensitive = [f for f in self.reason_required_for if f in self.changed_data]
             if sensitive and not (cleaned.get("audit_reason") or "").strip():
                 self.add_error(
@@ -53,7 +57,7 @@ REASON_FIELDS = ("audit_reason", "reason")
 # Dates and money, one way in every form: the browser's own pickers, ISO values.
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-MONEY = {"max_digits": 12, "decimal_places": 2}
+MONEY: DecimalShape = {"max_digits": 12, "decimal_places": 2}
 
 
 class MoneyField(forms.DecimalField):
@@ -102,7 +106,7 @@ def _keep_current_version(form: forms.BaseForm, error: ValidationError) -> None:
     version = params.get("version")
     if "version" not in form.fields or version is None:
         return
-    data = form.data.copy()
+    data = form.data.copy()  # type: ignore[attr-defined]  # a bound form's data: QueryDict or dict
     data[form.add_prefix("version")] = str(version)
     # Three-way: a field the person left as it was when the form opened takes the other
     # change; a field they changed keeps what they typed.
@@ -162,7 +166,7 @@ class StyledFilterSetMixin:
 
     @property
     def form(self) -> forms.Form:
-        form = super().form  # type: ignore[misc]
+        form = super().form  # type: ignore[misc]  # a mixin: the FilterSet has it
         style_widgets(form)
         return form
 

@@ -35,16 +35,19 @@ class DeferredJoinPaginator(Paginator):
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         top = bottom + self.per_page
-        queryset: QuerySet = self.object_list
+        queryset: QuerySet = self.object_list  # type: ignore[assignment]  # built on querysets only
         keys = list(queryset.values_list("pk", flat=True)[bottom:top])
         rows = {row.pk: row for row in queryset.filter(pk__in=keys).order_by()}
-        return self._get_page([rows[k] for k in keys if k in rows], number, self)
+        return self._get_page(  # type: ignore[attr-defined]  # Paginator's hook, not in the stubs
+            [rows[k] for k in keys if k in rows], number, self
+        )
 
     @cached_property
     def count(self) -> int:
         reach = self._wanted * self.per_page
         floor = max(COUNT_CAP, reach if reach <= COUNT_REACH else 0)
-        found = self.object_list.order_by().values("pk")[: floor + 1].count()
+        queryset: QuerySet = self.object_list  # type: ignore[assignment]  # built on querysets only
+        found = queryset.order_by().values("pk")[: floor + 1].count()
         # One row past the floor: the count reaches one page further than the floor, so the
         # page that asked has a next one.
         self.capped = found > floor

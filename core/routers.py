@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
+from django.db import connections, models
 from django.http import HttpRequest, HttpResponse
 
 PRIMARY = "default"
@@ -61,7 +61,9 @@ def _is_read(sql: str) -> bool:
 
 
 def _note_writes(state: ReadState) -> Callable[..., Any]:
-    def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any):
+    def wrapper(
+        execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+    ) -> Any:
         if not state.wrote and not _is_read(sql):
             state.wrote = True
         return execute(sql, params, many, context)
@@ -117,7 +119,7 @@ def alias_for_reads() -> str:
 class ReplicaRouter:
     """``DATABASE_ROUTERS`` entry: see the module's text for when a read goes to the replica."""
 
-    def db_for_read(self, model: type, **hints: Any) -> str:
+    def db_for_read(self, model: type[models.Model], **hints: Any) -> str:
         if model._meta.app_label not in PRIMARY_ONLY_APPS and may_read_replica():
             return REPLICA
         return PRIMARY
@@ -146,7 +148,7 @@ class ReplicaReadsMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         with tracking_writes() as state:
-            request.replica_reads = state
+            request.replica_reads = state  # type: ignore[attr-defined]  # this middleware's own attribute
             response = self.get_response(request)
         if state.wrote and self.pin_seconds > 0:
             response.set_cookie(
@@ -170,5 +172,5 @@ class ReplicaReadsMiddleware:
         match = request.resolver_match
         if match is None or match.view_name not in self.views or self._pinned(request):
             return None
-        request.replica_reads.replica_ok = True
+        request.replica_reads.replica_ok = True  # type: ignore[attr-defined]  # set in __call__
         return None

@@ -96,7 +96,12 @@ def require_same_client(
 ) -> None:
     """Raise ``wrong_client`` (on ``field`` when given) unless ``record`` is ``client``'s."""
     if not belongs_to_client(record, client):
-        _raise(ValidationError(message, code=errors.WRONG_CLIENT, params=params), field)
+        _raise(
+            ValidationError(
+                message, code=errors.WRONG_CLIENT, params=dict(params) if params else None
+            ),
+            field,
+        )
 
 
 def same_client_errors(
@@ -157,7 +162,7 @@ ConstraintErrors = Mapping[str, Refusal]
 def translate_integrity_error(exc: IntegrityError, known: ConstraintErrors) -> ValidationError:
     """The ``ValidationError`` for a constraint in ``known``; re-raises ``exc`` otherwise."""
     name = constraint_name(exc)
-    if name not in known:
+    if name is None or name not in known:
         raise exc
     refusal = known[name]
     error = ValidationError(refusal.message, code=refusal.code)

@@ -188,10 +188,9 @@ class WriteView(StaffPermissionRequiredMixin, View):
     def refused(self, form: Any) -> HttpResponse:
         # A ModelForm wrote the typed values onto the record while validating: the page shows
         # the record as it is (its name in the title), the form what was typed.
-        if isinstance(self.object, models.Model) and getattr(form, "instance", None) is (
-            self.object
-        ):
-            self.object.refresh_from_db()
+        record = self.object
+        if getattr(form, "instance", None) is record and isinstance(record, models.Model):
+            record.refresh_from_db()
         return self.render_form(form, status=400)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -33,7 +34,7 @@ def load_departments() -> int:
     return added
 
 
-def load_demo_support(actor: object) -> int:
+def load_demo_support(actor: Any) -> int:
     """Two tickets and a logged call with a follow-up, once."""
     load_departments()
     if Ticket.objects.exists():

@@ -95,8 +95,8 @@ class _DerivedFieldsOptional:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name in self.derived_fields:
-            if name in self.fields:
-                self.fields[name].required = False
+            if name in self.fields:  # type: ignore[attr-defined]  # a mixin of model forms
+                self.fields[name].required = False  # type: ignore[attr-defined]  # a form mixin
 
 
 class ServiceAdminForm(_DerivedFieldsOptional, AuditReasonFormMixin, forms.ModelForm):
@@ -131,7 +131,7 @@ class ServiceAdmin(AuditedModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # accounts are terminated or cancelled, never deleted
 
-    def save_model(self, request: HttpRequest, obj: Service, form: Any, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Service, form: Any, change: bool) -> None:  # type: ignore[override]  # its own model
         data = {n: form.cleaned_data[n] for n in services.SERVICE_FIELDS if n in form.cleaned_data}
         reason = form.cleaned_data.get(REASON_FIELD, "")
         if change:
@@ -224,7 +224,7 @@ class DomainAdmin(AuditedModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def save_model(self, request: HttpRequest, obj: Domain, form: Any, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Domain, form: Any, change: bool) -> None:  # type: ignore[override]  # its own model
         data = {n: form.cleaned_data[n] for n in services.DOMAIN_FIELDS if n in form.cleaned_data}
         reason = form.cleaned_data.get(REASON_FIELD, "")
         if change:

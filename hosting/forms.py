@@ -22,7 +22,9 @@ from hosting.models import (
 )
 
 
-def secret_field(label: str, *, widget: forms.Widget, **kwargs: Any) -> forms.CharField:
+def secret_field(
+    label: str, *, widget: forms.Widget | type[forms.Widget], **kwargs: Any
+) -> forms.CharField:
     """A password or EPP code: short enough that its encrypted token fits the column."""
     return forms.CharField(
         label=label,

@@ -14,9 +14,9 @@ from django.urls import reverse
 
 from core.db import transitions_guard
 from core.inputs import record_id
-from core.models import TimeStampedModel
+from core.models import DecimalShape, TimeStampedModel
 
-MONEY = {"max_digits": 12, "decimal_places": 2}
+MONEY: DecimalShape = {"max_digits": 12, "decimal_places": 2}
 ZERO = Decimal("0.00")
 
 

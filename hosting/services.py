@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
@@ -104,7 +104,9 @@ def next_due_after(start: dt.date, cycle: str) -> dt.date | None:
 # Hosting accounts ----------------------------------------------------------------------------
 
 
-def catalog_amounts(*, product: Any, currency: str, cycle: str, quantity: int = 1):
+def catalog_amounts(
+    *, product: Any, currency: str, cycle: str, quantity: int = 1
+) -> tuple[Decimal, Decimal] | None:
     """(first payment, recurring) from the catalog, or None when the product has no price."""
     price = ProductPrice.objects.filter(product=product, currency=currency, cycle=cycle).first()
     if price is None:
@@ -117,7 +119,9 @@ def catalog_amounts(*, product: Any, currency: str, cycle: str, quantity: int = 
 PRICE_BASIS_FIELDS = frozenset({"product", "billing_cycle", "quantity"})
 
 
-def _apply_prices(service: Service, data: Mapping[str, Any], reason: str, recalculate: bool):
+def _apply_prices(
+    service: Service, data: Mapping[str, Any], reason: str, recalculate: bool
+) -> None:
     catalog = catalog_amounts(
         product=service.product,
         currency=service.currency,
@@ -173,7 +177,7 @@ def create_service(
     *,
     client: Client,
     data: Mapping[str, Any],
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     reason: str = "",
     password: str = "",
     status: str = Service.Status.PENDING,
@@ -206,7 +210,7 @@ def update_service(
     *,
     service: Service,
     data: Mapping[str, Any],
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     reason: str = "",
     recalculate: bool = False,
     version: int | None = None,
@@ -223,7 +227,7 @@ def update_service(
         for name in changed - {"first_payment_amount", "recurring_amount"}:
             setattr(service, name, data[name])
         _check_catalog_choices(service, changed)
-        price_inputs = {
+        price_inputs: dict[str, Any] = {
             k: data[k] for k in ("first_payment_amount", "recurring_amount") if k in changed
         }
         # A new product, cycle or quantity changes the catalog price: amounts sent unchanged
@@ -247,7 +251,7 @@ def change_service_plan(
     product: Any,
     billing_cycle: str,
     recurring_amount: Decimal,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     reason: str,
 ) -> Service:
     """Move an account to another product and/or billing cycle at a new recurring price (an
@@ -283,7 +287,7 @@ def change_service_plan(
 
 @transaction.atomic
 def change_service_status(
-    *, service: Service, new_status: str, actor: AbstractBaseUser | None, reason: str
+    *, service: Service, new_status: str, actor: User | None, reason: str
 ) -> Service:
     """Suspend, unsuspend, terminate, cancel, activate or flag as fraud — with a reason."""
     service = Service.objects.select_for_update().get(pk=service.pk)
@@ -303,7 +307,7 @@ def change_service_status(
 
 @transaction.atomic
 def set_service_password(
-    *, service: Service, password: str, actor: AbstractBaseUser | None, reason: str = ""
+    *, service: Service, password: str, actor: User | None, reason: str = ""
 ) -> Service:
     service = Service.objects.select_for_update().get(pk=service.pk)
     with audit.context.context(action="hosting.set_service_password", reason=reason, actor=actor):
@@ -313,7 +317,7 @@ def set_service_password(
 
 
 @transaction.atomic
-def reveal_service_password(*, service: Service, actor: AbstractBaseUser, reason: str) -> str:
+def reveal_service_password(*, service: Service, actor: User, reason: str) -> str:
     """The account password in clear; the reveal itself is recorded, with who and why."""
     require_reason(reason, "Say why you need to see the password.")
     with audit.context.context(
@@ -330,7 +334,7 @@ def reveal_service_password(*, service: Service, actor: AbstractBaseUser, reason
 
 @transaction.atomic
 def move_service(
-    *, service: Service, server: Server | None, actor: AbstractBaseUser | None, reason: str
+    *, service: Service, server: Server | None, actor: User | None, reason: str
 ) -> Service:
     require_reason(reason, "Say why the account moves.")
     return update_service(service=service, data={"server": server}, actor=actor, reason=reason)
@@ -338,7 +342,7 @@ def move_service(
 
 @transaction.atomic
 def set_service_next_due_date(
-    *, service: Service, next_due_date: dt.date, actor: AbstractBaseUser | None, reason: str
+    *, service: Service, next_due_date: dt.date, actor: User | None, reason: str
 ) -> Service:
     require_reason(reason, "Say why the due date changes.")
     return update_service(
@@ -371,14 +375,17 @@ def expiry_for(registration_date: dt.date, years: int) -> dt.date:
     return add_months(registration_date, 12 * years)
 
 
-def domain_catalog_amounts(*, tld: Tld, currency: str, years: int, order_type: str):
+def domain_catalog_amounts(
+    *, tld: Tld, currency: str, years: int, order_type: str
+) -> tuple[Decimal, Decimal] | None:
     price = TldPrice.objects.filter(tld=tld, currency=currency, years=years).first()
     if price is None:
         return None
-    first = {
+    by_type: dict[str, Decimal] = {
         Domain.OrderType.REGISTER: price.register,
         Domain.OrderType.TRANSFER: price.transfer,
-    }.get(order_type, Decimal("0.00"))
+    }
+    first = by_type.get(order_type, Decimal("0.00"))
     return first, price.renew
 
 
@@ -479,7 +486,7 @@ def create_domain(
     *,
     client: Client,
     data: Mapping[str, Any],
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     reason: str = "",
     epp_code: str = "",
     status: str = Domain.Status.PENDING,
@@ -516,7 +523,7 @@ def update_domain(
     *,
     domain: Domain,
     data: Mapping[str, Any],
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     reason: str = "",
     version: int | None = None,
 ) -> Domain:
@@ -543,7 +550,7 @@ def update_domain(
 
 @transaction.atomic
 def change_domain_status(
-    *, domain: Domain, new_status: str, actor: AbstractBaseUser | None, reason: str
+    *, domain: Domain, new_status: str, actor: User | None, reason: str
 ) -> Domain:
     domain = Domain.objects.select_for_update().get(pk=domain.pk)
     _transition(domain, new_status, reason)
@@ -554,9 +561,7 @@ def change_domain_status(
 
 
 @transaction.atomic
-def set_epp_code(
-    *, domain: Domain, epp_code: str, actor: AbstractBaseUser | None, reason: str = ""
-) -> Domain:
+def set_epp_code(*, domain: Domain, epp_code: str, actor: User | None, reason: str = "") -> Domain:
     domain = Domain.objects.select_for_update().get(pk=domain.pk)
     with audit.context.context(action="hosting.set_epp_code", reason=reason, actor=actor):
         domain.epp_code = crypto.encrypt(epp_code.strip(), field="epp_code")
@@ -565,7 +570,7 @@ def set_epp_code(
 
 
 @transaction.atomic
-def reveal_epp_code(*, domain: Domain, actor: AbstractBaseUser, reason: str) -> str:
+def reveal_epp_code(*, domain: Domain, actor: User, reason: str) -> str:
     require_reason(reason, "Say why you need to see the EPP code.")
     with audit.context.context(action="hosting.reveal_epp_code", reason=reason, actor=actor):
         SecretReveal.objects.create(
@@ -585,7 +590,7 @@ def add_addon(
     *,
     service: Service,
     data: Mapping[str, Any],
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     reason: str = "",
     status: str = Addon.Status.PENDING,
 ) -> Addon:
@@ -620,7 +625,9 @@ def add_addon(
     setup, recurring = data.get("setup_fee"), data.get("recurring_price")
     catalog_setup, catalog_recurring = catalog if catalog is not None else (Decimal("0.00"), None)
     addon.setup_fee = setup if setup is not None else catalog_setup
-    addon.recurring_price = recurring if recurring is not None else catalog_recurring
+    addon.recurring_price = (
+        recurring if recurring is not None else catalog_recurring  # type: ignore[assignment]  # None: refused below
+    )
     if addon.recurring_price is None:
         raise ValidationError(
             {"recurring_price": ValidationError("Enter the price.", code="amount_required")}
@@ -636,9 +643,7 @@ def add_addon(
 
 
 @transaction.atomic
-def change_addon_status(
-    *, addon: Addon, new_status: str, actor: AbstractBaseUser | None, reason: str
-) -> Addon:
+def change_addon_status(*, addon: Addon, new_status: str, actor: User | None, reason: str) -> Addon:
     addon = Addon.objects.select_for_update().get(pk=addon.pk)
     _transition(addon, new_status, reason)
     with audit.context.context(action=f"hosting.addon_{new_status}", reason=reason, actor=actor):
@@ -657,7 +662,7 @@ def renew_after_payment(
     record: Service | Domain | Addon,
     period_start: dt.date,
     period_end: dt.date,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     reason: str,
 ) -> bool:
     """A paid invoice billed ``record``'s period: its next due date moves past that period.

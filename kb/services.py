@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import nh3
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -111,7 +111,7 @@ def unique_slug(category: Category, text: str, *, exclude_pk: int | None = None)
     return slug
 
 
-def _revision(article: Article, actor: AbstractBaseUser, note: str, restored: int | None) -> None:
+def _revision(article: Article, actor: User, note: str, restored: int | None) -> None:
     last = article.revisions.aggregate(n=Max("number"))["n"] or 0
     ArticleRevision.objects.create(
         article=article,
@@ -133,7 +133,7 @@ def _revision(article: Article, actor: AbstractBaseUser, note: str, restored: in
 def save_article(
     *,
     data: dict[str, Any],
-    actor: AbstractBaseUser,
+    actor: User,
     article: Article | None = None,
     reason: str = "",
     related: Iterable[Article] | None = None,
@@ -183,12 +183,12 @@ def save_article(
     return article
 
 
-def set_status(*, article: Article, status: str, actor: AbstractBaseUser) -> Article:
+def set_status(*, article: Article, status: str, actor: User) -> Article:
     reason = "Published" if status == Article.Status.PUBLISHED else "Back to draft"
     return save_article(article=article, data={"status": status}, actor=actor, reason=reason)
 
 
-def restore_revision(*, article: Article, number: int, actor: AbstractBaseUser) -> Article:
+def restore_revision(*, article: Article, number: int, actor: User) -> Article:
     """Bring back an old revision's content as a new revision (history is never rewritten)."""
     old = ArticleRevision.objects.filter(article=article, number=number).first()
     if old is None:
@@ -225,7 +225,7 @@ def diff_revisions(old: ArticleRevision, new: ArticleRevision) -> dict[str, Any]
                 before, after = str(old.category), str(new.category)
                 name = "category"
             fields.append((name.replace("_", " ").capitalize(), before, after))
-    lines = []
+    lines: list[DiffLine] = []
     matcher = difflib.SequenceMatcher(a=old.body.splitlines(), b=new.body.splitlines())
     for group in matcher.get_grouped_opcodes(3):
         if lines:
@@ -250,7 +250,7 @@ def search(text: str, *, public_only: bool, limit: int = 20) -> list[Article]:
         rows.filter(search_vector=query).order_by("-updated_at").values("pk")[:RANK_CANDIDATES]
     )
     ranked = (
-        Article.objects.filter(pk__in=candidates)
+        Article.objects.filter(pk__in=candidates)  # type: ignore[misc]  # a subquery of keys
         .select_related("category")
         .annotate(rank=SearchRank(F("search_vector"), query, normalization=1))
         .order_by("-rank", "-updated_at")[:limit]
@@ -272,9 +272,9 @@ def search(text: str, *, public_only: bool, limit: int = 20) -> list[Article]:
         )
         .values_list("pk", "snippet")
     )
-    results = list(ranked)
+    results: list[Article] = list(ranked)
     for article in results:
-        article.snippet = snippets.get(article.pk, "")
+        article.snippet = snippets.get(article.pk, "")  # type: ignore[attr-defined]  # for the page
     return results
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -135,7 +136,7 @@ class AddonLineForm(_LineForm):
     price = _price("Price override", "Recurring. Blank: catalog.")
     setup_fee = _price("Setup fee override")
 
-    def __init__(self, *args: Any, targets: list[tuple[str, str]] = (), **kwargs: Any) -> None:
+    def __init__(self, *args: Any, targets: Sequence[tuple[str, str]] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["target"].choices = [("", "—"), *targets]
 
@@ -309,7 +310,7 @@ class OrderLines:
             else:
                 errors_to_form(form, ValidationError({key: errors}))
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return iter(self.sets.values())
 
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pgtrigger
 from django.conf import settings
@@ -14,10 +15,10 @@ from django.db.models.functions import Upper
 from django.urls import reverse
 
 from core.db import transitions_guard as _transitions_guard
-from core.models import TimeStampedModel
+from core.models import DecimalShape, TimeStampedModel
 from hosting.models import BillingCycle, Domain
 
-MONEY = {"max_digits": 12, "decimal_places": 2}
+MONEY: DecimalShape = {"max_digits": 12, "decimal_places": 2}
 ZERO = Decimal("0.00")
 
 
@@ -34,7 +35,7 @@ CHANGE_TRANSITIONS = {"pending": {"applied", "withdrawn"}, "applied": set(), "wi
 # Promotions ----------------------------------------------------------------------------------
 
 
-class PromotionQuerySet(models.QuerySet):
+class PromotionQuerySet(models.QuerySet["Promotion"]):
     def by_code(self, code: str) -> Promotion | None:
         return self.filter(code=code.strip().upper()).first() if code.strip() else None
 
@@ -115,7 +116,7 @@ class Promotion(TimeStampedModel):
     def __str__(self) -> str:
         return self.code
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.code = self.code.strip().upper()
         super().save(*args, **kwargs)
 
@@ -345,7 +346,7 @@ class OrderLine(models.Model):
         return self.setup_fee + self.first_period_amount - self.discount
 
     @property
-    def created_record(self):
+    def created_record(self) -> models.Model | None:
         return self.service or self.domain or self.addon
 
 

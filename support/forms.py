@@ -76,7 +76,7 @@ class TicketForm(forms.Form):
     """Open a ticket for ``client`` (its contacts, services and domains are offered) or, with
     no client, for anyone by name and email."""
 
-    contact = forms.ModelChoiceField(
+    contact: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
         queryset=None,
         required=False,
         empty_label="The account holder",
@@ -84,12 +84,16 @@ class TicketForm(forms.Form):
     )
     name = forms.CharField(label="Requester name", max_length=200, required=False)
     email = forms.EmailField(label="Requester email", max_length=254, required=False)
-    department = forms.ModelChoiceField(queryset=None)
+    department: forms.ModelChoiceField[Any] = forms.ModelChoiceField(queryset=None)
     subject = forms.CharField(max_length=200)
     message = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}))
     priority = forms.ChoiceField(choices=Ticket.Priority.choices, initial=Ticket.Priority.MEDIUM)
-    service = forms.ModelChoiceField(queryset=None, required=False, label="Related service")
-    domain = forms.ModelChoiceField(queryset=None, required=False, label="Related domain")
+    service: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
+        queryset=None, required=False, label="Related service"
+    )
+    domain: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
+        queryset=None, required=False, label="Related domain"
+    )
     assignee = StaffChoiceField(queryset=None, required=False, empty_label="Unassigned")
     cc = forms.CharField(
         label="CC",
@@ -199,12 +203,16 @@ class TicketStatusForm(ReasonFormMixin, forms.Form):
 class TicketUpdateForm(ReasonFormMixin, forms.Form):
     version = VersionField()
     subject = forms.CharField(max_length=200)
-    department = forms.ModelChoiceField(queryset=None)
+    department: forms.ModelChoiceField[Any] = forms.ModelChoiceField(queryset=None)
     priority = forms.ChoiceField(choices=Ticket.Priority.choices)
     assignee = StaffChoiceField(queryset=None, required=False, empty_label="Unassigned")
     cc = forms.CharField(label="CC", max_length=1000, required=False)
-    service = forms.ModelChoiceField(queryset=None, required=False, label="Related service")
-    domain = forms.ModelChoiceField(queryset=None, required=False, label="Related domain")
+    service: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
+        queryset=None, required=False, label="Related service"
+    )
+    domain: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
+        queryset=None, required=False, label="Related domain"
+    )
     suppress_email = forms.BooleanField(label="Do not email the client", required=False)
 
     def __init__(self, *args: Any, ticket: Ticket, user: Any, **kwargs: Any) -> None:
@@ -264,7 +272,7 @@ class TicketFilter(StyledFilterSetMixin, django_filters.FilterSet):
         return queryset.filter(number=value.strip().lstrip("#").upper())
 
     def filter_view(self, queryset: Any, name: str, value: str) -> Any:
-        if value == "all" or self.data.get("status"):
+        if value == "all" or self.data.get("status"):  # type: ignore[union-attr]  # bound: filtering
             return queryset  # a chosen status says it all (Closed included)
         return queryset.awaiting()
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pgtrigger
 from django.conf import settings
-from django.core.files.storage import storages
+from django.core.files.storage import Storage, storages
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
@@ -31,10 +31,10 @@ class PrivateStorage(LazyObject):
 private_storage = PrivateStorage()
 
 
-def private_files() -> PrivateStorage:
+def private_files() -> Storage:
     """The attachments' storage, given to ``FileField`` as a callable: migrations then name
     this function instead of freezing the folder of the machine that generated them."""
-    return private_storage
+    return private_storage  # type: ignore[return-value]  # a LazyObject standing in for one
 
 
 def attachment_path(instance: TicketAttachment, filename: str) -> str:
@@ -567,4 +567,5 @@ class Communication(TimeStampedModel):
 
     @property
     def follow_up_overdue(self) -> bool:
-        return self.follow_up_open and self.follow_up_on < timezone.localdate()
+        due = self.follow_up_on
+        return self.follow_up_open and due is not None and due < timezone.localdate()

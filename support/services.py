@@ -19,7 +19,7 @@ from typing import Any
 
 import filetype
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
@@ -100,7 +100,7 @@ def _check_attachments(files: Sequence[UploadedFile]) -> list[tuple[UploadedFile
             )
         if upload.size > settings.TICKET_ATTACHMENT_MAX_BYTES:
             raise ValidationError(
-                f"“{name}” is {filesizeformat(upload.size)}; the limit is "
+                f"“{name}” is {filesizeformat(upload.size)}; the limit is "  # type: ignore[arg-type]  # uploads are sized
                 f"{filesizeformat(settings.TICKET_ATTACHMENT_MAX_BYTES)}.",
                 code="attachment_too_large",
             )
@@ -134,7 +134,7 @@ def _store_attachments(
     ticket: Ticket,
     reply: TicketReply | None,
     checked: list[tuple[UploadedFile, str, str]],
-    actor: AbstractBaseUser,
+    actor: User,
     stored: list[str],
 ) -> list[TicketAttachment]:
     rows = []
@@ -148,12 +148,12 @@ def _store_attachments(
             reply=reply,
             name=name,
             content_type=content_type,
-            size=upload.size,
+            size=upload.size,  # type: ignore[misc]  # an upload always has its size
             sha256=digest.hexdigest(),
             uploaded_by=actor,
         )
         row.file.save(name, upload, save=False)
-        stored.append(row.file.name)
+        stored.append(row.file.name)  # type: ignore[arg-type]  # saved just above: named
         row.full_clean()
         row.save()
         rows.append(row)
@@ -188,7 +188,7 @@ def _clean_cc(cc: str) -> str:
     return ", ".join(dict.fromkeys(addresses))
 
 
-def _check_assignee(assignee: AbstractBaseUser | None) -> None:
+def _check_assignee(assignee: User | None) -> None:
     if assignee is not None and not (assignee.is_active and assignee.is_staff):
         raise ValidationError(
             {
@@ -203,7 +203,7 @@ def _check_links(*, client: Client | None, service: Any, domain: Any) -> None:
     require_same_client_all(client, {"service": service, "domain": domain})
 
 
-def _department_for(department: Department, actor: AbstractBaseUser) -> Department:
+def _department_for(department: Department, actor: User) -> Department:
     if not department.active:
         raise ValidationError(
             {
@@ -229,7 +229,7 @@ def open_ticket(
     department: Department,
     subject: str,
     message: str,
-    actor: AbstractBaseUser,
+    actor: User,
     client: Client | None = None,
     contact: Contact | None = None,
     name: str = "",
@@ -237,7 +237,7 @@ def open_ticket(
     priority: str = Ticket.Priority.MEDIUM,
     service: Any = None,
     domain: Any = None,
-    assignee: AbstractBaseUser | None = None,
+    assignee: User | None = None,
     cc: str = "",
     private_note: str = "",
     suppress_email: bool = False,
@@ -365,7 +365,7 @@ def _email_requester(
     ticket: Ticket,
     subject: str,
     body: str,
-    actor: AbstractBaseUser,
+    actor: User,
     files: Sequence[TicketAttachment] = (),
 ) -> str:
     """Queue for the requester and CC (sent after the commit, files attached at delivery);
@@ -385,7 +385,7 @@ def _email_requester(
     return ", ".join(to)
 
 
-REPLY_STATUS = {
+REPLY_STATUS: dict[str, str] = {
     TicketReply.Kind.STAFF: Ticket.Status.ANSWERED,
     TicketReply.Kind.CLIENT: Ticket.Status.CUSTOMER_REPLY,
 }
@@ -397,7 +397,7 @@ def add_reply(
     ticket: Ticket,
     kind: str,
     message: str,
-    actor: AbstractBaseUser,
+    actor: User,
     attachments: Sequence[UploadedFile] = (),
     new_status: str = "",
     send_email: bool = True,
@@ -441,7 +441,7 @@ def add_reply(
             rows = _store_attachments(
                 ticket=ticket, reply=reply, checked=checked, actor=actor, stored=stored
             )
-            fields = {"last_activity_at": now, "updated_at": now}
+            fields: dict[str, Any] = {"last_activity_at": now, "updated_at": now}
             if kind != TicketReply.Kind.NOTE:
                 fields.update(
                     last_reply_at=now,
@@ -477,9 +477,7 @@ def add_reply(
 
 
 @transaction.atomic
-def change_ticket_status(
-    *, ticket: Ticket, status: str, actor: AbstractBaseUser, reason: str = ""
-) -> Ticket:
+def change_ticket_status(*, ticket: Ticket, status: str, actor: User, reason: str = "") -> Ticket:
     """Move a ticket to another status; reopening a closed ticket needs a reason."""
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     if status == ticket.status:
@@ -514,7 +512,7 @@ def update_ticket(
     *,
     ticket: Ticket,
     data: dict[str, Any],
-    actor: AbstractBaseUser,
+    actor: User,
     reason: str = "",
     version: int | None = None,
 ) -> Ticket:
@@ -591,7 +589,7 @@ def _check_communication(client: Client, data: dict[str, Any]) -> None:
 
 @transaction.atomic
 def log_communication(
-    *, client: Client, data: dict[str, Any], actor: AbstractBaseUser, reason: str = ""
+    *, client: Client, data: dict[str, Any], actor: User, reason: str = ""
 ) -> Communication:
     """Record a call, email, chat, meeting or letter with a client."""
     require_known_fields(data, COMMUNICATION_FIELDS)
@@ -608,7 +606,7 @@ def update_communication(
     *,
     communication: Communication,
     data: dict[str, Any],
-    actor: AbstractBaseUser,
+    actor: User,
     reason: str,
     version: int | None = None,
 ) -> Communication:
@@ -635,7 +633,7 @@ def update_communication(
 
 @transaction.atomic
 def complete_follow_up(
-    *, communication: Communication, actor: AbstractBaseUser, result: str = ""
+    *, communication: Communication, actor: User, result: str = ""
 ) -> Communication:
     """Mark a follow-up done, with what came of it."""
     entry = Communication.objects.select_for_update().get(pk=communication.pk)

@@ -107,7 +107,7 @@ SELECT 'CREATE DATABASE {DATABASE_NAME} OWNER {OWNER_ROLE}'
 """
     for name, value in APP_ROLE_SETTINGS.items():
         script += f"ALTER ROLE {APP_ROLE} SET {name} = {_sql_literal(value)};\n"
-    server.psql(script)  # type: ignore[attr-defined]
+    server.psql(script)  # type: ignore[attr-defined]  # the package's server, typed object here
 
 
 def embedded_databases(data_dir: Path) -> dict[str, dict[str, object]]:

@@ -20,7 +20,7 @@ from whmcs_manual.embedded_db import APP_ROLE_SETTINGS
 
 
 def _connect(db: dict[str, Any], dbname: str) -> psycopg.Connection:
-    params = {
+    params: dict[str, Any] = {
         "dbname": dbname,
         "user": db.get("USER") or None,
         "password": db.get("PASSWORD") or None,
