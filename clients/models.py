@@ -244,6 +244,9 @@ class Client(TimeStampedModel):
     objects = ClientQuerySet.as_manager()
 
     class Meta:
+        permissions = [
+            ("change_client_currency", "Can change a client's currency"),
+        ]
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(

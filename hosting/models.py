@@ -366,6 +366,9 @@ class SecretReveal(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        permissions = [
+            ("reveal_secret", "Can reveal a stored password or EPP code"),
+        ]
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(

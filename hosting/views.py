@@ -254,7 +254,7 @@ class _RevealView(_RecordWrite):
 
 
 class ServicePasswordView(_RevealView):
-    permission_required = "hosting.change_service"
+    permission_required = ("hosting.view_service", "hosting.reveal_secret")
     model = Service
     what = "account password"
 
@@ -265,7 +265,7 @@ class ServicePasswordView(_RevealView):
 
 
 class DomainEppView(_RevealView):
-    permission_required = "hosting.change_domain"
+    permission_required = ("hosting.view_domain", "hosting.reveal_secret")
     model = Domain
     what = "EPP code"
 
