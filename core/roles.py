@@ -59,10 +59,8 @@ RIGHTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "billing.mark_paid_without_payment": ("Mark an invoice paid without a payment", (BILLING,)),
     "billing.cancel_paid_invoice": ("Cancel an invoice that has taken money", (BILLING,)),
     "billing.backdate_transaction": ("Date a payment or transaction before today", (BILLING,)),
-    "orders.override_price": (
-        "Order or change a plan at a price other than the catalog's",
-        (BILLING,),
-    ),
+    # Support no longer sets a hosting account's price other than the catalog's.
+    "hosting.override_price": ("Use a price other than the catalog's", (BILLING,)),
     "clients.change_client_currency": ("Change a client's currency", (BILLING,)),
     "affiliates.pay_out_affiliate": ("Pay out an affiliate", (BILLING,)),
     # Support held this through ``hosting.change_service`` until it became a right of its own.

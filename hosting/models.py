@@ -301,6 +301,9 @@ class Service(TimeStampedModel):
     objects = ServiceQuerySet.as_manager()
 
     class Meta:
+        permissions = [
+            ("override_price", "Can set a price other than the catalog's"),
+        ]
         ordering = ["-id"]
         constraints = [
             *_price_checks("hosting_service", "first_payment_amount", "recurring_amount"),

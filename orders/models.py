@@ -187,9 +187,6 @@ class Order(TimeStampedModel):
     )
 
     class Meta:
-        permissions = [
-            ("override_price", "Can order at a price other than the catalog's"),
-        ]
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(

@@ -153,8 +153,8 @@ class OrderCreateView(WriteView):
         return valid and not self._override_refused(form)
 
     def _override_refused(self, form: Any) -> bool:
-        """A price other than the catalog's needs ``orders.override_price``."""
-        if has_right(self.request.user, "orders.override_price"):
+        """A price other than the catalog's needs ``hosting.override_price``."""
+        if has_right(self.request.user, "hosting.override_price"):
             return False
         try:
             plan = services.plan_order(client=self.object, **self.options(form))
@@ -162,7 +162,7 @@ class OrderCreateView(WriteView):
             return False  # the same refusal comes back from the service, on its field
         if not plan.needs_reason:
             return False
-        return refuse_without(form, None, self.request.user, "orders.override_price", OVERRIDE)
+        return refuse_without(form, None, self.request.user, "hosting.override_price", OVERRIDE)
 
     def options(self, form: Any) -> dict[str, Any]:
         data = form.cleaned_data
@@ -355,7 +355,7 @@ class ServiceChangeView(_ServiceChangeBase):
         if not form.is_valid():
             return False
         amount = form.cleaned_data["recurring_amount"]
-        if amount is None or has_right(self.request.user, "orders.override_price"):
+        if amount is None or has_right(self.request.user, "hosting.override_price"):
             return True
         catalog = catalog_amounts(
             product=form.cleaned_data["product"],
@@ -366,7 +366,7 @@ class ServiceChangeView(_ServiceChangeBase):
         if catalog is not None and catalog[1] == amount:
             return True
         return not refuse_without(
-            form, "recurring_amount", self.request.user, "orders.override_price", OVERRIDE
+            form, "recurring_amount", self.request.user, "hosting.override_price", OVERRIDE
         )
 
     def preview(self, form: Any) -> HttpResponse | None:

@@ -166,12 +166,12 @@ def test_ordering_at_a_price_other_than_the_catalogs_needs_its_right(client_as):
     typed = order_post(
         customer, [product_row(catalog, price="3.00")], action="place", audit_reason="Friend"
     )
-    take_away(BILLING, "orders.override_price")
+    take_away(BILLING, "hosting.override_price")
     response = client_as(BILLING).post(url, typed)
     assert response.status_code == 400 and _not_allowed(response, None)
     plain = order_post(customer, [product_row(catalog)], action="place")
     assert client_as(BILLING).post(url, plain).status_code == 302
-    grant(BILLING, "orders.override_price")
+    grant(BILLING, "hosting.override_price")
     assert client_as(BILLING).post(url, typed).status_code == 302
     assert Order.objects.count() == 2
 
@@ -186,11 +186,11 @@ def test_a_plan_change_at_a_price_other_than_the_catalogs_needs_its_right(client
     url = reverse("orders:service-change", args=[service.pk])
     data = {"product": catalog.pro.pk, "billing_cycle": "monthly", "recurring_amount": "7.77"}
     data |= {"audit_reason": "Loyal", "action": "preview"}
-    take_away(BILLING, "orders.override_price")
+    take_away(BILLING, "hosting.override_price")
     response = client_as(BILLING).post(url, data)
     assert response.status_code == 400 and _not_allowed(response, "recurring_amount")
     assert client_as(BILLING).post(url, {**data, "recurring_amount": ""}).status_code == 200
-    grant(BILLING, "orders.override_price")
+    grant(BILLING, "hosting.override_price")
     assert client_as(BILLING).post(url, data).status_code == 200
 
 
@@ -361,3 +361,23 @@ def test_migrate_keeps_an_admins_changes_and_offers_new_rights_once(client_as):
     Group.objects.get(name=READ_ONLY).permissions.remove(new)
     sync_roles()
     assert not Group.objects.get(name=READ_ONLY).permissions.filter(pk=new.pk).exists()
+
+
+def test_a_hosting_accounts_price_other_than_the_catalogs_needs_its_right(client_as):
+    catalog = make_catalog()
+    service = ServiceFactory(product=catalog.basic, recurring_amount=Decimal("5.00"))
+    url = reverse("hosting:service-update", args=[service.pk])
+    page = client_as(ADMIN).get(url)
+    data = {
+        name: ("" if value is None else value)
+        for name, value in page.context["form"].initial.items()
+        if name in page.context["form"].fields
+    }
+    data |= {"recurring_amount": "1.23", "audit_reason": "Friend of the house"}
+    response = client_as(SUPPORT).post(url, data)
+    assert response.status_code == 400 and _not_allowed(response, "recurring_amount")
+    service.refresh_from_db()
+    assert service.recurring_amount == Decimal("5.00")
+    assert client_as(BILLING).post(url, data).status_code == 302
+    service.refresh_from_db()
+    assert service.recurring_amount == Decimal("1.23") and service.price_overridden
