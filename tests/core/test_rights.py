@@ -381,3 +381,23 @@ def test_a_hosting_accounts_price_other_than_the_catalogs_needs_its_right(client
     assert client_as(BILLING).post(url, data).status_code == 302
     service.refresh_from_db()
     assert service.recurring_amount == Decimal("1.23") and service.price_overridden
+
+
+def test_the_django_admin_changes_a_roles_rights_only_with_a_reason(client_as):
+    role = Group.objects.get(name=BILLING)
+    refund = _permission("billing.refund_payment")
+    kept = [str(pk) for pk in role.permissions.exclude(pk=refund.pk).values_list("pk", flat=True)]
+    url = reverse("admin:auth_group_change", args=[role.pk])
+    http = client_as(ADMIN)
+    response = http.post(url, {"name": BILLING, "permissions": kept, "audit_reason": ""})
+    assert response.status_code == 200 and response.context["adminform"].form.errors
+    assert role.permissions.filter(pk=refund.pk).exists()
+    response = http.post(url, {"name": BILLING, "permissions": kept, "audit_reason": "Admins"})
+    assert response.status_code == 302
+    assert not role.permissions.filter(pk=refund.pk).exists()
+    event = event_model_for(StaffRolePermission).objects.get(
+        pgh_label="delete", permission_id=refund.pk, group_id=role.pk
+    )
+    assert event.pgh_context.metadata["reason"] == "Admins"
+    sync_roles()
+    assert not role.permissions.filter(pk=refund.pk).exists()
