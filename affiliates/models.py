@@ -205,6 +205,9 @@ class Payout(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        permissions = [
+            ("pay_out_affiliate", "Can pay out an affiliate"),
+        ]
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="affiliates_payout_positive"),

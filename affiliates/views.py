@@ -212,6 +212,7 @@ class CommissionCreateView(_AffiliateAction):
 
 
 class PayoutCreateView(_AffiliateAction):
+    permission_required = ("affiliates.change_affiliate", "affiliates.pay_out_affiliate")
     form_class = PayoutForm
     title = "Pay affiliate {a.code}"
     submit = "Record payout"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from audit import views
+from audit import roles, views
 
 app_name = "audit"
 
@@ -10,4 +10,6 @@ urlpatterns = [
     path("entries/<uuid:context_id>/", views.EntryView.as_view(), name="entry"),
     path("events/<str:model>/<int:pgh_id>/", views.EventView.as_view(), name="event"),
     path("staff-sessions/", views.StaffSessionListView.as_view(), name="staff-sessions"),
+    path("roles/", roles.RoleListView.as_view(), name="roles"),
+    path("roles/<int:pk>/", roles.RoleEditView.as_view(), name="role-edit"),
 ]

@@ -334,6 +334,10 @@ class Invoice(TimeStampedModel):
     objects = InvoiceQuerySet.as_manager()
 
     class Meta:
+        permissions = [
+            ("mark_paid_without_payment", "Can mark an invoice paid without a payment"),
+            ("cancel_paid_invoice", "Can cancel an invoice that has taken money"),
+        ]
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(
@@ -671,6 +675,10 @@ class Transaction(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        permissions = [
+            ("refund_payment", "Can refund a payment"),
+            ("backdate_transaction", "Can date a payment or transaction before today"),
+        ]
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(
@@ -759,6 +767,10 @@ class CreditEntry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        permissions = [
+            ("add_credit", "Can add credit to a client"),
+            ("remove_credit", "Can remove credit from a client"),
+        ]
         ordering = ["-id"]
         verbose_name_plural = "credit entries"
         constraints = [

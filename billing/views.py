@@ -41,6 +41,7 @@ from billing.pdf import PdfUnavailable, invoice_pdf
 from clients.models import Client
 from core import inputs
 from core.pagination import newest_first_via_filter
+from core.rights import refuse_without
 from core.views import StaffPermissionRequiredMixin
 from core.write import CrumbsMixin, FilteredListView, PostOnlyWriteView, WriteView
 
@@ -410,6 +411,18 @@ class InvoiceStatusView(_InvoiceActionView):
         cancelling = self.kwargs["status"] == "cancelled"
         return {"show_credit": cancelling and self.object.amount_paid > 0}
 
+    def is_valid(self, form: Any) -> bool:
+        valid = form.is_valid()
+        if valid and self.kwargs["status"] == "cancelled" and self.object.amount_paid > 0:
+            valid = not refuse_without(
+                form,
+                None,
+                self.request.user,
+                "billing.cancel_paid_invoice",
+                "You do not have the right to cancel an invoice that has taken money.",
+            )
+        return valid
+
     def act(self, form: Any) -> Any:
         data = form.cleaned_data
         return services.change_invoice_status(
@@ -422,7 +435,7 @@ class InvoiceStatusView(_InvoiceActionView):
 
 
 class InvoiceMarkPaidView(_InvoiceActionView):
-    permission_required = "billing.change_invoice"
+    permission_required = ("billing.change_invoice", "billing.mark_paid_without_payment")
     title = "Mark {invoice} paid without a payment"
     submit = "Mark paid"
     success_message = "Invoice marked paid."
@@ -451,6 +464,20 @@ class InvoiceEmailView(_InvoiceActionView):
         return services.email_invoice(invoice=self.object, actor=self.request.user)
 
 
+def _backdating_refused(form: Any, user: Any) -> bool:
+    """A payment or transaction dated before today needs its own right."""
+    moved = form.cleaned_data.get("date")
+    if moved is None or timezone.localtime(moved).date() >= timezone.localdate():
+        return False
+    return refuse_without(
+        form,
+        "date",
+        user,
+        "billing.backdate_transaction",
+        "You do not have the right to date money before today.",
+    )
+
+
 def _payment_kwargs(data: dict[str, Any]) -> dict[str, Any]:
     return {
         "amount": data["amount"],
@@ -473,6 +500,9 @@ class InvoicePaymentView(_InvoiceActionView):
 
     def get_intro(self) -> str:
         return f"Balance due: {self.object.balance_due} {self.object.currency}."
+
+    def is_valid(self, form: Any) -> bool:
+        return form.is_valid() and not _backdating_refused(form, self.request.user)
 
     def act(self, form: Any) -> Any:
         return services.record_payment(
@@ -540,7 +570,7 @@ class TransactionDetailView(
 
 
 class RefundView(WriteView):
-    permission_required = "billing.add_transaction"
+    permission_required = ("billing.add_transaction", "billing.refund_payment")
     form_class = RefundForm
     submit = "Refund"
 
@@ -602,6 +632,9 @@ class TransactionCreateView(WriteView):
         if self.object:
             return self.object.get_absolute_url() + "?tab=transactions"
         return reverse("billing:transaction-list")
+
+    def is_valid(self, form: Any) -> bool:
+        return form.is_valid() and not _backdating_refused(form, self.request.user)
 
     def get_crumbs(self) -> list[tuple[str, str]]:
         if self.object:
@@ -665,6 +698,9 @@ class SplitPaymentView(_ClientActionView):
         invoices = self.object.invoices.payable().filter(balance__gt=0)
         return {"invoices": list(invoices.order_by("due_date", "id")[:SPLIT_LIMIT])}
 
+    def is_valid(self, form: Any) -> bool:
+        return form.is_valid() and not _backdating_refused(form, self.request.user)
+
     def act(self, form: Any) -> Any:
         return services.record_payment(
             client=self.object,
@@ -689,6 +725,18 @@ class CreditView(_ClientActionView):
 
     def get_intro(self) -> str:
         return f"Current credit: {services.credit_balance(self.object)} {self.object.currency}."
+
+    def is_valid(self, form: Any) -> bool:
+        if not form.is_valid():
+            return False
+        adding = form.cleaned_data["action"] == "add"
+        return not refuse_without(
+            form,
+            "action",
+            self.request.user,
+            "billing.add_credit" if adding else "billing.remove_credit",
+            f"You do not have the right to {'add' if adding else 'remove'} credit.",
+        )
 
     def act(self, form: Any) -> Any:
         data = form.cleaned_data

@@ -21,6 +21,7 @@ from audit.admin import (
 from clients import services
 from clients.forms import status_change_errors
 from clients.models import Client, ClientGroup, Contact, CustomField, EmailLog, Note
+from core.rights import has_right
 
 
 class ClientAdminForm(AuditReasonFormMixin, forms.ModelForm):
@@ -65,6 +66,12 @@ class ClientAdmin(AuditedModelAdmin):
     autocomplete_fields = ("group",)
     readonly_fields = ("backdated",)
     actions = ["mark_inactive", "mark_active", "mark_closed", "change_group"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and not has_right(request.user, "clients.change_client_currency"):
+            fields += ("currency",)
+        return fields
 
     def save_model(self, request: HttpRequest, obj: Client, form: Any, change: bool) -> None:  # type: ignore[override]  # its own model
         data = {n: form.cleaned_data[n] for n in services.EDITABLE_FIELDS if n in form.cleaned_data}

@@ -245,6 +245,9 @@ class Client(TimeStampedModel):
     objects = ClientQuerySet.as_manager()
 
     class Meta:
+        permissions = [
+            ("change_client_currency", "Can change a client's currency"),
+        ]
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(

@@ -33,6 +33,7 @@ from clients.models import Client, Contact, CustomFieldValue, Note
 from core import errors, inputs
 from core.extension_points import ProfileTab, visible
 from core.forms import errors_to_form
+from core.rights import refuse_without
 from core.views import StaffPermissionRequiredMixin
 from core.write import FilteredListView, PostOnlyWriteView, WriteView
 
@@ -160,6 +161,18 @@ class ClientUpdateView(_ClientFormView):
 
     def get_initial(self) -> dict[str, Any]:
         return {"version": version_of(self.object)}
+
+    def is_valid(self, form: Any) -> bool:
+        valid = form.is_valid()
+        if valid and "currency" in form.changed_data:
+            valid = not refuse_without(
+                form,
+                "currency",
+                self.request.user,
+                "clients.change_client_currency",
+                "You do not have the right to change a client's currency.",
+            )
+        return valid
 
     def act(self, form: Any) -> Client:
         return services.update_client(

@@ -26,6 +26,8 @@ CODES: dict[str, str] = {
     UNKNOWN_FIELD: "A service was given a field it does not change.",
     CHANGED_SINCE_OPENED: "The record changed since the form was opened (the error names it).",
     "same_status": "The record already has that status.",
+    "no_change": "The edit changes nothing (a role's rights as they were).",
+    "not_allowed": "The person lacks the right this input needs (core.rights).",
     "invalid_status": "The status sent is not one of the record's statuses.",
     "too_long": "A text is longer than its field allows.",
     "required": "A value that must be given is blank.",

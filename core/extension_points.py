@@ -89,6 +89,7 @@ NAVIGATION_ORDER = (
     "kb",  # kb
     "audit-feed",  # audit
     "staff-sessions",  # audit
+    "roles",  # audit: each role's rights (Admins)
 )
 
 

@@ -23,3 +23,24 @@ class TimeStampedModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+class RoleOffer(models.Model):
+    """A permission a role has been given by the defaults once (``core.roles.sync_roles``).
+
+    Sync grants only permissions never offered to the role before, so what an Admin removed
+    stays removed and what an Admin granted stays granted. Not audited: bookkeeping of the
+    sync; the grants themselves are (the role-permission rows are tracked).
+    """
+
+    group = models.ForeignKey("auth.Group", on_delete=models.CASCADE, related_name="+")
+    permission = models.ForeignKey("auth.Permission", on_delete=models.CASCADE, related_name="+")
+    offered_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "permission"], name="core_roleoffer_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group_id}: {self.permission_id}"

@@ -301,6 +301,9 @@ class Service(TimeStampedModel):
     objects = ServiceQuerySet.as_manager()
 
     class Meta:
+        permissions = [
+            ("override_price", "Can set a price other than the catalog's"),
+        ]
         ordering = ["-id"]
         constraints = [
             *_price_checks("hosting_service", "first_payment_amount", "recurring_amount"),
@@ -366,6 +369,9 @@ class SecretReveal(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        permissions = [
+            ("reveal_secret", "Can reveal a stored password or EPP code"),
+        ]
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(

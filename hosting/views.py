@@ -13,6 +13,7 @@ from audit.edits import version_of
 from audit.views import RecordHistoryMixin
 from clients.models import Client
 from core.extension_points import ServiceNotice, ServiceTab, registered, visible
+from core.rights import has_right, refuse_without
 from core.views import StaffPermissionRequiredMixin
 from core.write import CrumbsMixin, FilteredListView, PostOnlyWriteView, WriteView
 from hosting import services
@@ -114,6 +115,30 @@ class _RecordWrite(WriteView):
         ]
 
 
+OVERRIDE_PRICE = "hosting.override_price"
+OVERRIDE_MESSAGE = "You do not have the right to use a price other than the catalog's."
+AMOUNTS = ("first_payment_amount", "recurring_amount")
+
+
+def price_override_refused(form: Any, user: Any, *, client: Client) -> bool:
+    """Typed amounts that differ from the catalog need ``hosting.override_price``: the rule
+    of ``services._apply_prices`` (the amounts typed, or kept, against the catalog's)."""
+    data = form.cleaned_data
+    typed = [n for n in AMOUNTS if n in form.changed_data and data.get(n) is not None]
+    if not typed or data.get("recalculate") or has_right(user, OVERRIDE_PRICE):
+        return False
+    amounts = tuple(data[n] if n in typed else form.initial.get(n) for n in AMOUNTS)
+    catalog = services.catalog_amounts(
+        product=data.get("product"),
+        currency=client.currency,
+        cycle=data.get("billing_cycle"),
+        quantity=data.get("quantity") or 1,
+    )
+    if catalog is not None and amounts == tuple(catalog):
+        return False
+    return refuse_without(form, typed[-1], user, OVERRIDE_PRICE, OVERRIDE_MESSAGE)
+
+
 class ServiceCreateView(_ClientRecordCreate):
     permission_required = "hosting.add_service"
     template_name = "hosting/service_form.html"
@@ -126,6 +151,11 @@ class ServiceCreateView(_ClientRecordCreate):
 
     def get_initial(self) -> dict[str, Any]:
         return {"registration_date": timezone.localdate(), "billing_cycle": "monthly"}
+
+    def is_valid(self, form: Any) -> bool:
+        return form.is_valid() and not price_override_refused(
+            form, self.request.user, client=self.object
+        )
 
     def act(self, form: Any) -> Service:
         return services.create_service(
@@ -153,6 +183,11 @@ class ServiceUpdateView(_RecordWrite):
 
     def get_initial(self) -> dict[str, Any]:
         return {"version": version_of(self.object)}
+
+    def is_valid(self, form: Any) -> bool:
+        return form.is_valid() and not price_override_refused(
+            form, self.request.user, client=self.object.client
+        )
 
     def act(self, form: Any) -> Service:
         data = form.cleaned_data
@@ -254,7 +289,7 @@ class _RevealView(_RecordWrite):
 
 
 class ServicePasswordView(_RevealView):
-    permission_required = "hosting.change_service"
+    permission_required = ("hosting.view_service", "hosting.reveal_secret")
     model = Service
     what = "account password"
 
@@ -265,7 +300,7 @@ class ServicePasswordView(_RevealView):
 
 
 class DomainEppView(_RevealView):
-    permission_required = "hosting.change_domain"
+    permission_required = ("hosting.view_domain", "hosting.reveal_secret")
     model = Domain
     what = "EPP code"
 

@@ -14,9 +14,11 @@ from audit.views import RecordHistoryMixin
 from billing.pdf import PdfUnavailable
 from clients.models import Client
 from core import inputs
+from core.rights import has_right, refuse_without
 from core.views import StaffPermissionRequiredMixin
 from core.write import CrumbsMixin, FilteredListView, WriteView
 from hosting.models import Service
+from hosting.services import catalog_amounts
 from orders import services
 from orders.forms import (
     AcceptOrderForm,
@@ -30,6 +32,8 @@ from orders.forms import (
     WithdrawForm,
 )
 from orders.models import Order, ServiceChange
+
+OVERRIDE = "You do not have the right to use a price other than the catalog's."
 
 # Orders list and detail ------------------------------------------------------------------------
 
@@ -145,7 +149,20 @@ class OrderCreateView(WriteView):
         return self.render_form(OrderForm(initial=initial))
 
     def is_valid(self, form: Any) -> bool:
-        return form.is_valid() & self.lines.is_valid()
+        valid = form.is_valid() & self.lines.is_valid()
+        return valid and not self._override_refused(form)
+
+    def _override_refused(self, form: Any) -> bool:
+        """A price other than the catalog's needs ``hosting.override_price``."""
+        if has_right(self.request.user, "hosting.override_price"):
+            return False
+        try:
+            plan = services.plan_order(client=self.object, **self.options(form))
+        except ValidationError:
+            return False  # the same refusal comes back from the service, on its field
+        if not plan.needs_reason:
+            return False
+        return refuse_without(form, None, self.request.user, "hosting.override_price", OVERRIDE)
 
     def options(self, form: Any) -> dict[str, Any]:
         data = form.cleaned_data
@@ -333,6 +350,24 @@ class ServiceChangeView(_ServiceChangeBase):
             "billing_cycle": data["billing_cycle"],
             "recurring_amount": data["recurring_amount"],
         }
+
+    def is_valid(self, form: Any) -> bool:
+        if not form.is_valid():
+            return False
+        amount = form.cleaned_data["recurring_amount"]
+        if amount is None or has_right(self.request.user, "hosting.override_price"):
+            return True
+        catalog = catalog_amounts(
+            product=form.cleaned_data["product"],
+            currency=self.object.currency,
+            cycle=form.cleaned_data["billing_cycle"],
+            quantity=self.object.quantity,
+        )
+        if catalog is not None and catalog[1] == amount:
+            return True
+        return not refuse_without(
+            form, "recurring_amount", self.request.user, "hosting.override_price", OVERRIDE
+        )
 
     def preview(self, form: Any) -> HttpResponse | None:
         if self.request.POST.get("action") == "confirm":

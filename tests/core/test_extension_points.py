@@ -31,6 +31,7 @@ SIDEBAR = (
 AUDIT = (
     ("Audit trail", "audit:feed", "audit.review_audit"),
     ("Staff sessions", "audit:staff-sessions", "audit.review_audit"),
+    ("Roles", "audit:roles", "auth.change_group"),
 )
 
 
