@@ -319,7 +319,7 @@ class GroupRightsForm(AuditReasonFormMixin, forms.ModelForm):
     """A role's rights change here as on the Roles page: with a reason."""
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or self.cleaned_data
         if self.instance.pk and "permissions" in self.changed_data:
             try:
                 audit.context.require_reason(

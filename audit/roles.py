@@ -91,7 +91,7 @@ class RolePermissionsForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["permissions"].choices = [
+        self.fields["permissions"].choices = [  # type: ignore[attr-defined]  # a MultipleChoiceField
             (app, [(str(p.pk), f"{words} ★" if right else words) for p, words, right in rows])
             for app, rows in grouped(_all_permissions())
         ]
@@ -127,7 +127,10 @@ class RoleEditView(WriteView):
         data = form.cleaned_data
         chosen = Permission.objects.filter(pk__in=[int(pk) for pk in data["permissions"]])
         return services.set_role_permissions(
-            role=self.object, permissions=chosen, actor=self.request.user, reason=data["reason"]
+            role=self.object,
+            permissions=chosen,
+            actor=self.request.user,  # type: ignore[arg-type]  # a staff page: signed in
+            reason=data["reason"],
         )
 
     def get_success_url(self, result: Any) -> str:
