@@ -13,6 +13,7 @@ from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from audit.db import apply_grants_and_hardening, role_findings
+from tests.jobs.threads import outside_any_event_loop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,8 +48,12 @@ def as_app_role():
 def test_the_app_role_defers_fetches_and_finishes_jobs(as_app_role):
     with app.replace_connector(PsycopgConnector(kwargs=as_app_role)), app.open():
         job_id = app.tasks["audit.seal"].defer()
-    with app.replace_connector(PsycopgConnector(kwargs=as_app_role)):
-        app.run_worker(wait=False, install_signal_handlers=False, listen_notify=False)
+
+    def work() -> None:
+        with app.replace_connector(PsycopgConnector(kwargs=as_app_role)):
+            app.run_worker(wait=False, install_signal_handlers=False, listen_notify=False)
+
+    outside_any_event_loop(work)
     job = ProcrastinateJob.objects.get(pk=job_id)
     assert (job.status, job.attempts) == ("succeeded", 1)
     # The worker's periodic deferrer wrote its ticks as the app role too.

@@ -20,6 +20,7 @@ from clients.models import EmailLog, EmailLogEvent
 from core.roles import ADMIN, BILLING, READ_ONLY, SUPPORT
 from jobs.queue import RETRY
 from tests.factories.clients import ClientFactory
+from tests.jobs.threads import outside_any_event_loop
 
 LOCMEM_SEND = "django.core.mail.backends.locmem.EmailBackend.send_messages"
 
@@ -187,11 +188,14 @@ def worker(transactional_db):
     """Run the queued jobs with a real worker (its own connections, as in production); the
     queue's tables are emptied afterwards (they are not the harness's: unmanaged models)."""
 
-    def run() -> None:
+    def work() -> None:
         with app.replace_connector(app.connector.get_worker_connector()):
             app.run_worker(
                 wait=False, install_signal_handlers=False, listen_notify=False, concurrency=1
             )
+
+    def run() -> None:
+        outside_any_event_loop(work)
 
     yield run
     with connection.cursor() as cursor:
