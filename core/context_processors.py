@@ -22,6 +22,7 @@ SECTIONS = (
 AUDIT_SECTIONS = (
     ("Audit trail", "audit:feed", "audit.review_audit"),
     ("Staff sessions", "audit:staff-sessions", "audit.review_audit"),
+    ("Sign-in security", "accounts:staff", "auth.change_user"),
 )
 
 
