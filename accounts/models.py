@@ -3,13 +3,14 @@
 django-otp owns the tables (``otp_totp``, ``otp_static``); the proxies put their event tables in
 our migrations, like ``audit.StaffUser`` does for Django's user. Enrolling, confirming and
 resetting a factor and using a recovery code are therefore events of the trail, with the
-service's action and reason. The TOTP key and the recovery codes are stored as digests only.
+service's action and reason. The TOTP key is stored as a digest only; the recovery codes themselves stay out of the trail
+(their use is in the staff sessions).
 """
 
 from __future__ import annotations
 
 from axes.models import AccessAttempt
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 
@@ -32,19 +33,6 @@ class RecoveryCodeSet(StaticDevice):
     class Meta:
         proxy = True
         verbose_name = "recovery code set"
-
-
-class RecoveryCode(StaticToken):
-    """One single-use recovery code (deleted when used)."""
-
-    audit_track_proxy = True
-
-    class Meta:
-        proxy = True
-        verbose_name = "recovery code"
-
-    def __str__(self) -> str:
-        return f"recovery code #{self.pk}"
 
 
 class FailedSignIns(AccessAttempt):
