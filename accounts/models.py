@@ -2,9 +2,9 @@
 
 django-otp owns the tables (``otp_totp``, ``otp_static``); the proxies put their event tables in
 our migrations, like ``audit.StaffUser`` does for Django's user. Enrolling, confirming and
-resetting a factor and using a recovery code are therefore events of the trail, with the
-service's action and reason. The TOTP key is stored as a digest only; the recovery codes themselves stay out of the trail
-(their use is in the staff sessions).
+resetting a factor and the failed sign-ins axes counts are therefore events of the trail, with
+the service's action and reason. The TOTP key is stored as a digest only; the recovery codes
+stay out of the trail (their use is in the staff sessions).
 """
 
 from __future__ import annotations
