@@ -78,7 +78,8 @@ def verify(*, request: HttpRequest, token: str) -> bool:
 
 
 def _require_admin(actor: Any) -> None:
-    if not actor.has_perm(RESET_PERMISSION):
+    """An Admin's call; ``actor=None`` is the shell's (``manage.py reset_second_factor``)."""
+    if actor is not None and not actor.has_perm(RESET_PERMISSION):
         raise PermissionDenied
 
 
@@ -96,7 +97,8 @@ def reset_second_factor(
     ):
         removed = TOTPDevice.objects.filter(user=user).delete()[0]
         removed += StaticDevice.objects.filter(user=user).delete()[0]
-    keep = request.session.session_key if request is not None and user.pk == actor.pk else None
+    own = request is not None and actor is not None and user.pk == actor.pk
+    keep = request.session.session_key if own else None
     sign_out_everywhere(user, keep=keep)
     record_staff_session(kind=StaffSession.Kind.OTP_RESET, request=request, user=user)
     return removed

@@ -6,6 +6,7 @@ does after a right code (``django_otp.login``), for a confirmed authenticator of
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -42,7 +43,12 @@ def force_login_verified(http: Any, user: Any) -> Any:
     return http
 
 
-def current_code(device: TOTPDevice) -> str:
-    """The code the user's authenticator app shows now (what a phone would compute)."""
+def current_code(device: TOTPDevice, *, steps_ahead: int = 0) -> str:
+    """The code the user's authenticator app shows now (what a phone would compute).
+
+    ``steps_ahead=1``: the next one, which django-otp accepts (one step of clock drift) even
+    when the current one was used already.
+    """
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time() + steps_ahead * device.step
     return f"{totp.token():0{device.digits}d}"
