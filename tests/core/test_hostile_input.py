@@ -110,6 +110,11 @@ PAGES: dict[str, list[str]] = {
     "audit:feed": [*_names(FeedFilterForm), "after"],
     "audit:export": [*_names(FeedFilterForm), "after"],
     "audit:staff-sessions": ["kind", "page"],
+    "accounts:enrol": ["next"],
+    "accounts:enrol-qr": [],
+    "accounts:verify": ["next"],
+    "accounts:staff": [],
+    "accounts:unlock": [],
 }
 
 

@@ -46,7 +46,7 @@ def test_enrol_then_sign_in_with_a_code_from_the_app(page, make_staff):
     expect(page.get_by_role("heading", level=1)).to_have_text("Your recovery codes")
     expect(page.locator("#recovery-codes li")).to_have_count(10)
     page.get_by_role("link", name="I have kept them — continue").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Clients")  # where it was going
 
     page.get_by_role("button", name="Log out").click()
     password_login(page, "ada")
