@@ -316,3 +316,15 @@ def test_sessions_table_keeps_no_session_of_a_reset_user(make_staff, client_as):
     )
     remaining = [s.get_decoded().get("_auth_user_id") for s in Session.objects.all()]
     assert str(bea.pk) not in remaining
+
+
+def test_the_second_factor_costs_one_query_per_request(client_as):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    admin = client_as(ADMIN, username="ada")
+    admin.get("/")
+    with CaptureQueriesContext(connection) as queries:
+        assert admin.get("/").status_code == 200
+    device_reads = [q for q in queries.captured_queries if "otp_totp_totpdevice" in q["sql"]]
+    assert len(device_reads) == 1  # django-otp's session device, checked on each request
