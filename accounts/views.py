@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views import View
 from django.views.generic import TemplateView
 from django_otp import user_has_device
@@ -37,10 +37,24 @@ def _next_url(request: HttpRequest) -> str:
     return reverse(settings.LOGIN_REDIRECT_URL)
 
 
+def _needs_current_factor(request: HttpRequest) -> bool:
+    """Enrolled but not verified: a new app may replace the old one only after its code."""
+    return not request.user.is_verified() and user_has_device(request.user, confirmed=True)
+
+
+def _to_verify(request: HttpRequest) -> HttpResponse:
+    return redirect(f"{reverse('accounts:verify')}?{urlencode({'next': request.get_full_path()})}")
+
+
 class EnrolView(View):
     """Scan the QR code, type a code to confirm, get the recovery codes (shown once)."""
 
     template_name = "accounts/enrol.html"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if _needs_current_factor(request):
+            return _to_verify(request)
+        return super().dispatch(request, *args, **kwargs)
 
     def _render(self, request: HttpRequest, form: ConfirmForm, **extra: Any) -> HttpResponse:
         device = services.pending_device(request.user)
@@ -84,6 +98,8 @@ def _base32(device: TOTPDevice) -> str:
 
 def enrol_qr(request: HttpRequest) -> HttpResponse:
     """The pending authenticator's otpauth URI as an SVG QR code, drawn here (no service)."""
+    if _needs_current_factor(request):
+        return HttpResponse(status=403)
     device = services.pending_device(request.user)
     image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
     buffer = io.BytesIO()

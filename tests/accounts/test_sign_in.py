@@ -328,3 +328,14 @@ def test_the_second_factor_costs_one_query_per_request(client_as):
         assert admin.get("/").status_code == 200
     device_reads = [q for q in queries.captured_queries if "otp_totp_totpdevice" in q["sql"]]
     assert len(device_reads) == 1  # django-otp's session device, checked on each request
+
+
+def test_the_password_alone_cannot_enrol_a_new_app_over_the_old_one(make_staff):
+    user = make_staff(ADMIN, username="ada")
+    authenticator_for(user)
+    http = password_login(user)  # an attacker who knows the password only
+    response = http.get(reverse("accounts:enrol"))
+    assert response["Location"].startswith(reverse("accounts:verify"))
+    assert http.get(reverse("accounts:enrol-qr")).status_code == 403
+    assert http.post(reverse("accounts:enrol"), {"token": "123456"}).status_code == 302
+    assert not TOTPDevice.objects.filter(user=user, confirmed=False).exists()
