@@ -12,7 +12,7 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.urls import reverse
 
-from accounts.policy import must_verify, second_factor_required
+from accounts.policy import enrolled, must_verify, second_factor_required
 from accounts.signals import LAST_SEEN, SIGNED_IN_AT
 from audit.models import StaffSession
 from audit.services import record_staff_session
@@ -58,10 +58,7 @@ class SecondFactorMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
         if user.is_authenticated and not _is_open(request.path) and must_verify(user):
-            from django_otp import user_has_device
-
-            enrolled = user_has_device(user, confirmed=True)
-            if enrolled or not second_factor_required(user):
+            if enrolled(user) or not second_factor_required(user):
                 return _redirect(request, "accounts:verify")
             return _redirect(request, "accounts:enrol")
         return self.get_response(request)
