@@ -72,12 +72,20 @@ class StaffSessionQuerySet(models.QuerySet):
 
 
 class StaffSession(models.Model):
-    """A staff login, logout or failed login. Append-only, like the rest of the trail."""
+    """A staff login, logout, failed login or second-factor event. Append-only, like the trail."""
 
     class Kind(models.TextChoices):
         LOGIN = "login", "Logged in"
         LOGOUT = "logout", "Logged out"
         FAILED = "failed", "Failed login"
+        OTP_OK = "otp_ok", "Second factor passed"
+        OTP_FAILED = "otp_failed", "Second factor failed"
+        RECOVERY = "recovery", "Recovery code used"
+        OTP_ENROL = "otp_enrol", "Second factor enrolled"
+        OTP_RESET = "otp_reset", "Second factor reset"
+        LOCKED = "locked", "Locked out"
+        UNLOCKED = "unlocked", "Unlocked"
+        IDLE = "idle", "Signed out (idle)"
 
     audit_track = False  # this is itself a log
 

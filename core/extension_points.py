@@ -90,6 +90,8 @@ NAVIGATION_ORDER = (
     "audit-feed",  # audit
     "staff-sessions",  # audit
     "roles",  # audit: each role's rights (Admins)
+    "sign-in-security",  # accounts: second factors and lockouts (Admins)
+    "jobs",  # jobs: the background queue's jobs, failed ones included (Admins)
 )
 
 

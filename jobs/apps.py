@@ -6,3 +6,7 @@ class JobsConfig(AppConfig):
 
     name = "jobs"
     verbose_name = "Background jobs"
+
+    def ready(self) -> None:
+        # The sidebar's Background jobs entry.
+        from jobs import extensions  # noqa: F401

@@ -7,6 +7,7 @@ import pytest
 from django.test import Client as HttpClient
 
 from core.roles import ADMIN, BILLING, READ_ONLY, SUPPORT
+from tests.factories.second_factor import force_login_verified
 from tests.factories.users import StaffFactory
 
 ROLES = (ADMIN, BILLING, SUPPORT, READ_ONLY)
@@ -148,21 +149,18 @@ def staff_admin(make_staff):
 @pytest.fixture
 def client_as(make_staff) -> Callable[..., HttpClient]:
     """A logged-in test client for a user of the given role (None: no role at all); keywords
-    go to the user (``client_as(None, is_superuser=True)``)."""
+    go to the user (``client_as(None, is_superuser=True)``). A user who needs a second factor
+    (Admin, Billing, superuser) has passed it (``tests.factories.second_factor``)."""
 
     def login(role: str | None, **user: object) -> HttpClient:
-        http = HttpClient()
-        http.force_login(make_staff(role, **user))
-        return http
+        return force_login_verified(HttpClient(), make_staff(role, **user))
 
     return login
 
 
 @pytest.fixture
 def staff_client(staff_admin) -> HttpClient:
-    http = HttpClient()
-    http.force_login(staff_admin)
-    return http
+    return force_login_verified(HttpClient(), staff_admin)
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,7 @@ See ``.env.example`` for the full list.
 """
 
 import sys
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -58,6 +59,10 @@ INSTALLED_APPS = [
     # The queue's task decorator, job admin and ``run_dev`` (no models: no post_migrate of its
     # own, see core.db.is_last_app_migrated).
     "jobs",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     # Our apps. ``audit`` comes first: it arranges for every model of the business apps below to
     # be tracked as their models are imported.
     "audit",
@@ -69,6 +74,8 @@ INSTALLED_APPS = [
     "support",
     "affiliates",
     "kb",
+    # Sign-in (second factor, lockout, session limits); after django_otp, whose admin it hides.
+    "accounts",
     "demo",  # demo data and ``manage.py seed_demo`` (no models)
 ]
 
@@ -78,17 +85,34 @@ MIDDLEWARE = [
     # /healthz and /readyz, answered before the HTTPS redirect, sessions and the audit context.
     "core.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy and Permissions-Policy on every response (settings below).
+    "csp.middleware.CSPMiddleware",
+    "accounts.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): the session passed the second factor (django-otp).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "audit.middleware.AuditMiddleware",
+    # Nothing but enrolment or the code until a required second factor is passed; idle timeout
+    # and absolute lifetime (after CsrfViewMiddleware: a kept POST passed its CSRF check).
+    "accounts.middleware.SecondFactorMiddleware",
+    "accounts.middleware.SessionLimitsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Failed sign-ins counted and locked out (django-axes); last, as its documentation asks.
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+# django-axes first: it refuses a locked-out username or address before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 # Widgets render through the project's templates (our own widgets live in templates/).
@@ -359,6 +383,52 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if HTTPS_O
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS_ONLY
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS_ONLY)
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 10)
+# Sign-in limits (accounts.middleware): signed out after this long without a request, and
+# this long after signing in whatever happens (a POST that arrives idle is kept and replayed).
+SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_MINUTES", default=30) * 60
+SESSION_ABSOLUTE_SECONDS = env.int("SESSION_ABSOLUTE_SECONDS", default=SESSION_COOKIE_AGE)
+SECURE_REFERRER_POLICY = "same-origin"
+PERMISSIONS_POLICY = env.str(
+    "PERMISSIONS_POLICY",
+    default="camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+)
+# Content-Security-Policy (django-csp): everything from this site, no inline script or style
+# (templates use classes; htmx's own indicator style is turned off in base.html), QR codes
+# and images from here or data: URIs, no frames, no plugins.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# Second factor (django-otp, TOTP and single-use recovery codes). Required for the Admin and
+# Billing roles and for anyone who may read the audit trail (accounts.policy); for everyone
+# with OTP_REQUIRED_FOR_ALL. The issuer is the name authenticator apps show.
+OTP_REQUIRED_FOR_ALL = env.bool("OTP_REQUIRED_FOR_ALL", default=False)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="WHMCS Manual")
+
+# Lockout (django-axes): after AXES_FAILURE_LIMIT failed sign-ins for one username, or from one
+# client address, further attempts are refused for the cool-off (the login page says so). The
+# address is the audit trail's own (trusted proxies only). A success clears the count; an Admin
+# can unlock with a reason (accounts: Sign-in security).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "audit.middleware.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.views.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are in the staff sessions already
+AXES_ENABLE_ADMIN = False  # unlocks go through accounts.services.unlock, with a reason
+AXES_VERBOSE = False
 X_FRAME_OPTIONS = "DENY"
 
 # Keys for secrets stored encrypted at rest (hosting passwords, EPP codes): comma-separated

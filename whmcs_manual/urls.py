@@ -17,6 +17,7 @@ urlpatterns = [
     path("affiliates/", include("affiliates.urls")),
     path("kb/", include("kb.urls")),
     path("audit/", include("audit.urls")),
+    path("accounts/", include("accounts.urls")),
     path(
         "login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

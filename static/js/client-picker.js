@@ -20,3 +20,11 @@ document.addEventListener("htmx:afterSwap", (event) => {
     picker.querySelector("[data-picker-search]").setAttribute("aria-expanded", "true");
   }
 });
+// The search box sends what is typed as `q` (set here: the Content-Security-Policy allows no
+// `hx-vals="js:..."`, which htmx would evaluate as code).
+document.addEventListener("htmx:configRequest", (event) => {
+  const search = event.detail.elt;
+  if (search && search.hasAttribute && search.hasAttribute("data-picker-search")) {
+    event.detail.parameters.q = search.value;
+  }
+});

@@ -55,12 +55,12 @@ def test_ticket_counts_are_cached_per_person_and_their_own_tickets_stay_live(
     from django.test import Client as HttpClient
 
     from core.roles import ADMIN
+    from tests.factories.second_factor import force_login_verified
     from tests.factories.support import DepartmentFactory, open_ticket
 
     admin = make_staff(ADMIN, username="queue-admin")
     other = make_staff(ADMIN, username="queue-other")
-    http = HttpClient()
-    http.force_login(admin)
+    http = force_login_verified(HttpClient(), admin)
     desk = DepartmentFactory(name="Technical support")
     open_ticket(department=desk, assignee=admin)
     assert _tickets_panel(http.get(reverse("core:dashboard")))["awaiting"] == 1
@@ -69,5 +69,5 @@ def test_ticket_counts_are_cached_per_person_and_their_own_tickets_stay_live(
     assert again["awaiting"] == 1  # within the window
     assert len(again["mine"]) == 2  # the list is live
     # Each person's figures are their own (what they see depends on their departments).
-    http.force_login(other)
+    force_login_verified(http, other)
     assert _tickets_panel(http.get(reverse("core:dashboard")))["awaiting"] == 2

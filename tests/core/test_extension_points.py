@@ -11,6 +11,7 @@ from django.urls import reverse
 from core import extension_points as ep
 from core.roles import ADMIN, BILLING, READ_ONLY, SUPPORT
 from tests.factories.clients import ClientFactory
+from tests.factories.second_factor import force_login_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +33,12 @@ AUDIT = (
     ("Audit trail", "audit:feed", "audit.review_audit"),
     ("Staff sessions", "audit:staff-sessions", "audit.review_audit"),
     ("Roles", "audit:roles", "auth.change_group"),
+    ("Sign-in security", "accounts:staff", "auth.change_user"),
+    (
+        "Background jobs",
+        "admin:procrastinate_procrastinatejob_changelist",
+        "procrastinate.view_procrastinatejob",
+    ),
 )
 
 
@@ -48,8 +55,7 @@ def test_a_key_missing_from_its_order_list_is_refused():
 @pytest.mark.parametrize("role", [ADMIN, BILLING, SUPPORT, READ_ONLY])
 def test_the_sidebar_per_role_is_as_before(make_staff, role):
     user = make_staff(role)
-    http = HttpClient()
-    http.force_login(user)
+    http = force_login_verified(HttpClient(), user)
     groups = http.get(reverse("core:dashboard")).context["nav_groups"]
 
     def expected(sections):

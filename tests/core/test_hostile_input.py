@@ -111,6 +111,11 @@ PAGES: dict[str, list[str]] = {
     "audit:export": [*_names(FeedFilterForm), "after"],
     "audit:staff-sessions": ["kind", "page"],
     "audit:roles": [],
+    "accounts:enrol": ["next"],
+    "accounts:enrol-qr": [],
+    "accounts:verify": ["next"],
+    "accounts:staff": [],
+    "accounts:unlock": [],
 }
 
 

@@ -17,12 +17,17 @@ ROOT = Path(__file__).resolve().parents[2]
 # import each other.
 CORE: set[str] = set()
 AUDIT = {"core"}
-CLIENTS = {*AUDIT, "audit"}
+# The queue and sign-in build on the audit context (every job and every reset is audited).
+JOBS = {*AUDIT, "audit"}
+ACCOUNTS = {*AUDIT, "audit"}
+CLIENTS = {*JOBS, "jobs"}
 HOSTING = {*CLIENTS, "clients"}
 BILLING = {*HOSTING, "hosting"}
 ALLOWED: dict[str, set[str]] = {
     "core": CORE,
     "audit": AUDIT,
+    "jobs": JOBS,
+    "accounts": ACCOUNTS,
     "clients": CLIENTS,
     "hosting": HOSTING,
     "billing": BILLING,

@@ -30,6 +30,7 @@ from tests.factories.affiliates import enrol
 from tests.factories.clients import ClientFactory, ContactFactory, NoteFactory
 from tests.factories.hosting import DomainFactory, ServiceFactory
 from tests.factories.kb import write_article
+from tests.factories.second_factor import force_login_verified
 from tests.factories.support import CommunicationFactory, open_ticket
 
 pytestmark = pytest.mark.django_db
@@ -177,7 +178,7 @@ def test_a_change_made_while_the_form_was_open_is_shown_not_overwritten(case, ma
     first, second = make_staff("Admin", username="first"), make_staff("Admin", username="other")
     record = case.make()
     http = HttpClient()
-    http.force_login(first)
+    force_login_verified(http, first)
     opened = http.get(case.url(record))
     assert opened.status_code == 200
     data = form_data(opened.context["form"])
@@ -232,7 +233,7 @@ def test_a_tampered_version_shows_the_changes_instead_of_failing(tampered, make_
     who = make_staff("Admin", username="first")
     customer = ClientFactory(phone="+44 20 7946 0001")
     http = HttpClient()
-    http.force_login(who)
+    force_login_verified(http, who)
     url = reverse("clients:client-update", args=[customer.pk])
     data = form_data(http.get(url).context["form"])
     data["version"], data["phone"] = tampered, "+44 20 7946 0002"

@@ -76,13 +76,21 @@ def page(browser, live_server, request):
 
 @pytest.fixture
 def login(page):
+    from accounts.policy import second_factor_required
+    from tests.factories.second_factor import authenticator_for, current_code
     from tests.factories.users import PASSWORD
 
     def log_in(user) -> None:
+        # A user who needs a second factor has an authenticator app and types its code.
+        device = authenticator_for(user) if second_factor_required(user) else None
         page.goto("/login/")
         page.get_by_label("Username").fill(user.username)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
+        if device is not None:
+            page.wait_for_url("**/accounts/verify/**")
+            page.get_by_label("Code").fill(current_code(device))
+            page.get_by_role("button", name="Verify").click()
         page.wait_for_url("**/")
 
     return log_in

@@ -167,7 +167,7 @@ def test_the_daily_tasks_call_their_commands_function_in_the_commands_context(
 @pytest.mark.django_db
 def test_the_verify_task_fails_on_a_finding_and_is_not_retried_for_it():
     from audit import seal
-    from audit.tasks import TrailProblems
+    from jobs.tasks import TrailProblems
 
     assert app.tasks["audit.verify"]() >= 0
     record = mock.Mock(ok=False, problems=2, pk=7)

@@ -189,3 +189,9 @@ class Command(AuditedCommand):
                 f"it was created; reset it with `.venv/bin/python manage.py changepassword "
                 f"{DEMO_ADMIN}`)."
             )
+        self.stdout.write(
+            "Admins sign in with a second factor: at the first login the app shows a QR code to "
+            "scan with an authenticator app (FreeOTP, Aegis, Google Authenticator…), then 10 "
+            "recovery codes. Lost it? `.venv/bin/python manage.py reset_second_factor "
+            f'{DEMO_ADMIN} --reason "lost phone"`.'
+        )

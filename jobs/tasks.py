@@ -1,5 +1,6 @@
 """Background work of the audit trail: sealing every 5 minutes (``manage.py audit_seal``) and
-the daily verification (``manage.py audit_verify``)."""
+the daily verification (``manage.py audit_verify``). Declared here, by the queue, rather than
+in ``audit``: the queue builds on the audit context, so audit never imports it."""
 
 from __future__ import annotations
 
