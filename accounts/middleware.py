@@ -119,7 +119,7 @@ class SessionLimitsMiddleware:
         # GET of the same page right after signing in again.
         request.method = "POST"
         request.POST = QueryDict(replay["post"])
-        request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
+        request._dont_enforce_csrf_checks = True
 
 
 class PermissionsPolicyMiddleware:

@@ -42,7 +42,7 @@ def confirm_enrolment(*, request: HttpRequest, device: TOTPDevice, token: str) -
     Any earlier factor of the user is replaced, the session counts as verified, and every other
     session of the user is signed out.
     """
-    user = request.user
+    user: Any = request.user  # a signed-in staff member (the middleware lets no one else here)
     if device.user_id != user.pk or device.confirmed:
         raise PermissionDenied
     with audit.context.context(action="accounts.confirm_enrolment", actor=user):
@@ -63,7 +63,7 @@ def confirm_enrolment(*, request: HttpRequest, device: TOTPDevice, token: str) -
 
 def verify(*, request: HttpRequest, token: str) -> bool:
     """Check a code from the app or a recovery code (used up) and mark the session verified."""
-    user = request.user
+    user: Any = request.user  # signed in with the password (the verify page)
     with audit.context.context(action="accounts.verify_second_factor", actor=user):
         device = match_token(user, (token or "").strip().replace(" ", ""))
     if device is None:
@@ -98,7 +98,7 @@ def reset_second_factor(
         removed = TOTPDevice.objects.filter(user=user).delete()[0]
         removed += StaticDevice.objects.filter(user=user).delete()[0]
     own = request is not None and actor is not None and user.pk == actor.pk
-    keep = request.session.session_key if own else None
+    keep = request.session.session_key if request is not None and own else None
     sign_out_everywhere(user, keep=keep)
     record_staff_session(kind=StaffSession.Kind.OTP_RESET, request=request, user=user)
     return removed
