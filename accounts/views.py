@@ -9,7 +9,6 @@ import qrcode
 import qrcode.image.svg
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
@@ -26,6 +25,7 @@ from accounts import services
 from accounts.forms import ConfirmForm, ReasonForm, TokenForm, UnlockForm
 from accounts.policy import second_factor_required
 from core.views import StaffPermissionRequiredMixin
+from core.write import PostOnlyWriteView
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -157,47 +157,53 @@ class StaffSecurityView(StaffPermissionRequiredMixin, TemplateView):
         return context
 
 
-class ResetSecondFactorView(StaffPermissionRequiredMixin, View):
+class ResetSecondFactorView(PostOnlyWriteView):
+    """The Reset button of a row of Sign-in security: a reason, then the user enrols again."""
+
     permission_required = services.RESET_PERMISSION
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        user = get_object_or_404(User, pk=pk)
-        try:
-            services.reset_second_factor(
-                user=user,
-                actor=request.user,
-                reason=request.POST.get("reason", ""),
-                request=request,
-            )
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-        else:
-            messages.success(request, f"The second factor of {user.get_username()} was reset.")
-        return redirect("accounts:staff")
+    def get_object(self) -> Any:
+        return get_object_or_404(User, pk=self.kwargs["pk"])
+
+    def get_back_url(self) -> str:
+        return reverse("accounts:staff")
+
+    def act_on(self, request: HttpRequest) -> Any:
+        return services.reset_second_factor(
+            user=self.object,
+            actor=request.user,
+            reason=request.POST.get("reason", ""),
+            request=request,
+        )
+
+    def get_success_message(self, result: Any) -> str:
+        return f"The second factor of {self.object.get_username()} was reset."
 
 
-class UnlockView(StaffPermissionRequiredMixin, View):
+class UnlockView(PostOnlyWriteView):
+    """The Unlock button of a locked-out username or address: with a reason."""
+
     permission_required = services.RESET_PERMISSION
 
-    def post(self, request: HttpRequest) -> HttpResponse:
+    def get_back_url(self) -> str:
+        return reverse("accounts:staff")
+
+    def act_on(self, request: HttpRequest) -> Any:
         form = UnlockForm(request.POST)
         if not form.is_valid():
-            messages.error(request, "Give a reason to unlock.")
-            return redirect("accounts:staff")
+            raise ValidationError("Give a reason to unlock.", code="reason_required")
         data = form.cleaned_data
-        try:
-            services.unlock(
-                actor=request.user,
-                reason=data["reason"],
-                username=data["username"],
-                ip=data["ip"] or "",
-                request=request,
-            )
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-        else:
-            messages.success(request, f"Unlocked {data['username'] or data['ip']}.")
-        return redirect("accounts:staff")
+        services.unlock(
+            actor=request.user,
+            reason=data["reason"],
+            username=data["username"],
+            ip=data["ip"] or "",
+            request=request,
+        )
+        return data["username"] or data["ip"]
+
+    def get_success_message(self, result: Any) -> str:
+        return f"Unlocked {result}."
 
 
 def lockout_response(

@@ -21,6 +21,9 @@ from core.write import WriteView
 NOT_WRITE_VIEWS = {
     "SetPasswordView": "the client's own page, outside staff login",
     "PublicVoteView": "the public knowledgebase's one-click vote, no staff, no form page",
+    # Sign-in steps, like Django's LoginView: no record, no service refusal to put on a form.
+    "EnrolView": "sign-in: confirm a new authenticator app with a code",
+    "VerifyView": "sign-in: the code after the password",
 }
 
 
