@@ -41,7 +41,7 @@ def main() -> None:
     user = get_user_model().objects.get(username="bench-staff-0")
     actor = get_user_model().objects.get(username="bench-staff-3")
     http = HttpClient()
-    http.force_login(user)
+    bench.login(http, user)
     pages = {
         "feed, first page": "/audit/",
         "feed, by actor": f"/audit/?actor={actor.pk}",

@@ -85,6 +85,8 @@ def login_cookie(env: dict[str, str]) -> str:
         "s[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend'\n"
         "s[HASH_SESSION_KEY] = user.get_session_auth_hash()\n"
         "s.create()\n"
+        "from benchmarks.config import verified_session\n"
+        "verified_session(s, user)\n"
         "print(s.session_key)\n"
     )
     out = subprocess.run(

@@ -26,14 +26,23 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.config import setup_django  # noqa: E402 - needs ROOT on the path
+from benchmarks.config import login, setup_django  # noqa: E402 - needs ROOT on the path
 from benchmarks.measure import measure, set_capture_triggers, summarise  # noqa: E402
 from benchmarks.report import report, write  # noqa: E402
 from benchmarks.scenarios import run  # noqa: E402
 from benchmarks.seeds import seed  # noqa: E402
 
 # What benchmarks/feed_probe.py and benchmarks/seal.py use from here.
-__all__ = ["measure", "report", "run", "seed", "set_capture_triggers", "setup_django", "summarise"]
+__all__ = [
+    "login",
+    "measure",
+    "report",
+    "run",
+    "seed",
+    "set_capture_triggers",
+    "setup_django",
+    "summarise",
+]
 
 
 def main() -> None:

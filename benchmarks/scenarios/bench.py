@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks.config import BUSY_CLIENT_ID
+from benchmarks.config import BUSY_CLIENT_ID, login
 from benchmarks.measure import measure
 
 
@@ -21,8 +21,7 @@ class Bench:
         self.iterations = iterations
         self.user = get_user_model().objects.get(username="bench-staff-0")
         self.actor = get_user_model().objects.get(username="bench-staff-3")
-        self.http = HttpClient()
-        self.http.force_login(self.user)
+        self.http = login(HttpClient(), self.user)
         self.run_id = uuid.uuid4().hex[:8]
         self.busy = f"/clients/{BUSY_CLIENT_ID}/"
         self.shared: dict[str, dict] = {}
