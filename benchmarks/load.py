@@ -43,7 +43,8 @@ def bench_url() -> str:
     embedded one when DATABASE_URL is unset, as for `make bench`."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whmcs_manual.settings")
     os.environ.setdefault("WHMCS_DB_AS_OWNER", "1")
-    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_DEBUG", "1")  # only to read the settings here; the server's
+    sys.path.insert(0, str(ROOT))  # environment says DJANGO_DEBUG=0 (server_env)
     from django.conf import settings
 
     db = settings.DATABASES["default"]
@@ -60,6 +61,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _development_key() -> str:
+    from django.conf import settings
+
+    return settings.FIELD_ENCRYPTION_KEYS[0]
+
+
 def server_env(database_url: str) -> dict[str, str]:
     return {
         **os.environ,
@@ -67,6 +74,9 @@ def server_env(database_url: str) -> dict[str, str]:
         "DATABASE_OWNER_URL": database_url,
         "DJANGO_DEBUG": "0",
         "SECRET_KEY": "load-test-" + "x" * 50,
+        # The benchmark's secrets were encrypted by the development settings' key; the server
+        # reads them with it (a real deployment sets its own keys).
+        "FIELD_ENCRYPTION_KEYS": _development_key(),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "STATIC_ROOT": str(ROOT / ".data" / "load-static"),
     }
