@@ -182,16 +182,18 @@ class Command(AuditedCommand):
             self.stdout.write(f"    username: {DEMO_ADMIN}")
             self.stdout.write(f"    password: {created_admin_password}")
             self.stdout.write("This password is shown once. Change it with:")
-            self.stdout.write(f"    .venv/bin/python manage.py changepassword {DEMO_ADMIN}")
+            self.stdout.write(
+                f"    DJANGO_DEBUG=1 .venv/bin/python manage.py changepassword {DEMO_ADMIN}"
+            )
         else:
             self.stdout.write(
                 f"Demo staff admin '{DEMO_ADMIN}' already exists (its password was printed when "
-                f"it was created; reset it with `.venv/bin/python manage.py changepassword "
-                f"{DEMO_ADMIN}`)."
+                f"it was created; reset it with `DJANGO_DEBUG=1 .venv/bin/python manage.py "
+                f"changepassword {DEMO_ADMIN}`)."
             )
         self.stdout.write(
             "Admins sign in with a second factor: at the first login the app shows a QR code to "
             "scan with an authenticator app (FreeOTP, Aegis, Google Authenticator…), then 10 "
-            "recovery codes. Lost it? `.venv/bin/python manage.py reset_second_factor "
-            f'{DEMO_ADMIN} --reason "lost phone"`.'
+            "recovery codes. Lost it? `DJANGO_DEBUG=1 .venv/bin/python manage.py "
+            f'reset_second_factor {DEMO_ADMIN} --reason "lost phone"`.'
         )
