@@ -115,6 +115,20 @@ class _RecordWrite(WriteView):
         ]
 
 
+class _RecordEdit(_RecordWrite):
+    """The edit form of a hosting record: bound to it, with the version it was opened at (a
+    colleague's change made since is shown, not overwritten: ``audit.edits``)."""
+
+    def get_title(self) -> str:
+        return f"Edit {self.object}"
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {"instance": self.object}
+
+    def get_initial(self) -> dict[str, Any]:
+        return {"version": version_of(self.object)}
+
+
 OVERRIDE_PRICE = "hosting.override_price"
 OVERRIDE_MESSAGE = "You do not have the right to use a price other than the catalog's."
 AMOUNTS = ("first_payment_amount", "recurring_amount")
@@ -168,21 +182,12 @@ class ServiceCreateView(_ClientRecordCreate):
         )
 
 
-class ServiceUpdateView(_RecordWrite):
+class ServiceUpdateView(_RecordEdit):
     permission_required = "hosting.change_service"
     template_name = "hosting/service_form.html"
     form_class = ServiceForm
     model = Service
     success_message = "Hosting account saved."
-
-    def get_title(self) -> str:
-        return f"Edit {self.object}"
-
-    def get_form_kwargs(self) -> dict[str, Any]:
-        return {"instance": self.object}
-
-    def get_initial(self) -> dict[str, Any]:
-        return {"version": version_of(self.object)}
 
     def is_valid(self, form: Any) -> bool:
         return form.is_valid() and not price_override_refused(
@@ -368,21 +373,12 @@ class DomainCreateView(_ClientRecordCreate):
         return f"Domain {result} added."
 
 
-class DomainUpdateView(_RecordWrite):
+class DomainUpdateView(_RecordEdit):
     permission_required = "hosting.change_domain"
     template_name = "hosting/domain_form.html"
     form_class = DomainForm
     model = Domain
     success_message = "Domain saved."
-
-    def get_title(self) -> str:
-        return f"Edit {self.object}"
-
-    def get_form_kwargs(self) -> dict[str, Any]:
-        return {"instance": self.object}
-
-    def get_initial(self) -> dict[str, Any]:
-        return {"version": version_of(self.object)}
 
     def act(self, form: Any) -> Domain:
         return services.update_domain(
