@@ -148,6 +148,13 @@ class Ticket(TimeStampedModel):
         MEDIUM = "medium", "Medium"
         HIGH = "high", "High"
 
+    # {% status_badge ticket "priority" %}: only a high priority stands out.
+    PRIORITY_BADGES = {
+        Priority.LOW: "light border",
+        Priority.MEDIUM: "light border",
+        Priority.HIGH: "danger",
+    }
+
     STATUS_TRANSITIONS = TICKET_TRANSITIONS
 
     number = models.CharField(

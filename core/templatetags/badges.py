@@ -17,8 +17,10 @@ register = template.Library()
 
 
 @register.simple_tag
-def status_badge(record: Any) -> SafeString:
-    colour = getattr(record, "STATUS_BADGES", {}).get(record.status, "secondary")
-    return format_html(
-        '<span class="badge text-bg-{}">{}</span>', colour, record.get_status_display()
-    )
+def status_badge(record: Any, field: str = "status") -> SafeString:
+    """``{% status_badge ticket %}``, or another choice field's: ``{% status_badge ticket
+    "priority" %}`` (colours from ``PRIORITY_BADGES``)."""
+    colours = getattr(record, f"{field.upper()}_BADGES", {})
+    colour = colours.get(getattr(record, field), "secondary")
+    label = getattr(record, f"get_{field}_display")()
+    return format_html('<span class="badge text-bg-{}">{}</span>', colour, label)

@@ -93,7 +93,26 @@ def test_status_badges_name_only_statuses_the_model_has():
         for key in getattr(model, "STATUS_BADGES", {})
         if key not in model.Status.values
     ]
+    # Other choice fields' badges ({% status_badge record "priority" %}) likewise.
+    wrong += [
+        f"{model.__name__}.{name}: {key}"
+        for model in apps.get_models()
+        for name in dir(model)
+        if name.endswith("_BADGES") and name != "STATUS_BADGES"
+        for key in getattr(model, name)
+        if key not in dict(model._meta.get_field(name.removesuffix("_BADGES").lower()).choices)
+    ]
     assert not wrong
+
+
+def test_a_ticket_priority_badge_reads_its_colour_from_the_model():
+    from core.templatetags.badges import status_badge
+    from support.models import Ticket
+
+    high = Ticket(priority=Ticket.Priority.HIGH)
+    assert status_badge(high, "priority") == '<span class="badge text-bg-danger">High</span>'
+    low = Ticket(priority=Ticket.Priority.LOW)
+    assert status_badge(low, "priority") == ('<span class="badge text-bg-light border">Low</span>')
 
 
 # The base view's behaviour, on a view of its own -----------------------------------------------
