@@ -47,7 +47,13 @@ def confirm_enrolment(*, request: HttpRequest, device: TOTPDevice, token: str) -
         raise PermissionDenied
     with audit.context.context(action="accounts.confirm_enrolment", actor=user):
         if not device.verify_token((token or "").strip()):
-            raise ValidationError({"token": "That code is not right. Try the newest one."})
+            raise ValidationError(
+                {
+                    "token": ValidationError(
+                        "That code is not right. Try the newest one.", code="wrong_code"
+                    )
+                }
+            )
         TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
         StaticDevice.objects.filter(user=user).delete()
         device.confirmed = True
@@ -114,7 +120,7 @@ def unlock(
         reason, "Say why this sign-in is unlocked.", field="reason"
     )
     if not (username or ip):
-        raise ValidationError("Name a username or an IP address to unlock.")
+        raise ValidationError("Name a username or an IP address to unlock.", code="required")
     with audit.context.context(
         action="accounts.unlock", reason=reason, actor=actor, unlocked=username or ip
     ):

@@ -27,6 +27,7 @@ CODES: dict[str, str] = {
     CHANGED_SINCE_OPENED: "The record changed since the form was opened (the error names it).",
     "same_status": "The record already has that status.",
     "no_change": "The edit changes nothing (a role's rights as they were).",
+    "wrong_code": "The second-factor code is not the one the authenticator app shows now.",
     "not_allowed": "The person lacks the right this input needs (core.rights).",
     "invalid_status": "The status sent is not one of the record's statuses.",
     "too_long": "A text is longer than its field allows.",

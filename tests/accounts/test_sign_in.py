@@ -53,6 +53,7 @@ def test_a_role_that_needs_a_factor_is_sent_to_enrolment_and_enrols(make_staff):
 
     wrong = http.post(reverse("accounts:enrol"), {"token": "000000"})
     assert "not right" in wrong.content.decode()
+    assert wrong.context["form"].errors.as_data()["token"][0].code == "wrong_code"
     device.refresh_from_db()
     assert not device.confirmed
 

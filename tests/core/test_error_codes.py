@@ -17,7 +17,19 @@ from pathlib import Path
 from core import errors
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("core", "audit", "clients", "hosting", "billing", "orders", "support", "affiliates", "kb")
+APPS = (
+    "core",
+    "audit",
+    "clients",
+    "hosting",
+    "billing",
+    "orders",
+    "support",
+    "affiliates",
+    "kb",
+    "accounts",
+    "jobs",
+)
 # Classes that take a code, and its position when given without the keyword.
 ERROR_CLASSES = {"ValidationError": 1, "RegexValidator": 2}
 # Constructors that take the code as their third argument (core.rules).
