@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -136,6 +137,9 @@ class VerifyView(View):
 User = get_user_model()
 
 
+STAFF_PAGE = 50
+
+
 class StaffSecurityView(StaffPermissionRequiredMixin, TemplateView):
     """Admins: who has a second factor, current lockouts; reset or unlock with a reason."""
 
@@ -144,15 +148,22 @@ class StaffSecurityView(StaffPermissionRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        enrolled = set(TOTPDevice.objects.filter(confirmed=True).values_list("user_id", flat=True))
-        staff = User.objects.filter(is_staff=True, is_active=True).order_by("username")
+        staff = User.objects.filter(is_staff=True, is_active=True).order_by("username", "pk")
+        # A page of staff at a time (get_page: a bad or too-large ?page= shows a real page).
+        page = Paginator(staff, STAFF_PAGE).get_page(self.request.GET.get("page"))
+        enrolled = set(
+            TOTPDevice.objects.filter(
+                confirmed=True, user__in=[u.pk for u in page.object_list]
+            ).values_list("user_id", flat=True)
+        )
         context["staff"] = [
             {"user": u, "enrolled": u.pk in enrolled, "required": second_factor_required(u)}
-            for u in staff
+            for u in page.object_list
         ]
+        context.update(page_obj=page, paginator=page.paginator, is_paginated=page.has_other_pages())
         context["attempts"] = AccessAttempt.objects.filter(
             failures_since_start__gte=settings.AXES_FAILURE_LIMIT
-        ).order_by("-attempt_time")
+        ).order_by("-attempt_time")[:STAFF_PAGE]
         context["reason_form"] = kwargs.get("reason_form") or ReasonForm()
         return context
 

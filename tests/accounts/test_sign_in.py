@@ -340,3 +340,19 @@ def test_the_password_alone_cannot_enrol_a_new_app_over_the_old_one(make_staff):
     assert http.get(reverse("accounts:enrol-qr")).status_code == 403
     assert http.post(reverse("accounts:enrol"), {"token": "123456"}).status_code == 302
     assert not TOTPDevice.objects.filter(user=user, confirmed=False).exists()
+
+
+def test_sign_in_security_lists_staff_a_page_at_a_time(client_as, make_staff):
+    from accounts.views import STAFF_PAGE
+
+    admin = client_as(ADMIN, username="aaa-admin")
+    for i in range(STAFF_PAGE):
+        make_staff(SUPPORT, username=f"desk-{i:03d}")
+    first = admin.get(reverse("accounts:staff"))
+    assert len(first.context["staff"]) == STAFF_PAGE
+    assert first.context["page_obj"].has_next()
+    second = admin.get(reverse("accounts:staff"), {"page": "2"})
+    assert [row["user"].username for row in second.context["staff"]] == ["desk-049"]
+    # A page that is not a number, or past the end, is a real page, never an error.
+    assert admin.get(reverse("accounts:staff"), {"page": "x"}).status_code == 200
+    assert admin.get(reverse("accounts:staff"), {"page": "99"}).status_code == 200
