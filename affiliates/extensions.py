@@ -12,6 +12,7 @@ from affiliates import services
 from affiliates.models import Affiliate, Referral
 from clients.models import Client
 from core.extension_points import (
+    ApprovalAction,
     InvoiceStatusChange,
     InvoiceStatusHandler,
     NavSection,
@@ -47,3 +48,7 @@ register(
         "affiliates", "Affiliates", "affiliates:affiliate-list", "affiliates.view_affiliate"
     ),
 )
+
+
+# A payout above its threshold waits for a second person (approvals).
+register(ApprovalAction("affiliates.record_payout", "Pay out an affiliate", services.record_payout))

@@ -19,6 +19,8 @@ from affiliates.forms import (
     ReverseForm,
 )
 from affiliates.models import Affiliate, Commission, Payout, Referral
+from approvals import thresholds
+from approvals.views import FourEyesMixin
 from audit.edits import version_of
 from audit.views import RecordHistoryMixin
 from clients.models import Client
@@ -211,23 +213,35 @@ class CommissionCreateView(_AffiliateAction):
         return f"Commission of {result.amount} added; it clears on {clears_on}."
 
 
-class PayoutCreateView(_AffiliateAction):
+class PayoutCreateView(FourEyesMixin, _AffiliateAction):
     permission_required = ("affiliates.change_affiliate", "affiliates.pay_out_affiliate")
+    approval_action = "affiliates.record_payout"
     form_class = PayoutForm
     title = "Pay affiliate {a.code}"
     submit = "Record payout"
 
-    def act(self, form: Any) -> Payout:
+    def service_kwargs(self, form: Any) -> dict[str, Any]:
         data = form.cleaned_data
-        return services.record_payout(
-            affiliate=self.object,
-            amount=data["amount"],
-            method=data["method"],
-            actor=self.request.user,
-            reference=data["reference"],
-            reason=data["reason"],
-            gateway=data["gateway"],
+        return {
+            "affiliate": self.object,
+            "amount": data["amount"],
+            "method": data["method"],
+            "reference": data["reference"],
+            "reason": data["reason"],
+            "gateway": data["gateway"],
+        }
+
+    def approval_needed(self, form: Any) -> thresholds.Needed | None:
+        return thresholds.check(
+            "affiliates.pay_out_affiliate",
+            label="Affiliate payouts",
+            amount=form.cleaned_data["amount"],
+            currency=self.object.client.currency,
         )
+
+    def approval_summary(self, form: Any) -> str:
+        amount = form.cleaned_data["amount"]
+        return f"Pay affiliate {self.object.code} {amount} {self.object.client.currency}"
 
     def get_success_message(self, result: Payout) -> str:
         return f"Payout of {result.amount} recorded."

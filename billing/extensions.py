@@ -16,6 +16,7 @@ from billing.models import BillableItem, CreditEntry, Invoice, Transaction
 from clients.models import Client
 from clients.timeline import in_bulk
 from core.extension_points import (
+    ApprovalAction,
     CurrencyLock,
     DashboardPanel,
     EmailAttachmentSource,
@@ -150,4 +151,30 @@ register(
         "transactions", "Transactions", "billing:transaction-list", "billing.view_transaction"
     ),
     EmailAttachmentSource(services.INVOICE_PDF, services.invoice_pdf_attachment),
+)
+
+
+# What can wait for a second person (approvals): the services themselves, run with the maker
+# as the actor once approved.
+register(
+    ApprovalAction(
+        "billing.refund_payment",
+        "Refund a payment",
+        services.refund_payment,
+        labels=(("payment", "Payment"), ("transaction_id", "Refund transaction ID")),
+    ),
+    ApprovalAction("billing.add_credit", "Add credit", services.add_credit),
+    ApprovalAction("billing.remove_credit", "Remove credit", services.remove_credit),
+    ApprovalAction(
+        "billing.mark_invoice_paid", "Mark paid without a payment", services.mark_invoice_paid
+    ),
+    ApprovalAction(
+        "billing.record_payment",
+        "Record a payment",
+        services.record_payment,
+        labels=(("allocations", "Invoices (amount; blank: the balance)"),),
+    ),
+    ApprovalAction(
+        "billing.record_transaction", "Record a transaction", services.record_transaction
+    ),
 )

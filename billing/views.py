@@ -14,6 +14,8 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import DetailView
 
+from approvals import thresholds
+from approvals.views import FourEyesMixin
 from audit.views import RecordHistoryMixin
 from billing import services
 from billing.forms import (
@@ -434,8 +436,9 @@ class InvoiceStatusView(_InvoiceActionView):
         )
 
 
-class InvoiceMarkPaidView(_InvoiceActionView):
+class InvoiceMarkPaidView(FourEyesMixin, _InvoiceActionView):
     permission_required = ("billing.change_invoice", "billing.mark_paid_without_payment")
+    approval_action = "billing.mark_invoice_paid"
     title = "Mark {invoice} paid without a payment"
     submit = "Mark paid"
     success_message = "Invoice marked paid."
@@ -444,9 +447,22 @@ class InvoiceMarkPaidView(_InvoiceActionView):
         "outside the system; to record money, add a payment instead."
     )
 
-    def act(self, form: Any) -> Any:
-        return services.mark_invoice_paid(
-            invoice=self.object, actor=self.request.user, reason=form.cleaned_data["reason"]
+    def service_kwargs(self, form: Any) -> dict[str, Any]:
+        return {"invoice": self.object, "reason": form.cleaned_data["reason"]}
+
+    def approval_needed(self, form: Any) -> thresholds.Needed | None:
+        invoice = self.object
+        return thresholds.check(
+            "billing.mark_paid_without_payment",
+            label="Invoices marked paid without a payment",
+            amount=invoice.balance_due,
+            currency=invoice.currency,
+        )
+
+    def approval_summary(self, form: Any) -> str:
+        invoice = self.object
+        return (
+            f"Mark {invoice} paid without a payment ({invoice.balance_due} {invoice.currency} due)"
         )
 
 
@@ -478,6 +494,26 @@ def _backdating_refused(form: Any, user: Any) -> bool:
     )
 
 
+def _backdating_needed(form: Any) -> thresholds.Needed | None:
+    """Money dated further back than ``APPROVAL_THRESHOLDS`` allows waits for a second person."""
+    when = form.cleaned_data.get("date")
+    if when is None:
+        return None
+    return thresholds.check(
+        "billing.backdate_transaction",
+        label="Payments and transactions",
+        amount=form.cleaned_data.get("amount"),
+        date=timezone.localtime(when).date(),
+    )
+
+
+def _money_summary(what: str, form: Any, currency: str) -> str:
+    data = form.cleaned_data
+    amount = data.get("amount")
+    shown = f"{amount} {currency}" if amount is not None else "the balance"
+    return f"{what} of {shown} dated {timezone.localtime(data['date']).date():%Y-%m-%d}"
+
+
 def _payment_kwargs(data: dict[str, Any]) -> dict[str, Any]:
     return {
         "amount": data["amount"],
@@ -491,8 +527,9 @@ def _payment_kwargs(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class InvoicePaymentView(_InvoiceActionView):
+class InvoicePaymentView(FourEyesMixin, _InvoiceActionView):
     permission_required = "billing.add_transaction"
+    approval_action = "billing.record_payment"
     form_class = PaymentForm
     title = "Add a payment to {invoice}"
     submit = "Record payment"
@@ -504,13 +541,18 @@ class InvoicePaymentView(_InvoiceActionView):
     def is_valid(self, form: Any) -> bool:
         return form.is_valid() and not _backdating_refused(form, self.request.user)
 
-    def act(self, form: Any) -> Any:
-        return services.record_payment(
-            client=self.object.client,
-            allocations=[(self.object, None)],
-            actor=self.request.user,
+    def service_kwargs(self, form: Any) -> dict[str, Any]:
+        return {
+            "client": self.object.client,
+            "allocations": [(self.object, None)],
             **_payment_kwargs(form.cleaned_data),
-        )
+        }
+
+    def approval_needed(self, form: Any) -> thresholds.Needed | None:
+        return _backdating_needed(form)
+
+    def approval_summary(self, form: Any) -> str:
+        return _money_summary(f"Payment to {self.object}", form, self.object.currency)
 
 
 class InvoiceApplyCreditView(_InvoiceActionView):
@@ -569,8 +611,9 @@ class TransactionDetailView(
         return context
 
 
-class RefundView(WriteView):
+class RefundView(FourEyesMixin, WriteView):
     permission_required = ("billing.add_transaction", "billing.refund_payment")
+    approval_action = "billing.refund_payment"
     form_class = RefundForm
     submit = "Refund"
 
@@ -595,15 +638,30 @@ class RefundView(WriteView):
             "The refund is recorded as its own transaction; money is not sent by this system."
         )
 
-    def act(self, form: Any) -> Any:
+    def service_kwargs(self, form: Any) -> dict[str, Any]:
         data = form.cleaned_data
-        return services.refund_payment(
-            payment=self.object,
-            amount=data["amount"],
-            transaction_id=data["transaction_id"],
-            actor=self.request.user,
-            reason=data["reason"],
+        return {
+            "payment": self.object,
+            "amount": data["amount"],
+            "transaction_id": data["transaction_id"],
+            "reason": data["reason"],
+        }
+
+    def refund_amount(self, form: Any) -> Decimal:
+        typed = form.cleaned_data["amount"]
+        return typed if typed is not None else services.refundable_amount(self.object)
+
+    def approval_needed(self, form: Any) -> thresholds.Needed | None:
+        return thresholds.check(
+            "billing.refund_payment",
+            label="Refunds",
+            amount=self.refund_amount(form),
+            currency=self.object.currency,
         )
+
+    def approval_summary(self, form: Any) -> str:
+        payment = self.object
+        return f"Refund {self.refund_amount(form)} {payment.currency} of {payment}"
 
     def get_success_message(self, result: Any) -> str:
         return f"Refund of {result.amount_out} recorded."
@@ -612,10 +670,11 @@ class RefundView(WriteView):
         return self.object.get_absolute_url()
 
 
-class TransactionCreateView(WriteView):
+class TransactionCreateView(FourEyesMixin, WriteView):
     """Money in or out without an invoice, for a client (from its profile) or none."""
 
     permission_required = "billing.add_transaction"
+    approval_action = "billing.record_transaction"
     form_class = TransactionForm
     title = "Add a transaction"
     submit = "Record transaction"
@@ -641,23 +700,30 @@ class TransactionCreateView(WriteView):
             return [(self.object.full_name, self.object.get_absolute_url())]
         return [("Transactions", reverse("billing:transaction-list"))]
 
-    def act(self, form: Any) -> Any:
+    def service_kwargs(self, form: Any) -> dict[str, Any]:
         data = form.cleaned_data
         chosen = self.object or data.get("client")
-        return services.record_transaction(
-            direction=data["direction"],
-            amount=data["amount"],
-            gateway=data["gateway"],
-            date=data["date"],
-            description=data["description"],
-            currency=chosen.currency if chosen else data["currency"],
-            client=chosen,
-            fees=data["fees"] or Decimal(0),
-            transaction_id=data["transaction_id"],
-            allow_duplicate_id=data["allow_duplicate_id"],
-            actor=self.request.user,
-            reason=data["audit_reason"],
-        )
+        return {
+            "direction": data["direction"],
+            "amount": data["amount"],
+            "gateway": data["gateway"],
+            "date": data["date"],
+            "description": data["description"],
+            "currency": chosen.currency if chosen else data["currency"],
+            "client": chosen,
+            "fees": data["fees"] or Decimal(0),
+            "transaction_id": data["transaction_id"],
+            "allow_duplicate_id": data["allow_duplicate_id"],
+            "reason": data["audit_reason"],
+        }
+
+    def approval_needed(self, form: Any) -> thresholds.Needed | None:
+        return _backdating_needed(form)
+
+    def approval_summary(self, form: Any) -> str:
+        kwargs = self.service_kwargs(form)
+        what = "Money in" if kwargs["direction"] == "in" else "Money out"
+        return _money_summary(what, form, kwargs["currency"])
 
 
 # Per client: split payment, credit, billable items -------------------------------------------
@@ -685,8 +751,9 @@ class _ClientActionView(WriteView):
         return self.get_back_url()
 
 
-class SplitPaymentView(_ClientActionView):
+class SplitPaymentView(FourEyesMixin, _ClientActionView):
     permission_required = "billing.add_transaction"
+    approval_action = "billing.record_payment"
     form_class = SplitPaymentForm
     template_name = "billing/split_payment.html"
     title = "Record a payment from {client}"
@@ -701,19 +768,24 @@ class SplitPaymentView(_ClientActionView):
     def is_valid(self, form: Any) -> bool:
         return form.is_valid() and not _backdating_refused(form, self.request.user)
 
-    def act(self, form: Any) -> Any:
-        return services.record_payment(
-            client=self.object,
-            allocations=form.allocations(),
-            actor=self.request.user,
+    def service_kwargs(self, form: Any) -> dict[str, Any]:
+        return {
+            "client": self.object,
+            "allocations": form.allocations(),
             **_payment_kwargs(form.cleaned_data),
-        )
+        }
+
+    def approval_needed(self, form: Any) -> thresholds.Needed | None:
+        return _backdating_needed(form)
+
+    def approval_summary(self, form: Any) -> str:
+        return _money_summary(f"Payment from {self.object.full_name}", form, self.object.currency)
 
     def get_success_url(self, result: Any) -> str:
         return result.get_absolute_url()
 
 
-class CreditView(_ClientActionView):
+class CreditView(FourEyesMixin, _ClientActionView):
     permission_required = "billing.add_creditentry"
     form_class = CreditForm
     title = "Add or remove credit for {client}"
@@ -738,15 +810,28 @@ class CreditView(_ClientActionView):
             f"You do not have the right to {'add' if adding else 'remove'} credit.",
         )
 
-    def act(self, form: Any) -> Any:
+    @property
+    def approval_action(self) -> str:  # set by what was typed: add or remove
+        adding = self.request.POST.get("action", "add") == "add"
+        return "billing.add_credit" if adding else "billing.remove_credit"
+
+    def service_kwargs(self, form: Any) -> dict[str, Any]:
         data = form.cleaned_data
-        change = services.add_credit if data["action"] == "add" else services.remove_credit
-        return change(
-            client=self.object,
-            amount=data["amount"],
-            reason=data["reason"],
-            actor=self.request.user,
+        return {"client": self.object, "amount": data["amount"], "reason": data["reason"]}
+
+    def approval_needed(self, form: Any) -> thresholds.Needed | None:
+        if form.cleaned_data["action"] != "add":
+            return None
+        return thresholds.check(
+            "billing.add_credit",
+            label="Credit added",
+            amount=form.cleaned_data["amount"],
+            currency=self.object.currency,
         )
+
+    def approval_summary(self, form: Any) -> str:
+        amount = form.cleaned_data["amount"]
+        return f"Add {amount} {self.object.currency} credit to {self.object.full_name}"
 
 
 class BillableItemCreateView(_ClientActionView):

@@ -6,9 +6,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 
+from approvals import thresholds
 from audit.admin import (
     REASON_FIELD,
     AuditedModelAdmin,
@@ -22,6 +25,15 @@ from clients import services
 from clients.forms import status_change_errors
 from clients.models import Client, ClientGroup, Contact, CustomField, EmailLog, Note
 from core.rights import has_right
+
+WAITS = (
+    "Deleting a client needs a second person's approval: use Delete on the client's page, "
+    "which sends the delete as a request (Approvals)."
+)
+
+
+def _delete_waits() -> bool:
+    return thresholds.check("clients.delete_client", label="Client deletes") is not None
 
 
 class ClientAdminForm(AuditReasonFormMixin, forms.ModelForm):
@@ -85,7 +97,15 @@ class ClientAdmin(AuditedModelAdmin):
     def delete_model(self, request: HttpRequest, obj: Client) -> None:
         services.delete_client(client=obj, actor=request.user, reason=reason_from(request))
 
+    def get_actions(self, request: HttpRequest) -> Any:
+        actions = super().get_actions(request)
+        if _delete_waits():
+            actions.pop("delete_selected", None)
+        return actions
+
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Client]) -> None:
+        if _delete_waits():
+            raise PermissionDenied(WAITS)
         for customer in queryset:
             services.delete_client(client=customer, actor=request.user, reason=reason_from(request))
 
@@ -93,6 +113,10 @@ class ClientAdmin(AuditedModelAdmin):
         self, request: HttpRequest, object_id: str, extra_context: Any = None
     ) -> HttpResponse:
         customer = self.get_object(request, object_id)
+        if customer is not None and _delete_waits():
+            # Four eyes: the client's page sends the delete as a request for approval.
+            self.message_user(request, WAITS, messages.ERROR)
+            return redirect("admin:clients_client_change", customer.pk)
         if customer is not None and request.method == "POST":
             dependents = services.dependent_records(customer)
             if dependents:
@@ -101,8 +125,6 @@ class ClientAdmin(AuditedModelAdmin):
                     f"{customer} cannot be deleted: it has {', '.join(dependents)}. Close it.",
                     messages.ERROR,
                 )
-                from django.shortcuts import redirect
-
                 return redirect("admin:clients_client_change", customer.pk)
         return super().delete_view(request, object_id, extra_context)
 

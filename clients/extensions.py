@@ -19,6 +19,7 @@ from clients.note_subjects import mark_hidden_subjects
 from clients.timeline import in_bulk
 from clients.widgets import ClientPickerWidget
 from core.extension_points import (
+    ApprovalAction,
     DashboardPanel,
     EmailBodySource,
     NavSection,
@@ -176,3 +177,7 @@ register(
     # The set-password link is made when the email goes out, never stored.
     EmailBodySource(services.LINK_BODY_SOURCE, services._password_link_at_delivery),
 )
+
+
+# Deleting a client can wait for a second person (approvals).
+register(ApprovalAction("clients.delete_client", "Delete a client", services.delete_client))

@@ -12,6 +12,8 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.generic import DetailView
 
+from approvals import thresholds
+from approvals.views import FourEyesMixin
 from audit.edits import version_of
 from audit.feed import Feed, FeedFilters
 from audit.tracking import event_model_for
@@ -233,8 +235,9 @@ class ClientReactivateView(_ClientActionView):
         return f"{self.object.full_name} is active again."
 
 
-class ClientDeleteView(_ClientActionView):
+class ClientDeleteView(FourEyesMixin, _ClientActionView):
     permission_required = "clients.delete_client"
+    approval_action = "clients.delete_client"
     template_name = "clients/client_delete.html"
     form_class = DeleteClientForm
     title = "Delete {customer.full_name}"
@@ -247,11 +250,15 @@ class ClientDeleteView(_ClientActionView):
             dependents=services.dependent_records(self.object), **kwargs
         )
 
-    def act(self, form: Any) -> Any:
+    def service_kwargs(self, form: Any) -> dict[str, Any]:
         self.name = self.object.full_name
-        return services.delete_client(
-            client=self.object, actor=self.request.user, reason=form.cleaned_data["audit_reason"]
-        )
+        return {"client": self.object, "reason": form.cleaned_data["audit_reason"]}
+
+    def approval_needed(self, form: Any) -> thresholds.Needed | None:
+        return thresholds.check("clients.delete_client", label="Client deletes")
+
+    def approval_summary(self, form: Any) -> str:
+        return f"Delete client {self.object.full_name} (#{self.object.pk})"
 
     def get_success_message(self, result: Any) -> str:
         return f"Client {self.name} deleted. The audit trail keeps its record."

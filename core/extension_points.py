@@ -72,6 +72,7 @@ DASHBOARD_ORDER = (
     "follow_ups",  # support: my follow-ups due
     "billing",  # billing: unpaid, overdue, drafts
     "orders",  # orders: pending, cancellations due
+    "approvals",  # approvals: what waits for my approval, my requests
     "audit",  # audit: latest manual entries
 )
 # The sidebar, top to bottom (sections with a heading come after the main list, in this order).
@@ -92,6 +93,7 @@ NAVIGATION_ORDER = (
     "roles",  # audit: each role's rights (Admins)
     "sign-in-security",  # accounts: second factors and lockouts (Admins)
     "jobs",  # jobs: the background queue's jobs, failed ones included (Admins)
+    "approvals",  # approvals: entries waiting for a second person
 )
 
 
@@ -258,6 +260,20 @@ class EmailBodySource:
     render: Callable[[Any], str]
 
 
+@dataclass(frozen=True)
+class ApprovalAction:
+    """A service call that can wait for a second person (``approvals``): ``run(actor=,
+    **kwargs)`` is the service itself, run with the maker as ``actor`` once approved.
+    ``secret_kwargs`` wait encrypted and are never shown; ``labels`` name the arguments on the
+    request's page (the others are shown by their names)."""
+
+    key: str  # the service's audit action, e.g. "billing.refund_payment"
+    label: str
+    run: Callable[..., Any]
+    secret_kwargs: tuple[str, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+
+
 # The registry ------------------------------------------------------------------------------------
 
 Point = (
@@ -272,6 +288,7 @@ Point = (
     | InvoiceStatusHandler
     | EmailAttachmentSource
     | EmailBodySource
+    | ApprovalAction
 )
 P = TypeVar("P", bound=Point)
 

@@ -18,7 +18,16 @@ SUPPORT = "Support"
 READ_ONLY = "Read-only"
 ROLES = (ADMIN, BILLING, SUPPORT, READ_ONLY)
 
-BUSINESS_APPS = ("clients", "hosting", "billing", "orders", "support", "affiliates", "kb")
+BUSINESS_APPS = (
+    "clients",
+    "hosting",
+    "billing",
+    "orders",
+    "support",
+    "affiliates",
+    "kb",
+    "approvals",
+)
 
 # Where the role enters and edits records (no deletes: deleting is an Admin's call): whole apps,
 # or single models as "app.model". The hosting catalog stays with Admins.

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from django.conf import settings
+from cryptography.fernet import InvalidToken
 from django.core.exceptions import ValidationError
+
+from core.crypto import fernet as _fernet
 
 # The columns (500 characters) hold the Fernet token: base64 of 57 bytes of envelope and the
 # plain text padded to 16-byte blocks. 300 bytes of plain text make a 484-character token.
@@ -20,10 +21,6 @@ def validate_secret_length(plain: str) -> None:
             code="secret_too_long",
             params={"max": MAX_SECRET_LENGTH},
         )
-
-
-def _fernet() -> MultiFernet:
-    return MultiFernet([Fernet(key.encode()) for key in settings.FIELD_ENCRYPTION_KEYS])
 
 
 def encrypt(plain: str, *, field: str = "secret") -> str:

@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from core.extension_points import (
+    ApprovalAction,
     CurrencyLock,
     DashboardPanel,
     NavSection,
@@ -20,6 +21,7 @@ from core.extension_points import (
     cached_figures,
     register,
 )
+from hosting import services
 from hosting.models import Domain, Service
 
 TAB_LIMIT = 100
@@ -125,4 +127,24 @@ register(
     ),
     NavSection("services", "Services", "hosting:service-list", "hosting.view_service"),
     NavSection("domains", "Domains", "hosting:domain-list", "hosting.view_domain"),
+)
+
+
+# An account priced far below the catalog waits for a second person (approvals); the password
+# typed with it waits encrypted.
+register(
+    ApprovalAction(
+        "hosting.create_service",
+        "Add a hosting account",
+        services.create_service,
+        secret_kwargs=("password",),
+        labels=(("data", "Account"), ("password", "Password")),
+    ),
+    ApprovalAction(
+        "hosting.update_service",
+        "Edit a hosting account",
+        services.update_service,
+        secret_kwargs=("password",),
+        labels=(("data", "Changes"), ("version", "Opened at version"), ("password", "Password")),
+    ),
 )

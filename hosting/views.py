@@ -9,6 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.generic import DetailView
 
+from approvals import thresholds
+from approvals.views import FourEyesMixin
 from audit.edits import version_of
 from audit.views import RecordHistoryMixin
 from clients.models import Client
@@ -153,12 +155,57 @@ def price_override_refused(form: Any, user: Any, *, client: Client) -> bool:
     return refuse_without(form, typed[-1], user, OVERRIDE_PRICE, OVERRIDE_MESSAGE)
 
 
-class ServiceCreateView(_ClientRecordCreate):
+def price_override_needed(form: Any, *, client: Client) -> thresholds.Needed | None:
+    """A recurring price typed below ``APPROVAL_THRESHOLDS``' share of the catalog's waits for a
+    second person (a first payment alone does not: it carries setup fees and promotions)."""
+    data = form.cleaned_data
+    typed = data.get("recurring_amount")
+    if typed is None or data.get("recalculate") or "recurring_amount" not in form.changed_data:
+        return None
+    catalog = services.catalog_amounts(
+        product=data.get("product"),
+        currency=client.currency,
+        cycle=data.get("billing_cycle"),
+        quantity=data.get("quantity") or 1,
+    )
+    if catalog is None or not catalog[1]:
+        return None
+    return thresholds.check(
+        OVERRIDE_PRICE,
+        label="Prices",
+        amount=typed,
+        currency=client.currency,
+        ratio=typed / catalog[1],
+    )
+
+
+class _PricedRecordMixin(FourEyesMixin):
+    """A hosting account's form: a price far below the catalog's waits for approval; the
+    password typed with it waits encrypted (``ApprovalAction.secret_kwargs``)."""
+
+    def approval_summary(self, form: Any) -> str:
+        data = form.cleaned_data
+        return (
+            f"{self.summary_verb} {data.get('domain') or data.get('product')} at "
+            f"{data['recurring_amount']} {self.client().currency} "
+            f"({data.get('billing_cycle')}) for {self.client().full_name}"
+        )
+
+    def approval_needed(self, form: Any) -> thresholds.Needed | None:
+        return price_override_needed(form, client=self.client())
+
+
+class ServiceCreateView(_PricedRecordMixin, _ClientRecordCreate):
     permission_required = "hosting.add_service"
     template_name = "hosting/service_form.html"
     form_class = ServiceForm
     tab = "services"
     success_message = "Hosting account added."
+    approval_action = "hosting.create_service"
+    summary_verb = "Add hosting account"
+
+    def client(self) -> Client:
+        return self.object
 
     def get_title(self) -> str:
         return f"Add a hosting account for {self.object.full_name}"
@@ -171,40 +218,43 @@ class ServiceCreateView(_ClientRecordCreate):
             form, self.request.user, client=self.object
         )
 
-    def act(self, form: Any) -> Service:
-        return services.create_service(
-            client=self.object,
-            data=form.service_data(),
-            actor=self.request.user,
-            reason=form.cleaned_data["audit_reason"],
-            password=form.cleaned_data["password"],
-            status=form.cleaned_data["initial_status"],
-        )
+    def service_kwargs(self, form: Any) -> dict[str, Any]:
+        return {
+            "client": self.object,
+            "data": form.service_data(),
+            "reason": form.cleaned_data["audit_reason"],
+            "password": form.cleaned_data["password"],
+            "status": form.cleaned_data["initial_status"],
+        }
 
 
-class ServiceUpdateView(_RecordEdit):
+class ServiceUpdateView(_PricedRecordMixin, _RecordEdit):
     permission_required = "hosting.change_service"
     template_name = "hosting/service_form.html"
     form_class = ServiceForm
     model = Service
     success_message = "Hosting account saved."
+    approval_action = "hosting.update_service"
+    summary_verb = "Change hosting account"
+
+    def client(self) -> Client:
+        return self.object.client
 
     def is_valid(self, form: Any) -> bool:
         return form.is_valid() and not price_override_refused(
             form, self.request.user, client=self.object.client
         )
 
-    def act(self, form: Any) -> Service:
+    def service_kwargs(self, form: Any) -> dict[str, Any]:
         data = form.cleaned_data
-        return services.update_service(
-            service=self.object,
-            data=form.service_data(),
-            actor=self.request.user,
-            reason=data["audit_reason"],
-            recalculate=data.get("recalculate", False),
-            version=data["version"],
-            password=data["password"],
-        )
+        return {
+            "service": self.object,
+            "data": form.service_data(),
+            "reason": data["audit_reason"],
+            "recalculate": data.get("recalculate", False),
+            "version": data["version"],
+            "password": data["password"],
+        }
 
 
 class _RecordStatusView(_RecordWrite):

@@ -164,6 +164,15 @@ def staff_client(staff_admin) -> HttpClient:
 
 
 @pytest.fixture(autouse=True)
+def _four_eyes_off_unless_asked(request, settings):
+    """Four eyes is on by default in the product; the tests of each service and page check what
+    it does at once, so they run without thresholds. ``@pytest.mark.four_eyes`` (tests/approvals)
+    keeps the shipped ones."""
+    if request.node.get_closest_marker("four_eyes") is None:
+        settings.APPROVAL_THRESHOLDS = {}
+
+
+@pytest.fixture(autouse=True)
 def _private_media(settings, tmp_path):
     """Ticket attachments go to a fresh folder per test, never the developer's ``.data``."""
     from django.utils.functional import empty

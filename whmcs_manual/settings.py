@@ -67,6 +67,9 @@ INSTALLED_APPS = [
     # be tracked as their models are imported.
     "audit",
     "core",
+    # Four eyes: entries over a threshold wait for a second person (below the business apps,
+    # which register what can wait).
+    "approvals",
     "clients",
     "hosting",
     "billing",
@@ -442,6 +445,29 @@ if DEBUG or TESTING:
     FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[_dev_key])
 else:
     FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
+
+# Four eyes (approvals/thresholds.py; README "Roles and rights"): per right, what makes an entry
+# wait for a second person with that right. JSON in the environment replaces the whole map;
+# ``{}`` switches four eyes off. Amounts per currency ("*": any other currency).
+APPROVAL_THRESHOLDS = env.json(
+    "APPROVAL_THRESHOLDS",
+    default={
+        "billing.refund_payment": {"above": {"*": "100"}},
+        "billing.add_credit": {"above": {"*": "50"}},
+        "billing.mark_paid_without_payment": {"always": True},
+        "hosting.override_price": {"below_catalog": "0.5"},
+        "billing.backdate_transaction": {"days": 7},
+        "clients.delete_client": {"always": True},
+        "affiliates.pay_out_affiliate": {"above": {"*": "200"}},
+    },
+)
+# A request not decided within this many hours expires (the queue sweeps every 15 minutes).
+APPROVAL_EXPIRY_HOURS = env.int("APPROVAL_EXPIRY_HOURS", default=72)
+# With only one Admin there is nobody else to ask: this lets them approve their own requests,
+# each such approval flagged on the request and in the trail. Off by default.
+APPROVAL_SOLE_ADMIN_MAY_SELF_APPROVE = env.bool(
+    "APPROVAL_SOLE_ADMIN_MAY_SELF_APPROVE", default=False
+)
 
 # pghistory: every tracked table is append-only, and its events hold a foreign key to the
 # per-request context row (who, from where, why).

@@ -18,6 +18,7 @@ urlpatterns = [
     path("kb/", include("kb.urls")),
     path("audit/", include("audit.urls")),
     path("accounts/", include("accounts.urls")),
+    path("approvals/", include("approvals.urls")),
     path(
         "login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

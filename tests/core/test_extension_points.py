@@ -28,6 +28,7 @@ SIDEBAR = (
     ("Transactions", "billing:transaction-list", "billing.view_transaction"),
     ("Affiliates", "affiliates:affiliate-list", "affiliates.view_affiliate"),
     ("Knowledgebase", "kb:article-list", "kb.view_article"),
+    ("Approvals", "approvals:request-list", "approvals.view_approvalrequest"),
 )
 AUDIT = (
     ("Audit trail", "audit:feed", "audit.review_audit"),
@@ -102,6 +103,7 @@ def test_the_dashboard_panels_of_an_admin_in_order(staff_client):
         "follow_ups",
         "billing",
         "orders",
+        "approvals",
         "audit",
     ]
 

@@ -116,6 +116,7 @@ PAGES: dict[str, list[str]] = {
     "accounts:verify": ["next"],
     "accounts:staff": [],
     "accounts:unlock": [],
+    "approvals:request-list": ["show", "page"],
 }
 
 

@@ -20,7 +20,9 @@ AUDIT = {"core"}
 # The queue and sign-in build on the audit context (every job and every reset is audited).
 JOBS = {*AUDIT, "audit"}
 ACCOUNTS = {*AUDIT, "audit"}
-CLIENTS = {*JOBS, "jobs"}
+# Four eyes runs the business apps' services only through what they register (ApprovalAction).
+APPROVALS = {*JOBS, "jobs"}
+CLIENTS = {*APPROVALS, "approvals"}
 HOSTING = {*CLIENTS, "clients"}
 BILLING = {*HOSTING, "hosting"}
 ALLOWED: dict[str, set[str]] = {
@@ -28,6 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "audit": AUDIT,
     "jobs": JOBS,
     "accounts": ACCOUNTS,
+    "approvals": APPROVALS,
     "clients": CLIENTS,
     "hosting": HOSTING,
     "billing": BILLING,

@@ -80,17 +80,19 @@ def login(page):
     from tests.factories.second_factor import authenticator_for, current_code
     from tests.factories.users import PASSWORD
 
-    def log_in(user) -> None:
-        # A user who needs a second factor has an authenticator app and types its code.
+    def log_in(user, tab=None) -> None:
+        # A user who needs a second factor has an authenticator app and types its code. ``tab``:
+        # another browser context's page (a second person), else the test's page.
+        tab = tab or page
         device = authenticator_for(user) if second_factor_required(user) else None
-        page.goto("/login/")
-        page.get_by_label("Username").fill(user.username)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
+        tab.goto("/login/")
+        tab.get_by_label("Username").fill(user.username)
+        tab.get_by_label("Password").fill(PASSWORD)
+        tab.get_by_role("button", name="Log in").click()
         if device is not None:
-            page.wait_for_url("**/accounts/verify/**")
-            page.get_by_label("Code").fill(current_code(device))
-            page.get_by_role("button", name="Verify").click()
-        page.wait_for_url("**/")
+            tab.wait_for_url("**/accounts/verify/**")
+            tab.get_by_label("Code").fill(current_code(device))
+            tab.get_by_role("button", name="Verify").click()
+        tab.wait_for_url("**/")
 
     return log_in
