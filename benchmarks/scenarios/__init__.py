@@ -5,6 +5,7 @@ grouped by app."""
 from __future__ import annotations
 
 from benchmarks.scenarios import (
+    accounts,
     affiliates,
     audit,
     billing,
@@ -32,6 +33,7 @@ def run(iterations: int) -> list[dict]:
     timeline_rows += clients.timeline_kinds(b)
     save_rows = clients.writes(b)
     floor_rows = floor.run(b)
+    sign_in_rows = accounts.run(b)
     return [
         *client_rows,
         *hosting_rows,
@@ -44,4 +46,5 @@ def run(iterations: int) -> list[dict]:
         *affiliate_rows,
         *kb_rows,
         *floor_rows,
+        *sign_in_rows,
     ]

@@ -7,6 +7,7 @@ commit. Money is ``Decimal`` throughout; totals are computed here, never taken f
 Lock order — the one order of the whole project (billing, orders and hosting services follow it,
 ``tests/billing/test_lock_order.py`` runs the pairs that meet):
 
+0. an approval request (``approvals.services``), when a second person's approval runs a service;
 1. the client;
 2. its invoices, in id order;
 3. service changes (``orders.ServiceChange``), in id order;

@@ -31,6 +31,7 @@ SCHEDULES = {
     "audit.verify": "0 3 * * *",
     "affiliates.clear_commissions": "10 0 * * *",
     "orders.process_cancellations": "20 0 * * *",
+    "approvals.expire": "*/15 * * * *",
 }
 
 
