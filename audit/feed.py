@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.apps import apps
 from django.contrib.admin.templatetags.admin_urls import admin_urlname
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.fields import ArrayField
@@ -31,6 +32,7 @@ from django.utils import formats, timezone
 from django.utils.dateparse import parse_date, parse_datetime, parse_duration, parse_time
 from pghistory.models import Context
 
+from audit import scope as scoping
 from audit.context import COMMAND
 from audit.tracking import DELETE, INSERT, UPDATE, event_models, secret_fields
 from core import cursor as keyset
@@ -61,6 +63,8 @@ class FeedFilters:
     unattributed: bool = False
     context_id: uuid.UUID | None = None
     context_ids: tuple[uuid.UUID, ...] | None = None
+    # A client and everything that belongs to it (``audit/scope.py``).
+    client_id: int | None = None
 
 
 @dataclass
@@ -189,9 +193,26 @@ def _is_noise(event_model: type[models.Model], f: models.Field) -> bool:
 class Feed:
     """Newest-first events across every event table, filtered."""
 
-    def __init__(self, filters: FeedFilters, *, models: Sequence[type[models.Model]] | None = None):
+    def __init__(
+        self,
+        filters: FeedFilters,
+        *,
+        models: Sequence[type[models.Model]] | None = None,
+        scope: Sequence[scoping.Branch] | None = None,
+    ):
+        """``scope``: the events of a record and everything under it, one condition per event
+        table (``audit.scope.branches``); ``filters.client_id`` makes one for that client."""
         self.filters = filters
-        all_models = list(models if models is not None else event_models())
+        if scope is None and filters.client_id is not None:
+            scope = scoping.branches(apps.get_model("clients", "Client"), filters.client_id)
+        self.scope: dict[str, scoping.Branch] | None = None
+        if scope is not None:
+            self.scope = {model_label(b.event_model): b for b in scope}
+            all_models = [b.event_model for b in scope]
+            if models is not None:
+                all_models = [m for m in all_models if m in models]
+        else:
+            all_models = list(models if models is not None else event_models())
         if filters.model:
             all_models = [m for m in all_models if model_label(m) == filters.model]
         self.event_models = all_models
@@ -272,6 +293,11 @@ class Feed:
             params.append(self.context_ids)
         if f.unattributed:
             conds.append("e.pgh_context_id IS NULL")
+        scoped = self.scope is not None
+        if self.scope is not None:
+            branch = self.scope[label]
+            conds.append(branch.sql)
+            params.extend(branch.params)
         if batch is not None:
             # The events of one batch of matching contexts, straight from the pgh_context_id
             # index. (Left to IN (subquery), the planner walks the newest events hoping to meet
@@ -287,7 +313,10 @@ class Feed:
             params.extend(subquery[1])
         where = ("WHERE " + " AND ".join(conds)) if conds else ""
         params.append(limit)
-        if batch is not None:
+        if batch is not None or scoped:
+            # A record-wide history: the record's events in this table are found through the
+            # key's index (and the parents' events, one step up), then sorted; without the
+            # fence the planner may walk the time index of the whole table hoping to meet them.
             # OFFSET 0 keeps the planner from walking the (created_at, id) index instead: it
             # guesses a batch's events are spread evenly through the table, so that the newest
             # ones come soon, and walks past every other person's events (100k rows for 51 at

@@ -6,12 +6,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.db.models.fields.json import KT
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.views.generic import ListView, TemplateView
 
+from audit import provenance
+from audit import scope as scoping
 from audit.feed import Feed, FeedFilters, FeedRow, actor_display, hydrate, model_label
 from audit.forms import FeedFilterForm
 from audit.models import StaffSession
@@ -232,23 +233,38 @@ class StaffSessionListView(StaffPermissionRequiredMixin, ListView):
 
 
 class RecordHistoryMixin:
-    """Adds a History tab (the record's own timeline) to a detail view. Admins only."""
+    """Adds a History tab and provenance markers to a detail view.
+
+    Whoever may view the record reads its history (the view's own permission and queryset
+    decide that); the audit feed and entry pages stay Admin-only. ``history_depth`` > 0 makes
+    it record-wide (``audit/scope.py``): a client's tab covers its contacts, services,
+    invoices…, a hosting account's its add-ons and changes; models the user may not view, and
+    rows an app hides from them (a restricted department's tickets), are left out.
+    """
 
     history_page_size = 25
+    history_depth = 0
     request: HttpRequest
+
+    def history_url(self, obj: Any) -> str:
+        return (obj.get_absolute_url() if hasattr(obj, "get_absolute_url") else "") + "?tab=history"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)  # type: ignore[misc]  # a view mixin
         obj = context["object"]
-        context["can_review_audit"] = self.request.user.has_perm(REVIEW)
+        user = self.request.user
+        context["can_review_audit"] = user.has_perm(REVIEW)
+        context["can_read_history"] = event_model_for(type(obj)) is not None
         context["tab"] = "history" if self.request.GET.get("tab") == "history" else "overview"
         if context["tab"] == "history":
-            if not context["can_review_audit"]:
-                raise PermissionDenied("Only Admins can read the audit trail.")
-            event_model = event_model_for(type(obj))
-            if event_model is None:
+            if not context["can_read_history"]:
                 raise Http404("This record has no history.")
-            context["history"] = Feed(FeedFilters(object_id=obj.pk), models=[event_model]).page(
+            found = scoping.for_user(scoping.branches(obj, obj.pk, self.history_depth), user)
+            context["history_wide"] = self.history_depth > 0
+            context["history_root"] = (model_label(found[0].event_model), obj.pk) if found else None
+            context["history"] = Feed(FeedFilters(), scope=found).page(
                 cursor=self.request.GET.get("after"), per_page=self.history_page_size
             )
+        else:
+            context["provenance"] = provenance.of(obj, history_url=self.history_url(obj))
         return context

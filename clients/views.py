@@ -61,6 +61,7 @@ class ClientListView(FilteredListView):
 
 
 class ClientDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailView):
+    history_depth = 3  # the client and everything under it: services, add-ons, invoices, items…
     """The client profile: one tab at a time, each a bounded number of queries.
 
     A form posted from a tab and refused comes back on this same page (every app's tabs
