@@ -11,6 +11,7 @@ each update replaced (for old → new) and their contexts, then the names of rel
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import uuid
@@ -679,8 +680,7 @@ def hydrate(
         row.changes = _changes(shape, label_of, values, _loads(prior_json), with_values)  # type: ignore[arg-type]  # a row: not null
         row.object_repr, row.object_url = _describe_object(shape, event)
         rows.append(row)
-    if with_values:
-        _resolve_related_names(rows)
+    _resolve_related_names(rows, with_values=with_values)
     return rows
 
 
@@ -729,17 +729,28 @@ def _tracked_field(event: Any, name: str) -> models.Field | None:
         return None
 
 
-def _describe_object(shape: _Shape, event: Any) -> tuple[str, str]:
+def _snapshot_instance(shape: _Shape, event: Any) -> models.Model | None:
+    """The tracked row as the event's snapshot had it (unsaved: no queries)."""
     model = event.pgh_tracked_model
     values = [getattr(event, attname) for attname in shape.tracked_attnames]
     try:
         if shape.complete:
-            instance = model(*values)
-        else:  # a snapshot without some columns: the others take their defaults
-            instance = model(**dict(zip(shape.tracked_attnames, values, strict=True)))
-        name = _str(instance)
+            return model(*values)
+        # A snapshot without some columns: the others take their defaults.
+        return model(**dict(zip(shape.tracked_attnames, values, strict=True)))
     except Exception:
-        instance, name = None, f"{model._meta.verbose_name} #{event.pgh_obj_id}"
+        return None
+
+
+def _describe_object(shape: _Shape, event: Any) -> tuple[str, str]:
+    model = event.pgh_tracked_model
+    instance = _snapshot_instance(shape, event)
+    try:
+        name = _str(instance) if instance is not None else ""
+    except Exception:
+        instance, name = None, ""
+    if not name:
+        name = f"{model._meta.verbose_name} #{event.pgh_obj_id}"
     url = ""
     if event.pgh_label != DELETE and instance is not None:
         url = _object_url(instance)
@@ -782,10 +793,32 @@ def _tracked_fields_by_name(event_model: type[models.Model]) -> dict[str, models
     return fields
 
 
-def _resolve_related_names(rows: list[FeedRow]) -> None:
-    """Turn raw values into what a reviewer reads: names for keys, labels for choices."""
+def _naming_keys(model: type[models.Model]) -> tuple[models.Field, ...]:
+    """The keys a model's ``audit_name`` reads (its ``audit_name_related``): the trail loads
+    those rows for a whole page at once, so that an add-on reads "Daily backups on
+    example.com", not "Add-on #1 (catalog #1)"."""
+    return tuple(model._meta.get_field(n) for n in getattr(model, "audit_name_related", ()))  # type: ignore[misc]  # concrete keys
+
+
+def _resolve_related_names(rows: list[FeedRow], *, with_values: bool = True) -> None:
+    """Turn raw values into what a reviewer reads: names for keys, labels for choices; name
+    each row by its display name where its model has one; drop changes that read the same
+    before and after (a time saved again without its microseconds). One query for the page."""
     wanted: dict[type[models.Model], set[Any]] = defaultdict(set)
+    naming: list[tuple[FeedRow, models.Model, tuple[models.Field, ...]]] = []
     for row in rows:
+        tracked_model = row.event.pgh_tracked_model
+        keys = _naming_keys(tracked_model)
+        if keys and hasattr(tracked_model, "audit_name"):
+            instance = _snapshot_instance(_shape(type(row.event)), row.event)
+            if instance is not None:
+                naming.append((row, instance, keys))
+                for f in keys:
+                    value = getattr(instance, f.attname)
+                    if value is not None:
+                        wanted[f.related_model].add(value)  # type: ignore[index]  # a relation's model
+        if not with_values:
+            continue
         fields = _tracked_fields_by_name(type(row.event))
         for change in row.changes:
             f = fields.get(change.name)
@@ -793,12 +826,24 @@ def _resolve_related_names(rows: list[FeedRow]) -> None:
                 for value in (change.old, change.new):
                     if value is not None:
                         wanted[f.related_model].add(value)  # type: ignore[index]  # a relation's model
-    names = _related_names(wanted)
+    found = _related_rows(wanted)
+    names = {m: {pk: _str(obj) for pk, obj in objs.items()} for m, objs in found.items()}
+    for row, instance, keys in naming:
+        related = {
+            f.name: found.get(f.related_model, {}).get(getattr(instance, f.attname))  # type: ignore[arg-type]  # a relation's model
+            for f in keys
+        }
+        # A name is a courtesy: on any failure the id-based one stays.
+        with contextlib.suppress(Exception):
+            row.object_repr = instance.audit_name(related) or row.object_repr  # type: ignore[attr-defined]  # checked above
+    if not with_values:
+        return
     for row in rows:
         fields = _tracked_fields_by_name(type(row.event))
         secrets = secret_fields(row.event.pgh_tracked_model) | getattr(
             type(row.event), "audit_secret_fields", frozenset()
         )
+        kept = []
         for change in row.changes:
             f = fields.get(change.name)
             if change.secret or change.name in secrets:
@@ -806,18 +851,32 @@ def _resolve_related_names(rows: list[FeedRow]) -> None:
                 change.old, change.new = _mask(change.old), _mask(change.new)
                 if row.operation == UPDATE and change.old == change.new == "set":
                     change.old, change.new = "set", SECRET_CHANGED
+                kept.append(change)
                 continue
             change.old = display_value(f, change.old, names)
             change.new = display_value(f, change.new, names)
+            if row.operation == UPDATE and change.old == change.new:
+                continue  # noise: different in the database, the same to anyone reading it
+            kept.append(change)
+        row.changes = kept
 
 
 def _related_names(
     wanted: dict[type[models.Model], set[Any]],
 ) -> dict[type[models.Model], dict[Any, str]]:
     """``str()`` of each wanted row, by model and primary key: one query for every model."""
-    names: dict[type[models.Model], dict[Any, str]] = {m: {} for m in wanted}
+    found = _related_rows(wanted)
+    return {m: {pk: _str(obj) for pk, obj in found.get(m, {}).items()} for m in wanted}
+
+
+def _related_rows(
+    wanted: dict[type[models.Model], set[Any]],
+) -> dict[type[models.Model], dict[Any, models.Model]]:
+    """Each wanted row as an instance, by model and primary key: one query for every model."""
+    rows: dict[type[models.Model], dict[Any, models.Model]] = {m: {} for m in wanted}
+    wanted = {m: ids for m, ids in wanted.items() if ids}
     if not wanted:
-        return names
+        return rows
     by_label = {m._meta.label_lower: m for m in wanted}
     branches: list[str] = []
     params: list[Any] = []
@@ -836,8 +895,8 @@ def _related_names(
     for label, row_json in found:
         related_model = by_label[label]
         obj = _shape(related_model).instance(_loads(row_json))  # type: ignore[arg-type]  # never null
-        names[related_model][obj.pk] = _str(obj)
-    return names
+        rows[related_model][obj.pk] = obj
+    return rows
 
 
 def _mask(value: Any) -> str:

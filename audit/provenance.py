@@ -79,7 +79,8 @@ WITH ev AS (
     SELECT DISTINCT ON (k.key) k.key AS name, d.pgh_id, d.pgh_label, d.pgh_created_at,
            d.pgh_context_id, d.prev -> k.key AS old
     FROM d CROSS JOIN LATERAL jsonb_each(d.snap) AS k
-    WHERE d.pgh_label = 'update' AND d.prev IS NOT NULL AND (d.prev -> k.key) IS DISTINCT FROM k.value
+    WHERE d.pgh_label = 'update' AND d.prev IS NOT NULL
+      AND (d.prev -> k.key) IS DISTINCT FROM k.value
     ORDER BY k.key, d.pgh_id DESC
 )
 SELECT x.name, x.pgh_label, x.pgh_created_at, x.old::text, c.id, c.metadata::text
@@ -113,7 +114,10 @@ def of(record: models.Model, *, history_url: str = "") -> Provenance:
             f = by_column.get(name)
             if f is None:
                 continue  # the primary key, a timestamp: never a staff change
-            old = None if old_json is None else converters[name](_loads('{"v": ' + old_json + "}")["v"])  # type: ignore[index]  # a JSON object
+            if old_json is not None:
+                # ``_loads`` keeps a money column's digits; it reads objects, so wrap the value.
+                wrapped = _loads('{"v": ' + old_json + "}") or {}
+                old = converters[name](wrapped["v"])
             related = tracked.get(f.name)
             if related is not None and related.many_to_one and old is not None:
                 wanted.setdefault(related.related_model, set()).add(old)  # type: ignore[arg-type]  # a model

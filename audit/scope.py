@@ -116,7 +116,9 @@ def tree(
     return found
 
 
-def branches(root: models.Model | type[models.Model], root_id: Any, depth: int = DEFAULT_DEPTH) -> list[Branch]:
+def branches(
+    root: models.Model | type[models.Model], root_id: Any, depth: int = DEFAULT_DEPTH
+) -> list[Branch]:
     """The condition of each event table under ``root`` (a model, or a row of it) #root_id."""
     root_model = root if isinstance(root, type) else type(root)
     shape = tree(root_model, depth)
@@ -131,7 +133,9 @@ def branches(root: models.Model | type[models.Model], root_id: Any, depth: int =
                 quoted = connection.ops.quote_name(column)
                 if ct_column is not None:
                     content_type = ContentType.objects.get_for_model(root_model)
-                    parts.append(f"({E}.{connection.ops.quote_name(ct_column)} = %s AND {E}.{quoted} = %s)")
+                    parts.append(
+                        f"({E}.{connection.ops.quote_name(ct_column)} = %s AND {E}.{quoted} = %s)"
+                    )
                     collected.extend([content_type.pk, root_id])
                 elif parent is None:
                     parts.append(f"{E}.{quoted} = %s")

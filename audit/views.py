@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,9 +14,10 @@ from django.views.generic import ListView, TemplateView
 
 from audit import provenance
 from audit import scope as scoping
-from audit.feed import Feed, FeedFilters, FeedRow, actor_display, hydrate, model_label
+from audit.feed import Feed, FeedFilters, FeedRow, _start_of, actor_display, hydrate, model_label
 from audit.forms import FeedFilterForm
 from audit.models import StaffSession
+from audit.seal import SealStatus
 from audit.seal import status as seal_status
 from audit.tracking import event_model_for, event_models
 from core.views import StaffPermissionRequiredMixin
@@ -165,9 +167,48 @@ EXPORT_HEADER = [
 ]
 
 
-def export_rows(feed: Feed) -> Iterator[list[str]]:
+def seal_lines(filters: FeedFilters, seal: SealStatus, *, now: dt.datetime) -> list[list[str]]:
+    """The export's header lines: what was exported, and how much of that range the seals
+    cover (events after the last seal can still be rewritten by a superuser unnoticed)."""
+    start = _start_of(filters.since) if filters.since else None
+    end = _start_of(filters.until + dt.timedelta(days=1)) if filters.until else now
+    end = min(end, now)
+    shown = [
+        f"{k}={v}"
+        for k, v in sorted(vars(filters).items())
+        if v not in (None, "", False) and k != "context_ids"
+    ]
+    if seal.sealed_through is None:
+        coverage = "not sealed: no seal exists yet"
+    elif seal.sealed_through >= end:
+        coverage = f"fully sealed (sealed up to {_iso(seal.sealed_through)})"
+    elif start is not None and seal.sealed_through < start:
+        coverage = f"not sealed (sealed up to {_iso(seal.sealed_through)}, before this range)"
+    else:
+        coverage = (
+            f"sealed up to {_iso(seal.sealed_through)}; later events in this range are not "
+            "sealed yet"
+        )
+    if seal.verified_at is None:
+        verified = "never verified"
+    else:
+        outcome = "OK" if seal.verified_ok else f"{seal.problems} problem(s)"
+        verified = f"last verified at {_iso(seal.verified_at)}: {outcome}"
+    return [
+        [f"# audit trail export, made at {_iso(now)}"],
+        [f"# range: {_iso(start) if start else 'the beginning'} to {_iso(end)} (UTC)"],
+        ["# filters: " + (", ".join(shown) if shown else "none")],
+        [f"# seal status of this range: {coverage}; {verified}"],
+    ]
+
+
+def _iso(moment: dt.datetime | None) -> str:
+    return "" if moment is None else moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def export_rows(feed: Feed, *, batch: int = 500) -> Iterator[list[str]]:
     yield EXPORT_HEADER
-    for row in feed.iterate():
+    for row in feed.iterate(batch=batch):
         changes = "; ".join(f"{c.label}: {c.old} → {c.new}" for c in row.changes)
         yield [
             spreadsheet_safe(v)
@@ -190,7 +231,12 @@ def export_rows(feed: Feed) -> Iterator[list[str]]:
 
 
 class ExportView(StaffPermissionRequiredMixin, TemplateView):
+    """The feed as CSV, streamed: rows are read a keyset page (``batch`` events) at a time and
+    written as they come, so memory holds one page whatever the range; every feed filter
+    applies. The header lines say which range it is and how far the seals cover it."""
+
     permission_required = REVIEW
+    batch = 500
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         form = FeedFilterForm(request.GET or None)
@@ -205,8 +251,10 @@ class ExportView(StaffPermissionRequiredMixin, TemplateView):
         writer = csv.writer(_Echo())
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         # A stream is a response too; the stubs type TemplateView.get as the plain kind.
+        lines = seal_lines(filters, seal_status(), now=timezone.now())
+        rows = itertools.chain(lines, export_rows(Feed(filters), batch=self.batch))
         return StreamingHttpResponse(  # type: ignore[return-value]  # a stream: a response
-            (writer.writerow(r) for r in export_rows(Feed(filters))),
+            (writer.writerow(r) for r in rows),
             content_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'},
         )
