@@ -262,24 +262,30 @@ class Feed:
         f = self.filters
         label = model_label(event_model)
         table = connection.ops.quote_name(event_model._meta.db_table)
-        conds: list[str] = []
-        params: list[Any] = [label]
+        scoped = self.scope is not None
+        # Conditions on time (the cursor, the dates): on the event row, or, in a record-wide
+        # history, on the record's events once found (``b``, outside the fence below).
+        on = "b" if scoped else "e"
+        times: list[str] = []
+        time_params: list[Any] = []
         if after is not None:
             created_at, _after_label, after_id = after
             # Rows are ordered by (created_at, model label, pgh_id), all descending.
             how = keyset.bound(label, after)
             if how == "pair":
-                conds.append("(e.pgh_created_at, e.pgh_id) < (%s, %s)")
-                params.extend([created_at, after_id])
+                times.append(f"({on}.pgh_created_at, {on}.pgh_id) < (%s, %s)")
+                time_params.extend([created_at, after_id])
             else:
-                conds.append(f"e.pgh_created_at {how} %s")
-                params.append(created_at)
+                times.append(f"{on}.pgh_created_at {how} %s")
+                time_params.append(created_at)
         if f.since:
-            conds.append("e.pgh_created_at >= %s")
-            params.append(_start_of(f.since))
+            times.append(f"{on}.pgh_created_at >= %s")
+            time_params.append(_start_of(f.since))
         if f.until:
-            conds.append("e.pgh_created_at < %s")
-            params.append(_start_of(f.until + dt.timedelta(days=1)))
+            times.append(f"{on}.pgh_created_at < %s")
+            time_params.append(_start_of(f.until + dt.timedelta(days=1)))
+        conds: list[str] = [] if scoped else times
+        params: list[Any] = [label] + ([] if scoped else time_params)
         if f.operation:
             conds.append("e.pgh_label = %s")
             params.append(f.operation)
@@ -294,7 +300,6 @@ class Feed:
             params.append(self.context_ids)
         if f.unattributed:
             conds.append("e.pgh_context_id IS NULL")
-        scoped = self.scope is not None
         if self.scope is not None:
             branch = self.scope[label]
             conds.append(branch.sql)
@@ -313,11 +318,20 @@ class Feed:
             )
             params.extend(subquery[1])
         where = ("WHERE " + " AND ".join(conds)) if conds else ""
-        params.append(limit)
-        if batch is not None or scoped:
+        if scoped:
             # A record-wide history: the record's events in this table are found through the
-            # key's index (and the parents' events, one step up), then sorted; without the
-            # fence the planner may walk the time index of the whole table hoping to meet them.
+            # keys' indexes (and the parents' events, one step up), then filtered by time and
+            # sorted. Behind the fence (OFFSET 0) the planner cannot walk the time index of
+            # the whole table instead, hoping to meet them soon (seconds, past the first page
+            # of a client whose rows are old): every page costs what the first does.
+            outer = ("WHERE " + " AND ".join(times)) if times else ""
+            return (
+                "(SELECT model, pgh_id, pgh_created_at FROM (SELECT %s::text AS model, e.pgh_id,"
+                f" e.pgh_created_at FROM {table} e {where} OFFSET 0) AS b {outer} "
+                "ORDER BY pgh_created_at DESC, pgh_id DESC LIMIT %s)"
+            ), [*params, *time_params, limit]
+        params.append(limit)
+        if batch is not None:
             # OFFSET 0 keeps the planner from walking the (created_at, id) index instead: it
             # guesses a batch's events are spread evenly through the table, so that the newest
             # ones come soon, and walks past every other person's events (100k rows for 51 at
@@ -426,7 +440,13 @@ class Feed:
         if not self.event_models:
             return []
         after = decode_cursor(cursor) if cursor else None
-        if self._context_conditions()[0]:
+        conds, params = self._context_conditions()
+        if conds and self.scope is not None:
+            # A record-wide history is a few thousand events at most, found by their keys:
+            # checking each one's context beats walking an actor's whole history of contexts.
+            found = self._union(after, limit, subquery=(conds, params))
+            return [(label, pgh_id) for label, pgh_id, _ in found]
+        if conds:
             return self._locate_by_contexts(after, limit)
         return [(label, pgh_id) for label, pgh_id, _ in self._union(after, limit)]
 
@@ -813,10 +833,10 @@ def _resolve_related_names(rows: list[FeedRow], *, with_values: bool = True) -> 
             instance = _snapshot_instance(_shape(type(row.event)), row.event)
             if instance is not None:
                 naming.append((row, instance, keys))
-                for f in keys:
-                    value = getattr(instance, f.attname)
+                for key in keys:
+                    value = getattr(instance, key.attname)
                     if value is not None:
-                        wanted[f.related_model].add(value)  # type: ignore[index]  # a relation's model
+                        wanted[key.related_model].add(value)  # type: ignore[index]  # a relation's model
         if not with_values:
             continue
         fields = _tracked_fields_by_name(type(row.event))
@@ -830,8 +850,8 @@ def _resolve_related_names(rows: list[FeedRow], *, with_values: bool = True) -> 
     names = {m: {pk: _str(obj) for pk, obj in objs.items()} for m, objs in found.items()}
     for row, instance, keys in naming:
         related = {
-            f.name: found.get(f.related_model, {}).get(getattr(instance, f.attname))  # type: ignore[arg-type]  # a relation's model
-            for f in keys
+            key.name: found.get(key.related_model, {}).get(getattr(instance, key.attname))  # type: ignore[arg-type]  # a relation's model
+            for key in keys
         }
         # A name is a courtesy: on any failure the id-based one stays.
         with contextlib.suppress(Exception):

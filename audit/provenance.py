@@ -120,7 +120,7 @@ def of(record: models.Model, *, history_url: str = "") -> Provenance:
                 old = converters[name](wrapped["v"])
             related = tracked.get(f.name)
             if related is not None and related.many_to_one and old is not None:
-                wanted.setdefault(related.related_model, set()).add(old)  # type: ignore[arg-type]  # a model
+                wanted.setdefault(related.related_model, set()).add(old)
         raw.append((name, operation, at, old, context_id, metadata))
     names = _related_names(wanted) if wanted else {}
     for name, operation, at, old, context_id, metadata in raw:

@@ -50,7 +50,7 @@ class Branch:
 
 
 def _tracked(event_model: type[models.Model]) -> type[models.Model]:
-    return event_model.pgh_tracked_model._meta.concrete_model  # type: ignore[attr-defined,return-value]  # pghistory's
+    return event_model.pgh_tracked_model._meta.concrete_model  # type: ignore[attr-defined]  # pghistory's
 
 
 def _event_column(event_model: type[models.Model], f: models.Field) -> str | None:
@@ -90,7 +90,7 @@ def tree(
             links: list[tuple[str, Any, str | None]] = []
             for f in tracked._meta.concrete_fields:
                 parent = f.related_model if (f.many_to_one or f.one_to_one) else None
-                parent = parent._meta.concrete_model if parent is not None else None  # type: ignore[union-attr]  # a model
+                parent = parent._meta.concrete_model if parent is not None else None
                 if parent in level:
                     column = _event_column(event_model, f)
                     if column is not None:
@@ -151,7 +151,18 @@ def branches(
                         f"WHERE {inner})"
                     )
                     collected.extend(parent_params)
-            sql = parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+            if len(parts) == 1:
+                sql = parts[0]
+            else:
+                # An OR of key conditions reads the whole table (no index serves an OR of
+                # subqueries); a UNION of one index lookup per key, by event id, does not.
+                table = connection.ops.quote_name(event_model._meta.db_table)
+                alias = f"u{d}"
+                lookups = " UNION ".join(
+                    f"SELECT {alias}.pgh_id FROM {table} {alias} WHERE {part.replace(E, alias)}"
+                    for part in parts
+                )
+                sql = f"{E}.pgh_id IN ({lookups})"
             params = tuple(collected)
         conditions[event_model] = (sql, params)
         out.append(Branch(event_model=event_model, depth=d, sql=sql.replace(E, "e"), params=params))

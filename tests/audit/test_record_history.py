@@ -124,7 +124,7 @@ def test_client_history_includes_each_kind_of_child_row_and_excludes_other_clien
 
     rows = _all_rows(client_as(ADMIN), customer.get_absolute_url())
 
-    assert CHILD_KINDS <= _labels(rows)
+    assert _labels(rows) >= CHILD_KINDS
     # Nothing of the other client's: not its services, invoices, tickets, nor their children.
     others = {
         ("hosting.service", other_service.pk),
