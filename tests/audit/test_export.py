@@ -102,8 +102,8 @@ def test_export_streams_in_constant_memory(staff_client, monkeypatch):
     monkeypatch.setattr(views.ExportView, "batch", 50)
 
     def peak(n_rows):
-        response = staff_client.get(reverse("audit:export"), {"model": "clients.client"})
         tracemalloc.start()
+        response = staff_client.get(reverse("audit:export"), {"model": "clients.client"})
         count = 0
         for chunk in response.streaming_content:
             count += chunk.count(b"\n")
@@ -113,10 +113,12 @@ def test_export_streams_in_constant_memory(staff_client, monkeypatch):
         return top
 
     _many_clients(300)
+    peak(300)  # warm-up: imports, caches and the first queries' plans are not the export's
     small = peak(300)
     _many_clients(900, start=300)
     large = peak(1200)
-    assert large < small * 1.5 + 256 * 1024, (small, large)
+    # Measured: 0.87 MB and 0.89 MB streamed; a list in memory: 1.1 MB and 2.3 MB.
+    assert large < small * 1.25 + 64 * 1024, (small, large)
 
 
 def test_entry_names_an_addon_by_its_name_and_account_and_a_role_by_names(staff_client, make_staff):
