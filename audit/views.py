@@ -309,7 +309,6 @@ class RecordHistoryMixin:
                 raise Http404("This record has no history.")
             found = scoping.for_user(scoping.branches(obj, obj.pk, self.history_depth), user)
             context["history_wide"] = self.history_depth > 0
-            context["history_root"] = (model_label(found[0].event_model), obj.pk) if found else None
             context["history"] = Feed(FeedFilters(), scope=found).page(
                 cursor=self.request.GET.get("after"), per_page=self.history_page_size
             )

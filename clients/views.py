@@ -83,7 +83,7 @@ class ClientDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailV
         tabs = {t.key: t for t in visible(ProfileTab, user)}
         default = next(iter(tabs))
         tab = kwargs.get("tab") or self.request.GET.get("tab", default)
-        if tab != "history" and tab not in tabs:  # History: RecordHistoryMixin's, Admins only
+        if tab != "history" and tab not in tabs:  # History: RecordHistoryMixin's, everyone's
             tab = default
         context["tab"] = tab
         context["default_tab"] = default

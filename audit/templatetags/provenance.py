@@ -13,15 +13,18 @@ register = template.Library()
 
 
 @register.inclusion_tag("audit/includes/_marker.html")
-def changed_marker(provenance: Provenance | None, name: str) -> dict[str, Any]:
+def changed_marker(provenance: Any, name: str) -> dict[str, Any]:
     """A small marker beside a field's value, if the field changed since the row was created;
     a click opens who, when, why (and what it was, unless it is a secret)."""
-    mark = provenance[name] if provenance is not None else None
-    return {"mark": mark, "name": name, "history_url": getattr(provenance, "history_url", "")}
+    # A page rendered without provenance (a history tab, a form sent back): no marker.
+    if not isinstance(provenance, Provenance):
+        return {"mark": None}
+    return {"mark": provenance[name], "name": name, "history_url": provenance.history_url}
 
 
 @register.inclusion_tag("audit/includes/_last_changed.html")
-def last_changed(provenance: Provenance | None) -> dict[str, Any]:
+def last_changed(provenance: Any) -> dict[str, Any]:
     """The record's line: last changed by <name>, <when>, <reason>."""
-    record = provenance.record if provenance is not None else None
-    return {"mark": record, "history_url": getattr(provenance, "history_url", "")}
+    if not isinstance(provenance, Provenance):
+        return {"mark": None}
+    return {"mark": provenance.record, "history_url": provenance.history_url}

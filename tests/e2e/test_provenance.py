@@ -59,7 +59,7 @@ def test_support_sees_who_changed_a_service_price_and_why(page, login, make_staf
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "provenance-marker.png"), full_page=True)
 
-    card.get_by_role("link", name="Full history").click()
+    card.get_by_role("link", name="All changes").click()
     history = page.locator("article[data-record]")
     expect(history.filter(has_text="loyalty discount, ticket ABC-123456")).to_have_count(1)
     expect(history.filter(has_text="Daily backups on compilerworks.co.uk")).to_have_count(1)
