@@ -11,6 +11,7 @@ each update replaced (for old → new) and their contexts, then the names of rel
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import uuid
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.apps import apps
 from django.contrib.admin.templatetags.admin_urls import admin_urlname
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.fields import ArrayField
@@ -31,6 +33,7 @@ from django.utils import formats, timezone
 from django.utils.dateparse import parse_date, parse_datetime, parse_duration, parse_time
 from pghistory.models import Context
 
+from audit import scope as scoping
 from audit.context import COMMAND
 from audit.tracking import DELETE, INSERT, UPDATE, event_models, secret_fields
 from core import cursor as keyset
@@ -61,6 +64,8 @@ class FeedFilters:
     unattributed: bool = False
     context_id: uuid.UUID | None = None
     context_ids: tuple[uuid.UUID, ...] | None = None
+    # A client and everything that belongs to it (``audit/scope.py``).
+    client_id: int | None = None
 
 
 @dataclass
@@ -189,9 +194,26 @@ def _is_noise(event_model: type[models.Model], f: models.Field) -> bool:
 class Feed:
     """Newest-first events across every event table, filtered."""
 
-    def __init__(self, filters: FeedFilters, *, models: Sequence[type[models.Model]] | None = None):
+    def __init__(
+        self,
+        filters: FeedFilters,
+        *,
+        models: Sequence[type[models.Model]] | None = None,
+        scope: Sequence[scoping.Branch] | None = None,
+    ):
+        """``scope``: the events of a record and everything under it, one condition per event
+        table (``audit.scope.branches``); ``filters.client_id`` makes one for that client."""
         self.filters = filters
-        all_models = list(models if models is not None else event_models())
+        if scope is None and filters.client_id is not None:
+            scope = scoping.branches(apps.get_model("clients", "Client"), filters.client_id)
+        self.scope: dict[str, scoping.Branch] | None = None
+        if scope is not None:
+            self.scope = {model_label(b.event_model): b for b in scope}
+            all_models = [b.event_model for b in scope]
+            if models is not None:
+                all_models = [m for m in all_models if m in models]
+        else:
+            all_models = list(models if models is not None else event_models())
         if filters.model:
             all_models = [m for m in all_models if model_label(m) == filters.model]
         self.event_models = all_models
@@ -240,24 +262,30 @@ class Feed:
         f = self.filters
         label = model_label(event_model)
         table = connection.ops.quote_name(event_model._meta.db_table)
-        conds: list[str] = []
-        params: list[Any] = [label]
+        scoped = self.scope is not None
+        # Conditions on time (the cursor, the dates): on the event row, or, in a record-wide
+        # history, on the record's events once found (``b``, outside the fence below).
+        on = "b" if scoped else "e"
+        times: list[str] = []
+        time_params: list[Any] = []
         if after is not None:
             created_at, _after_label, after_id = after
             # Rows are ordered by (created_at, model label, pgh_id), all descending.
             how = keyset.bound(label, after)
             if how == "pair":
-                conds.append("(e.pgh_created_at, e.pgh_id) < (%s, %s)")
-                params.extend([created_at, after_id])
+                times.append(f"({on}.pgh_created_at, {on}.pgh_id) < (%s, %s)")
+                time_params.extend([created_at, after_id])
             else:
-                conds.append(f"e.pgh_created_at {how} %s")
-                params.append(created_at)
+                times.append(f"{on}.pgh_created_at {how} %s")
+                time_params.append(created_at)
         if f.since:
-            conds.append("e.pgh_created_at >= %s")
-            params.append(_start_of(f.since))
+            times.append(f"{on}.pgh_created_at >= %s")
+            time_params.append(_start_of(f.since))
         if f.until:
-            conds.append("e.pgh_created_at < %s")
-            params.append(_start_of(f.until + dt.timedelta(days=1)))
+            times.append(f"{on}.pgh_created_at < %s")
+            time_params.append(_start_of(f.until + dt.timedelta(days=1)))
+        conds: list[str] = [] if scoped else times
+        params: list[Any] = [label] + ([] if scoped else time_params)
         if f.operation:
             conds.append("e.pgh_label = %s")
             params.append(f.operation)
@@ -272,6 +300,10 @@ class Feed:
             params.append(self.context_ids)
         if f.unattributed:
             conds.append("e.pgh_context_id IS NULL")
+        if self.scope is not None:
+            branch = self.scope[label]
+            conds.append(branch.sql)
+            params.extend(branch.params)
         if batch is not None:
             # The events of one batch of matching contexts, straight from the pgh_context_id
             # index. (Left to IN (subquery), the planner walks the newest events hoping to meet
@@ -286,6 +318,18 @@ class Feed:
             )
             params.extend(subquery[1])
         where = ("WHERE " + " AND ".join(conds)) if conds else ""
+        if scoped:
+            # A record-wide history: the record's events in this table are found through the
+            # keys' indexes (and the parents' events, one step up), then filtered by time and
+            # sorted. Behind the fence (OFFSET 0) the planner cannot walk the time index of
+            # the whole table instead, hoping to meet them soon (seconds, past the first page
+            # of a client whose rows are old): every page costs what the first does.
+            outer = ("WHERE " + " AND ".join(times)) if times else ""
+            return (
+                "(SELECT model, pgh_id, pgh_created_at FROM (SELECT %s::text AS model, e.pgh_id,"
+                f" e.pgh_created_at FROM {table} e {where} OFFSET 0) AS b {outer} "
+                "ORDER BY pgh_created_at DESC, pgh_id DESC LIMIT %s)"
+            ), [*params, *time_params, limit]
         params.append(limit)
         if batch is not None:
             # OFFSET 0 keeps the planner from walking the (created_at, id) index instead: it
@@ -396,7 +440,13 @@ class Feed:
         if not self.event_models:
             return []
         after = decode_cursor(cursor) if cursor else None
-        if self._context_conditions()[0]:
+        conds, params = self._context_conditions()
+        if conds and self.scope is not None:
+            # A record-wide history is a few thousand events at most, found by their keys:
+            # checking each one's context beats walking an actor's whole history of contexts.
+            found = self._union(after, limit, subquery=(conds, params))
+            return [(label, pgh_id) for label, pgh_id, _ in found]
+        if conds:
             return self._locate_by_contexts(after, limit)
         return [(label, pgh_id) for label, pgh_id, _ in self._union(after, limit)]
 
@@ -650,8 +700,7 @@ def hydrate(
         row.changes = _changes(shape, label_of, values, _loads(prior_json), with_values)  # type: ignore[arg-type]  # a row: not null
         row.object_repr, row.object_url = _describe_object(shape, event)
         rows.append(row)
-    if with_values:
-        _resolve_related_names(rows)
+    _resolve_related_names(rows, with_values=with_values)
     return rows
 
 
@@ -700,17 +749,28 @@ def _tracked_field(event: Any, name: str) -> models.Field | None:
         return None
 
 
-def _describe_object(shape: _Shape, event: Any) -> tuple[str, str]:
+def _snapshot_instance(shape: _Shape, event: Any) -> models.Model | None:
+    """The tracked row as the event's snapshot had it (unsaved: no queries)."""
     model = event.pgh_tracked_model
     values = [getattr(event, attname) for attname in shape.tracked_attnames]
     try:
         if shape.complete:
-            instance = model(*values)
-        else:  # a snapshot without some columns: the others take their defaults
-            instance = model(**dict(zip(shape.tracked_attnames, values, strict=True)))
-        name = _str(instance)
+            return model(*values)
+        # A snapshot without some columns: the others take their defaults.
+        return model(**dict(zip(shape.tracked_attnames, values, strict=True)))
     except Exception:
-        instance, name = None, f"{model._meta.verbose_name} #{event.pgh_obj_id}"
+        return None
+
+
+def _describe_object(shape: _Shape, event: Any) -> tuple[str, str]:
+    model = event.pgh_tracked_model
+    instance = _snapshot_instance(shape, event)
+    try:
+        name = _str(instance) if instance is not None else ""
+    except Exception:
+        instance, name = None, ""
+    if not name:
+        name = f"{model._meta.verbose_name} #{event.pgh_obj_id}"
     url = ""
     if event.pgh_label != DELETE and instance is not None:
         url = _object_url(instance)
@@ -753,10 +813,32 @@ def _tracked_fields_by_name(event_model: type[models.Model]) -> dict[str, models
     return fields
 
 
-def _resolve_related_names(rows: list[FeedRow]) -> None:
-    """Turn raw values into what a reviewer reads: names for keys, labels for choices."""
+def _naming_keys(model: type[models.Model]) -> tuple[models.Field, ...]:
+    """The keys a model's ``audit_name`` reads (its ``audit_name_related``): the trail loads
+    those rows for a whole page at once, so that an add-on reads "Daily backups on
+    example.com", not "Add-on #1 (catalog #1)"."""
+    return tuple(model._meta.get_field(n) for n in getattr(model, "audit_name_related", ()))  # type: ignore[misc]  # concrete keys
+
+
+def _resolve_related_names(rows: list[FeedRow], *, with_values: bool = True) -> None:
+    """Turn raw values into what a reviewer reads: names for keys, labels for choices; name
+    each row by its display name where its model has one; drop changes that read the same
+    before and after (a time saved again without its microseconds). One query for the page."""
     wanted: dict[type[models.Model], set[Any]] = defaultdict(set)
+    naming: list[tuple[FeedRow, models.Model, tuple[models.Field, ...]]] = []
     for row in rows:
+        tracked_model = row.event.pgh_tracked_model
+        keys = _naming_keys(tracked_model)
+        if keys and hasattr(tracked_model, "audit_name"):
+            instance = _snapshot_instance(_shape(type(row.event)), row.event)
+            if instance is not None:
+                naming.append((row, instance, keys))
+                for key in keys:
+                    value = getattr(instance, key.attname)
+                    if value is not None:
+                        wanted[key.related_model].add(value)  # type: ignore[index]  # a relation's model
+        if not with_values:
+            continue
         fields = _tracked_fields_by_name(type(row.event))
         for change in row.changes:
             f = fields.get(change.name)
@@ -764,12 +846,24 @@ def _resolve_related_names(rows: list[FeedRow]) -> None:
                 for value in (change.old, change.new):
                     if value is not None:
                         wanted[f.related_model].add(value)  # type: ignore[index]  # a relation's model
-    names = _related_names(wanted)
+    found = _related_rows(wanted)
+    names = {m: {pk: _str(obj) for pk, obj in objs.items()} for m, objs in found.items()}
+    for row, instance, keys in naming:
+        related = {
+            key.name: found.get(key.related_model, {}).get(getattr(instance, key.attname))  # type: ignore[arg-type]  # a relation's model
+            for key in keys
+        }
+        # A name is a courtesy: on any failure the id-based one stays.
+        with contextlib.suppress(Exception):
+            row.object_repr = instance.audit_name(related) or row.object_repr  # type: ignore[attr-defined]  # checked above
+    if not with_values:
+        return
     for row in rows:
         fields = _tracked_fields_by_name(type(row.event))
         secrets = secret_fields(row.event.pgh_tracked_model) | getattr(
             type(row.event), "audit_secret_fields", frozenset()
         )
+        kept = []
         for change in row.changes:
             f = fields.get(change.name)
             if change.secret or change.name in secrets:
@@ -777,18 +871,32 @@ def _resolve_related_names(rows: list[FeedRow]) -> None:
                 change.old, change.new = _mask(change.old), _mask(change.new)
                 if row.operation == UPDATE and change.old == change.new == "set":
                     change.old, change.new = "set", SECRET_CHANGED
+                kept.append(change)
                 continue
             change.old = display_value(f, change.old, names)
             change.new = display_value(f, change.new, names)
+            if row.operation == UPDATE and change.old == change.new:
+                continue  # noise: different in the database, the same to anyone reading it
+            kept.append(change)
+        row.changes = kept
 
 
 def _related_names(
     wanted: dict[type[models.Model], set[Any]],
 ) -> dict[type[models.Model], dict[Any, str]]:
     """``str()`` of each wanted row, by model and primary key: one query for every model."""
-    names: dict[type[models.Model], dict[Any, str]] = {m: {} for m in wanted}
+    found = _related_rows(wanted)
+    return {m: {pk: _str(obj) for pk, obj in found.get(m, {}).items()} for m in wanted}
+
+
+def _related_rows(
+    wanted: dict[type[models.Model], set[Any]],
+) -> dict[type[models.Model], dict[Any, models.Model]]:
+    """Each wanted row as an instance, by model and primary key: one query for every model."""
+    rows: dict[type[models.Model], dict[Any, models.Model]] = {m: {} for m in wanted}
+    wanted = {m: ids for m, ids in wanted.items() if ids}
     if not wanted:
-        return names
+        return rows
     by_label = {m._meta.label_lower: m for m in wanted}
     branches: list[str] = []
     params: list[Any] = []
@@ -807,8 +915,8 @@ def _related_names(
     for label, row_json in found:
         related_model = by_label[label]
         obj = _shape(related_model).instance(_loads(row_json))  # type: ignore[arg-type]  # never null
-        names[related_model][obj.pk] = _str(obj)
-    return names
+        rows[related_model][obj.pk] = obj
+    return rows
 
 
 def _mask(value: Any) -> str:

@@ -64,6 +64,12 @@ class FeedFilterForm(forms.Form):
         widget=QuickSelect,
     )
     object_id = forms.IntegerField(label="Record ID", required=False, min_value=1)
+    client = forms.IntegerField(
+        label="Client (with its records)",
+        required=False,
+        min_value=1,
+        help_text="A client's ID: its own changes and those of everything that belongs to it",
+    )
     ip = forms.GenericIPAddressField(label="IP address", required=False)
     channel = forms.ChoiceField(
         label="Channel",
@@ -95,6 +101,7 @@ class FeedFilterForm(forms.Form):
             action=(data.get("action") or "").strip(),
             operation=data.get("operation") or "",
             object_id=data.get("object_id"),
+            client_id=data.get("client"),
             ip=data.get("ip") or "",
             channel=data.get("channel") or "",
             request_id=(data.get("request_id") or "").strip(),

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pgtrigger
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -42,6 +44,15 @@ class StaffMembership(User.groups.through):  # type: ignore[name-defined]  # aut
         # Ids, not names: the trail builds this from snapshots and must not query per row.
         return f"user #{self.user_id} in role #{self.group_id}"
 
+    # The audit trail's display name (``audit.feed``): the rows named here are loaded for a
+    # whole page at once and handed to ``audit_name`` by field name (None when gone).
+    audit_name_related = ("user", "group")
+
+    def audit_name(self, related: dict[str, Any]) -> str:
+        user, group = related.get("user"), related.get("group")
+        who = user.get_username() if user else f"user #{self.user_id}"
+        return f"{who} in role {group.name if group else f'#{self.group_id}'}"
+
 
 class StaffRole(Group):
     """A role (group); renaming one or changing what it may do is audited."""
@@ -64,6 +75,15 @@ class StaffRolePermission(Group.permissions.through):  # type: ignore[name-defin
 
     def __str__(self) -> str:
         return f"permission #{self.permission_id} in role #{self.group_id}"
+
+    # The audit trail's display name (``audit.feed``): the rows named here are loaded for a
+    # whole page at once and handed to ``audit_name`` by field name (None when gone).
+    audit_name_related = ("permission", "group")
+
+    def audit_name(self, related: dict[str, Any]) -> str:
+        permission, group = related.get("permission"), related.get("group")
+        what = permission.name if permission else f"permission #{self.permission_id}"
+        return f"{what} in role {group.name if group else f'#{self.group_id}'}"
 
 
 class StaffSessionQuerySet(models.QuerySet):

@@ -2,19 +2,22 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.db.models.fields.json import KT
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.views.generic import ListView, TemplateView
 
-from audit.feed import Feed, FeedFilters, FeedRow, actor_display, hydrate, model_label
+from audit import provenance
+from audit import scope as scoping
+from audit.feed import Feed, FeedFilters, FeedRow, _start_of, actor_display, hydrate, model_label
 from audit.forms import FeedFilterForm
 from audit.models import StaffSession
+from audit.seal import SealStatus
 from audit.seal import status as seal_status
 from audit.tracking import event_model_for, event_models
 from core.views import StaffPermissionRequiredMixin
@@ -164,9 +167,48 @@ EXPORT_HEADER = [
 ]
 
 
-def export_rows(feed: Feed) -> Iterator[list[str]]:
+def seal_lines(filters: FeedFilters, seal: SealStatus, *, now: dt.datetime) -> list[list[str]]:
+    """The export's header lines: what was exported, and how much of that range the seals
+    cover (events after the last seal can still be rewritten by a superuser unnoticed)."""
+    start = _start_of(filters.since) if filters.since else None
+    end = _start_of(filters.until + dt.timedelta(days=1)) if filters.until else now
+    end = min(end, now)
+    shown = [
+        f"{k}={v}"
+        for k, v in sorted(vars(filters).items())
+        if v not in (None, "", False) and k != "context_ids"
+    ]
+    if seal.sealed_through is None:
+        coverage = "not sealed: no seal exists yet"
+    elif seal.sealed_through >= end:
+        coverage = f"fully sealed (sealed up to {_iso(seal.sealed_through)})"
+    elif start is not None and seal.sealed_through < start:
+        coverage = f"not sealed (sealed up to {_iso(seal.sealed_through)}, before this range)"
+    else:
+        coverage = (
+            f"sealed up to {_iso(seal.sealed_through)}; later events in this range are not "
+            "sealed yet"
+        )
+    if seal.verified_at is None:
+        verified = "never verified"
+    else:
+        outcome = "OK" if seal.verified_ok else f"{seal.problems} problem(s)"
+        verified = f"last verified at {_iso(seal.verified_at)}: {outcome}"
+    return [
+        [f"# audit trail export, made at {_iso(now)}"],
+        [f"# range: {_iso(start) if start else 'the beginning'} to {_iso(end)} (UTC)"],
+        ["# filters: " + (", ".join(shown) if shown else "none")],
+        [f"# seal status of this range: {coverage}; {verified}"],
+    ]
+
+
+def _iso(moment: dt.datetime | None) -> str:
+    return "" if moment is None else moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def export_rows(feed: Feed, *, batch: int = 500) -> Iterator[list[str]]:
     yield EXPORT_HEADER
-    for row in feed.iterate():
+    for row in feed.iterate(batch=batch):
         changes = "; ".join(f"{c.label}: {c.old} → {c.new}" for c in row.changes)
         yield [
             spreadsheet_safe(v)
@@ -189,7 +231,12 @@ def export_rows(feed: Feed) -> Iterator[list[str]]:
 
 
 class ExportView(StaffPermissionRequiredMixin, TemplateView):
+    """The feed as CSV, streamed: rows are read a keyset page (``batch`` events) at a time and
+    written as they come, so memory holds one page whatever the range; every feed filter
+    applies. The header lines say which range it is and how far the seals cover it."""
+
     permission_required = REVIEW
+    batch = 500
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         form = FeedFilterForm(request.GET or None)
@@ -204,8 +251,10 @@ class ExportView(StaffPermissionRequiredMixin, TemplateView):
         writer = csv.writer(_Echo())
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         # A stream is a response too; the stubs type TemplateView.get as the plain kind.
+        lines = seal_lines(filters, seal_status(), now=timezone.now())
+        rows = itertools.chain(lines, export_rows(Feed(filters), batch=self.batch))
         return StreamingHttpResponse(  # type: ignore[return-value]  # a stream: a response
-            (writer.writerow(r) for r in export_rows(Feed(filters))),
+            (writer.writerow(r) for r in rows),
             content_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'},
         )
@@ -232,23 +281,37 @@ class StaffSessionListView(StaffPermissionRequiredMixin, ListView):
 
 
 class RecordHistoryMixin:
-    """Adds a History tab (the record's own timeline) to a detail view. Admins only."""
+    """Adds a History tab and provenance markers to a detail view.
+
+    Whoever may view the record reads its history (the view's own permission and queryset
+    decide that); the audit feed and entry pages stay Admin-only. ``history_depth`` > 0 makes
+    it record-wide (``audit/scope.py``): a client's tab covers its contacts, services,
+    invoices…, a hosting account's its add-ons and changes; models the user may not view, and
+    rows an app hides from them (a restricted department's tickets), are left out.
+    """
 
     history_page_size = 25
+    history_depth = 0
     request: HttpRequest
+
+    def history_url(self, obj: Any) -> str:
+        return (obj.get_absolute_url() if hasattr(obj, "get_absolute_url") else "") + "?tab=history"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)  # type: ignore[misc]  # a view mixin
         obj = context["object"]
-        context["can_review_audit"] = self.request.user.has_perm(REVIEW)
+        user = self.request.user
+        context["can_review_audit"] = user.has_perm(REVIEW)
+        context["can_read_history"] = event_model_for(type(obj)) is not None
         context["tab"] = "history" if self.request.GET.get("tab") == "history" else "overview"
         if context["tab"] == "history":
-            if not context["can_review_audit"]:
-                raise PermissionDenied("Only Admins can read the audit trail.")
-            event_model = event_model_for(type(obj))
-            if event_model is None:
+            if not context["can_read_history"]:
                 raise Http404("This record has no history.")
-            context["history"] = Feed(FeedFilters(object_id=obj.pk), models=[event_model]).page(
+            found = scoping.for_user(scoping.branches(obj, obj.pk, self.history_depth), user)
+            context["history_wide"] = self.history_depth > 0
+            context["history"] = Feed(FeedFilters(), scope=found).page(
                 cursor=self.request.GET.get("after"), per_page=self.history_page_size
             )
+        else:
+            context["provenance"] = provenance.of(obj, history_url=self.history_url(obj))
         return context

@@ -839,6 +839,14 @@ class Allocation(models.Model):
     def __str__(self) -> str:
         return f"{self.amount} → invoice #{self.invoice_id}"
 
+    # The audit trail's display name (``audit.feed``): the rows named here are loaded for a
+    # whole page at once and handed to ``audit_name`` by field name (None when gone).
+    audit_name_related = ("invoice",)
+
+    def audit_name(self, related: dict[str, Any]) -> str:
+        invoice = related.get("invoice")
+        return f"{self.amount} → {invoice if invoice else f'invoice #{self.invoice_id}'}"
+
     @property
     def source_label(self) -> str:
         if self.credit_entry_id:

@@ -97,6 +97,7 @@ class TransactionListView(FilteredListView):
 
 
 class InvoiceDetailView(StaffPermissionRequiredMixin, CrumbsMixin, RecordHistoryMixin, DetailView):
+    history_depth = 2  # the invoice, its items, allocations (payments, refunds), credit
     permission_required = "billing.view_invoice"
     template_name = "billing/invoice_detail.html"
     context_object_name = "invoice"

@@ -5,6 +5,7 @@ import functools
 import re
 import zoneinfo
 from collections.abc import Collection
+from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
@@ -441,6 +442,16 @@ class CustomFieldValue(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.field_id}: {self.value[:50]}"
+
+    # The audit trail's display name (``audit.feed``): the rows named here are loaded for a
+    # whole page at once and handed to ``audit_name`` by field name (None when gone).
+    audit_name_related = ("field",)
+
+    def audit_name(self, related: dict[str, Any]) -> str:
+        custom_field = related.get("field")
+        return (
+            f"{custom_field.name if custom_field else f'field #{self.field_id}'}: {self.value[:50]}"
+        )
 
     def get_absolute_url(self) -> str:
         return reverse("clients:client-detail", args=[self.client_id]) + "?tab=custom"

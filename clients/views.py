@@ -63,6 +63,7 @@ class ClientListView(FilteredListView):
 
 
 class ClientDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailView):
+    history_depth = 3  # the client and everything under it: services, add-ons, invoices, items…
     """The client profile: one tab at a time, each a bounded number of queries.
 
     A form posted from a tab and refused comes back on this same page (every app's tabs
@@ -84,7 +85,7 @@ class ClientDetailView(StaffPermissionRequiredMixin, RecordHistoryMixin, DetailV
         tabs = {t.key: t for t in visible(ProfileTab, user)}
         default = next(iter(tabs))
         tab = kwargs.get("tab") or self.request.GET.get("tab", default)
-        if tab != "history" and tab not in tabs:  # History: RecordHistoryMixin's, Admins only
+        if tab != "history" and tab not in tabs:  # History: RecordHistoryMixin's, everyone's
             tab = default
         context["tab"] = tab
         context["default_tab"] = default

@@ -274,6 +274,17 @@ class ApprovalAction:
     labels: tuple[tuple[str, str], ...] = ()
 
 
+@dataclass(frozen=True)
+class HistoryFilter:
+    """Which events of one tracked model a user may read in a record-wide history (a client's
+    History tab, ``audit/scope.py``): ``where(user=)`` returns a SQL condition over the event
+    row ``e`` and its parameters, or None when the user may read them all. The owning app
+    writes it from the same rule its pages use (a restricted department's tickets)."""
+
+    key: str  # the tracked model's label, "support.ticket"
+    where: Callable[..., tuple[str, list[Any]] | None]
+
+
 # The registry ------------------------------------------------------------------------------------
 
 Point = (
@@ -289,6 +300,7 @@ Point = (
     | EmailAttachmentSource
     | EmailBodySource
     | ApprovalAction
+    | HistoryFilter
 )
 P = TypeVar("P", bound=Point)
 

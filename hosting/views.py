@@ -52,6 +52,7 @@ class ServiceListView(FilteredListView):
 
 
 class ServiceDetailView(StaffPermissionRequiredMixin, CrumbsMixin, RecordHistoryMixin, DetailView):
+    history_depth = 2  # the account, its add-ons, changes, domains, notes about it
     permission_required = "hosting.view_service"
     template_name = "hosting/service_detail.html"
     context_object_name = "service"

@@ -17,6 +17,7 @@ from clients.timeline import in_bulk
 from core.extension_points import (
     DashboardPanel,
     EmailAttachmentSource,
+    HistoryFilter,
     NavSection,
     NoteSubject,
     ProfileTab,
@@ -26,7 +27,7 @@ from core.extension_points import (
     register,
 )
 from support import services
-from support.models import Communication, Ticket, TicketReply
+from support.models import Communication, Department, Ticket, TicketReply
 
 TAB_LIMIT = 50
 
@@ -160,6 +161,19 @@ def _follow_ups(*, request: HttpRequest, user: Any) -> dict[str, Any]:
     }
 
 
+def _history_of_tickets(user: Any, column: str) -> tuple[str, list[Any]] | None:
+    """A record-wide history shows the events of tickets (and their replies and files) only
+    when the ticket's department is one the user sees, as ``Ticket.objects.visible_to``: by the
+    ticket's department now, not the one an old snapshot names."""
+    if user.is_superuser or user.has_perm("support.see_all_departments"):
+        return None
+    departments = list(Department.objects.visible_to(user).values_list("pk", flat=True))
+    return (
+        f"e.{column} IN (SELECT t.id FROM support_ticket t WHERE t.department_id = ANY(%s))",  # noqa: S608 - a column name of ours; the ids are a parameter
+        [departments],
+    )
+
+
 register(
     DashboardPanel(
         "tickets", "support.view_ticket", "support/includes/_dashboard.html", _dashboard
@@ -178,4 +192,9 @@ register(
         "support.view_communication",
     ),
     EmailAttachmentSource(services.ATTACHMENT_SOURCE, services.attachment_content),
+    HistoryFilter("support.ticket", lambda *, user: _history_of_tickets(user, "pgh_obj_id")),
+    HistoryFilter("support.ticketreply", lambda *, user: _history_of_tickets(user, "ticket_id")),
+    HistoryFilter(
+        "support.ticketattachment", lambda *, user: _history_of_tickets(user, "ticket_id")
+    ),
 )

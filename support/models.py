@@ -95,6 +95,17 @@ class DepartmentRole(models.Model):
     def __str__(self) -> str:
         return f"department #{self.department_id} visible to role #{self.role_id}"
 
+    # The audit trail's display name (``audit.feed``): the rows named here are loaded for a
+    # whole page at once and handed to ``audit_name`` by field name (None when gone).
+    audit_name_related = ("department", "role")
+
+    def audit_name(self, related: dict[str, Any]) -> str:
+        department, role = related.get("department"), related.get("role")
+        return (
+            f"{department.name if department else f'department #{self.department_id}'} "
+            f"visible to role {role.name if role else f'#{self.role_id}'}"
+        )
+
 
 # Tickets -------------------------------------------------------------------------------------
 
@@ -377,6 +388,14 @@ class TicketReply(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("support:ticket-by-id", args=[self.ticket_id]) + f"#reply-{self.pk}"
+
+    # The audit trail's display name (``audit.feed``): the rows named here are loaded for a
+    # whole page at once and handed to ``audit_name`` by field name (None when gone).
+    audit_name_related = ("ticket",)
+
+    def audit_name(self, related: dict[str, Any]) -> str:
+        ticket = related.get("ticket")
+        return f"{self.get_kind_display()} on {ticket if ticket else f'ticket #{self.ticket_id}'}"
 
 
 class TicketAttachment(models.Model):

@@ -91,7 +91,7 @@ def test_the_profile_tabs_of_an_admin_in_order(staff_client):
     html = page.content.decode()
     assert f'href="{customer.get_absolute_url()}">Summary</a>' in html
     assert "?tab=history" in html  # History, the audit's tab, last
-    assert html.index("?tab=affiliate") < html.index("?tab=history")
+    assert html.index("?tab=affiliate") < html.index('?tab=history">History')
 
 
 def test_the_dashboard_panels_of_an_admin_in_order(staff_client):

@@ -18,7 +18,8 @@ def _urls(customer, contact, note):
         reverse("core:dashboard"): ALL | {None},
         reverse("clients:client-list"): ALL,
         reverse("clients:client-detail", args=[customer.pk]): ALL,
-        reverse("clients:client-detail", args=[customer.pk]) + "?tab=history": {ADMIN},
+        # A record's own history: whoever may view the record (the feed stays Admin-only).
+        reverse("clients:client-detail", args=[customer.pk]) + "?tab=history": ALL,
         reverse("clients:client-detail", args=[customer.pk]) + "?tab=contacts": ALL,
         reverse("clients:client-detail", args=[customer.pk]) + "?tab=notes": ALL,
         reverse("clients:client-detail", args=[customer.pk]) + "?tab=custom": ALL,

@@ -83,7 +83,8 @@ def test_ticket_with_attachment_reply_note_call_and_the_timeline(page, login, ma
     expect(
         feed.get_by_role("link", name=f"#{ticket.number} Email <b>bouncing</b>").first
     ).to_be_visible()
-    expect(feed.get_by_text(f"Internal note on ticket #{ticket.pk}")).to_be_visible()
+    # A reply is named by its ticket's number and subject, not the ticket's id.
+    expect(feed.get_by_text(f"Internal note on #{ticket.number} Email")).to_be_visible()
     expect(feed.get_by_text(f"Communication #{entry.pk}")).to_be_visible()
     expect(feed).to_contain_text("olivia")
 
