@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import Exists, OuterRef
@@ -22,6 +23,7 @@ from affiliates.models import Affiliate, Commission, Payout, Referral
 from approvals import thresholds
 from approvals.views import FourEyesMixin
 from audit.edits import version_of
+from audit.reasons import ReasonCodeMixin
 from audit.views import RecordHistoryMixin
 from clients.models import Client
 from core.pagination import DeferredJoinPaginator
@@ -213,9 +215,17 @@ class CommissionCreateView(_AffiliateAction):
         return f"Commission of {result.amount} added; it clears on {clears_on}."
 
 
-class PayoutCreateView(FourEyesMixin, _AffiliateAction):
+class PayoutCreateView(ReasonCodeMixin, FourEyesMixin, _AffiliateAction):
     permission_required = ("affiliates.change_affiliate", "affiliates.pay_out_affiliate")
     approval_action = "affiliates.record_payout"
+    reason_codes = "affiliates.record_payout"
+
+    def reason_amount(self, form: Any) -> Decimal | None:
+        return form.cleaned_data["amount"]
+
+    def reason_currency(self, form: Any) -> str:
+        return self.object.client.currency
+
     form_class = PayoutForm
     title = "Pay affiliate {a.code}"
     submit = "Record payout"

@@ -48,6 +48,7 @@ class ApprovalRequest(models.Model):
     summary = models.CharField(max_length=300)
     why = models.CharField("why it waits", max_length=300)
     reason = models.TextField("maker's reason", blank=True)
+    reason_code = models.SlugField(max_length=40, blank=True)
     amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True)
     subject_type = models.ForeignKey(

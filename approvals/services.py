@@ -12,6 +12,7 @@ inside a rolled-back savepoint are dropped by Django).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from decimal import Decimal
 from typing import Any
@@ -75,6 +76,7 @@ def request_approval(
     kwargs: dict[str, Any],
     summary: str,
     reason: str = "",
+    reason_code: str = "",
     subject: models.Model | None = None,
 ) -> ApprovalRequest:
     """Keep ``action(**kwargs)`` until someone with ``needed.right`` approves it; nothing of
@@ -84,7 +86,15 @@ def request_approval(
     secrets = {k: kwargs.pop(k) for k in declared.secret_kwargs if k in kwargs}
     now = timezone.now()
     label, url = _label_and_url(subject)
-    with audit.context.context(action="approvals.request_approval", reason=reason, actor=maker):
+    # The reason code names the entry once it is applied, not the request (``REASON_KEYS``).
+    with audit.context.context(
+        action="approvals.request_approval",
+        reason=reason,
+        actor=maker,
+        reason_code=None,
+        amount=None,
+        currency=None,
+    ):
         request = ApprovalRequest(
             action=action,
             right=needed.right,
@@ -92,6 +102,7 @@ def request_approval(
             summary=summary[:300],
             why=needed.why[:300],
             reason=(reason or "").strip(),
+            reason_code=reason_code or "",
             amount=needed.amount,
             currency=needed.currency,
             subject_type=ContentType.objects.get_for_model(subject) if subject else None,
@@ -169,7 +180,19 @@ def approve_request(*, request: ApprovalRequest, approver: Any, reason: str) -> 
         approval_request=request.pk,
         self_approved=self_approved or None,
     ):
-        result = declared.run(actor=request.maker, **kwargs)
+        # The entry's reason code, on a frame of its own around the service (REASON_KEYS).
+        money = request.amount is not None
+        coded = (
+            audit.context.context(
+                reason_code=request.reason_code,
+                amount=str(request.amount) if money else None,
+                currency=request.currency if money else None,
+            )
+            if request.reason_code
+            else contextlib.nullcontext()
+        )
+        with coded:
+            result = declared.run(actor=request.maker, **kwargs)
         label, url = _label_and_url(result)
         _decide(
             request,

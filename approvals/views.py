@@ -68,6 +68,7 @@ class FourEyesMixin:
             kwargs=kwargs,
             summary=self.approval_summary(form),
             reason=self.approval_reason(form),
+            reason_code=form.cleaned_data.get("reason_code", ""),
             subject=self.object,
         )
         messages.info(

@@ -30,7 +30,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 import audit.context
-from audit.models import StaffSession
+from audit.models import ReasonCode, StaffSession
 from core.forms import errors_to_form
 from core.roles import record_offered
 
@@ -369,3 +369,21 @@ class StaffSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("kind",)
     search_fields = ("username", "ip")
     date_hierarchy = "created_at"
+
+
+@admin.register(ReasonCode)
+class ReasonCodeAdmin(AuditedModelAdmin):
+    """The reason-code lists (``audit.reasons``), Admins' to keep. A code is switched off, never
+    deleted: past entries keep it, and the report keeps its label."""
+
+    list_display = ("action", "label", "code", "position", "needs_text", "active")
+    list_filter = ("action", "active")
+    search_fields = ("label", "code", "action")
+    ordering = ("action", "position", "code")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Once in use a code names past entries: its key stays, its words may change.
+        return ("action", "code") if obj is not None else ()

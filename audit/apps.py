@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.db.models.signals import class_prepared
 
@@ -31,3 +33,13 @@ class AuditConfig(AppConfig):
 
         # Grants for new event tables and the hardened trigger check, after every migrate.
         post_migrate.connect(on_post_migrate, dispatch_uid="audit.grants_and_hardening")
+        post_migrate.connect(
+            _ship_reason_codes, sender=self, dispatch_uid="audit.ship_reason_codes"
+        )
+
+
+def _ship_reason_codes(sender: Any, using: str = "default", **kwargs: Any) -> None:
+    if using == "default":
+        from audit.reasons import ship_defaults
+
+        ship_defaults()

@@ -51,6 +51,10 @@ CHANNELS = (WEB, ADMIN, COMMAND, OTHER)
 
 # Keys that belong to one service call and never leak into the calls it makes.
 CALL_KEYS = ("action", "reason", "within")
+# The reason code of an entry (``audit.reasons``) and the money it moves: set by the page on a
+# frame of its own (no action) around the service call, they name that call only, not the
+# calls it makes in turn (each entry is counted once, under its own action).
+REASON_KEYS = ("reason_code", "amount", "currency")
 
 
 @dataclass(frozen=True)
@@ -268,7 +272,9 @@ def context(
     its own root.
     """
     outer = current()
-    base = {k: v for k, v in (outer.metadata if outer else {}).items() if k not in CALL_KEYS}
+    inherited = outer.metadata if outer else {}
+    dropped = CALL_KEYS + (REASON_KEYS if inherited.get("action") else ())
+    base = {k: v for k, v in inherited.items() if k not in dropped}
     if outer is None:
         base["request_id"] = uuid.uuid4().hex
         base["channel"] = OTHER

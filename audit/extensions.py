@@ -19,6 +19,7 @@ def _latest_entries(*, request: HttpRequest, user: Any) -> dict[str, Any]:
 
 register(
     NavSection("audit-feed", "Audit trail", "audit:feed", REVIEW, heading="Audit"),
+    NavSection("reasons", "Reason codes", "audit:reasons", REVIEW, heading="Audit"),
     NavSection("staff-sessions", "Staff sessions", "audit:staff-sessions", REVIEW, heading="Audit"),
     NavSection("roles", "Roles", "audit:roles", "auth.change_group", heading="Audit"),
     DashboardPanel("audit", REVIEW, "audit/includes/_dashboard.html", _latest_entries),

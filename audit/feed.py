@@ -61,6 +61,7 @@ class FeedFilters:
     channel: str = ""
     request_id: str = ""
     reason: str = ""
+    reason_code: str = ""  # ``audit.reasons``: the entries given that code
     unattributed: bool = False
     context_id: uuid.UUID | None = None
     context_ids: tuple[uuid.UUID, ...] | None = None
@@ -238,6 +239,10 @@ class Feed:
         if f.request_id:
             conds.append("c.metadata->>'request_id' = %s")
             params.append(f.request_id)
+        if f.reason_code:
+            # Both, so the partial index on reason codes serves it.
+            conds.append("c.metadata ? 'reason_code' AND c.metadata->>'reason_code' = %s")
+            params.append(f.reason_code)
         if f.reason:
             conds.append("c.metadata->>'reason' ILIKE %s")
             params.append("%" + _like_escape(f.reason) + "%")

@@ -9,6 +9,7 @@ from django.forms.models import ModelChoiceIterator
 
 from audit.context import CHANNELS
 from audit.feed import OPERATION_LABELS, FeedFilters
+from audit.models import ReasonCode
 from audit.tracking import tracked_models
 from core import inputs
 from core.forms import DATE_INPUT, QuickSelect
@@ -33,6 +34,14 @@ def _model_choices() -> list[tuple[str, str]]:
     return [("", "Any record type")] + [
         (m._meta.label_lower, str(m._meta.verbose_name).capitalize()) for m in tracked_models()
     ]
+
+
+def _reason_code_choices() -> list[tuple[str, str]]:
+    """Every code of every list, once (the lists are short: Admins keep them)."""
+    labels: dict[str, str] = {}
+    for code, label in ReasonCode.objects.order_by("code", "-active").values_list("code", "label"):
+        labels.setdefault(code, label)
+    return [("", "Any reason code"), *sorted(labels.items(), key=lambda item: item[1])]
 
 
 class FeedFilterForm(forms.Form):
@@ -79,6 +88,9 @@ class FeedFilterForm(forms.Form):
     )
     request_id = inputs.SearchField(label="Request ID", required=False, max_length=64)
     reason = inputs.SearchField(label="Reason contains", required=False, max_length=200)
+    reason_code = forms.ChoiceField(
+        label="Reason code", required=False, choices=_reason_code_choices, widget=QuickSelect
+    )
     unattributed = forms.BooleanField(label="Unattributed only", required=False)
 
     def clean(self) -> dict[str, Any]:
@@ -106,5 +118,21 @@ class FeedFilterForm(forms.Form):
             channel=data.get("channel") or "",
             request_id=(data.get("request_id") or "").strip(),
             reason=(data.get("reason") or "").strip(),
+            reason_code=data.get("reason_code") or "",
             unattributed=bool(data.get("unattributed")),
         )
+
+
+class ReasonReportForm(forms.Form):
+    since = inputs.DateField(label="From", required=False, widget=DATE_INPUT)
+    until = inputs.DateField(label="To", required=False, widget=DATE_INPUT)
+    action = forms.ChoiceField(label="Action", required=False, choices=(), widget=QuickSelect)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        actions = ReasonCode.objects.values_list("action", flat=True).distinct().order_by("action")
+        # A credit list serves adding and removing credit.
+        shown = sorted({*actions, "billing.remove_credit"} if actions else set())
+        field = self.fields["action"]
+        if isinstance(field, forms.ChoiceField):  # declared so above; narrowed for the types
+            field.choices = [("", "Every action"), *((a, a) for a in shown)]

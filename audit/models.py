@@ -205,3 +205,29 @@ class AuditVerification(models.Model):
     def __str__(self) -> str:
         outcome = "OK" if self.ok else f"{self.problems} problem(s)"
         return f"verification at {self.created_at:%Y-%m-%d %H:%M}: {outcome}"
+
+
+class ReasonCode(models.Model):
+    """One of the short reasons a sensitive action offers (``audit.reasons``), beside the free
+    text: counted on the reasons report, filterable in the feed. Admins edit the lists (the
+    Django admin); a code is switched off, never deleted, so past entries keep their label."""
+
+    action = models.CharField(
+        max_length=100, help_text="The list it belongs to: an action such as billing.add_credit"
+    )
+    code = models.SlugField(max_length=40)
+    label = models.CharField(max_length=100)
+    position = models.PositiveSmallIntegerField(default=0)
+    needs_text = models.BooleanField(
+        "needs the free text", default=False, help_text="Like “other”: the text says what it was."
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ("action", "position", "code")
+        constraints = [
+            models.UniqueConstraint(fields=("action", "code"), name="audit_reason_code_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.action})"

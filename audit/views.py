@@ -12,10 +12,10 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.utils import timezone
 from django.views.generic import ListView, TemplateView
 
-from audit import provenance
+from audit import provenance, reasons
 from audit import scope as scoping
 from audit.feed import Feed, FeedFilters, FeedRow, _start_of, actor_display, hydrate, model_label
-from audit.forms import FeedFilterForm
+from audit.forms import FeedFilterForm, ReasonReportForm
 from audit.models import StaffSession
 from audit.seal import SealStatus
 from audit.seal import status as seal_status
@@ -315,3 +315,43 @@ class RecordHistoryMixin:
         else:
             context["provenance"] = provenance.of(obj, history_url=self.history_url(obj))
         return context
+
+
+class ReasonReportView(StaffPermissionRequiredMixin, TemplateView):
+    """The reasons report (``audit.reasons``): entries per month, action, reason code and staff
+    member, with the money they moved per currency; ``?format=csv`` downloads the same rows."""
+
+    permission_required = REVIEW
+    template_name = "audit/reasons.html"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        form = ReasonReportForm(request.GET or None)
+        valid = not form.is_bound or form.is_valid()
+        data = form.cleaned_data if form.is_bound and valid else {}
+        # A year unless asked otherwise: the table stays a page long.
+        since = data.get("since") or timezone.localdate() - dt.timedelta(days=365)
+        rows = (
+            reasons.report(since=since, until=data.get("until"), action=data.get("action", ""))
+            if valid
+            else []
+        )
+        if valid and request.GET.get("format") == "csv":
+            writer = csv.writer(_Echo())
+            return StreamingHttpResponse(  # type: ignore[return-value]  # a stream: a response
+                (writer.writerow(r) for r in reasons.csv_lines(rows)),
+                content_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": 'attachment; filename="reason-codes.csv"'},
+            )
+        totals: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in rows:
+            total = totals.setdefault(
+                (r.action, r.code),
+                {"action": r.action, "label": r.label, "code": r.code, "count": 0, "sums": {}},
+            )
+            total["count"] += r.count
+            if r.amount is not None:
+                total["sums"][r.currency] = total["sums"].get(r.currency, 0) + r.amount
+        context = self.get_context_data(
+            form=form, rows=rows, totals=sorted(totals.values(), key=lambda t: -t["count"])
+        )
+        return self.render_to_response(context, status=200 if valid else 400)

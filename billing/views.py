@@ -16,6 +16,7 @@ from django.views.generic import DetailView
 
 from approvals import thresholds
 from approvals.views import FourEyesMixin
+from audit.reasons import ReasonCodeMixin
 from audit.views import RecordHistoryMixin
 from billing import services
 from billing.forms import (
@@ -437,9 +438,17 @@ class InvoiceStatusView(_InvoiceActionView):
         )
 
 
-class InvoiceMarkPaidView(FourEyesMixin, _InvoiceActionView):
+class InvoiceMarkPaidView(ReasonCodeMixin, FourEyesMixin, _InvoiceActionView):
     permission_required = ("billing.change_invoice", "billing.mark_paid_without_payment")
     approval_action = "billing.mark_invoice_paid"
+    reason_codes = "billing.mark_invoice_paid"
+
+    def reason_amount(self, form: Any) -> Decimal | None:
+        return self.object.balance_due
+
+    def reason_currency(self, form: Any) -> str:
+        return self.object.currency
+
     title = "Mark {invoice} paid without a payment"
     submit = "Mark paid"
     success_message = "Invoice marked paid."
@@ -612,9 +621,17 @@ class TransactionDetailView(
         return context
 
 
-class RefundView(FourEyesMixin, WriteView):
+class RefundView(ReasonCodeMixin, FourEyesMixin, WriteView):
     permission_required = ("billing.add_transaction", "billing.refund_payment")
     approval_action = "billing.refund_payment"
+    reason_codes = "billing.refund_payment"
+
+    def reason_amount(self, form: Any) -> Decimal | None:
+        return self.refund_amount(form)
+
+    def reason_currency(self, form: Any) -> str:
+        return self.object.currency
+
     form_class = RefundForm
     submit = "Refund"
 
@@ -786,7 +803,7 @@ class SplitPaymentView(FourEyesMixin, _ClientActionView):
         return result.get_absolute_url()
 
 
-class CreditView(FourEyesMixin, _ClientActionView):
+class CreditView(ReasonCodeMixin, FourEyesMixin, _ClientActionView):
     permission_required = "billing.add_creditentry"
     form_class = CreditForm
     title = "Add or remove credit for {client}"
@@ -810,6 +827,15 @@ class CreditView(FourEyesMixin, _ClientActionView):
             "billing.add_credit" if adding else "billing.remove_credit",
             f"You do not have the right to {'add' if adding else 'remove'} credit.",
         )
+
+    # One list for adding and removing: the report tells them apart by action.
+    reason_codes = "billing.add_credit"
+
+    def reason_amount(self, form: Any) -> Decimal | None:
+        return form.cleaned_data["amount"]
+
+    def reason_currency(self, form: Any) -> str:
+        return self.object.currency
 
     @property
     def approval_action(self) -> str:  # set by what was typed: add or remove

@@ -16,6 +16,7 @@ from approvals import thresholds
 from approvals.views import FourEyesMixin
 from audit.edits import version_of
 from audit.feed import Feed, FeedFilters
+from audit.reasons import ReasonCodeMixin
 from audit.tracking import event_model_for
 from audit.views import RecordHistoryMixin
 from clients import services
@@ -236,9 +237,11 @@ class ClientReactivateView(_ClientActionView):
         return f"{self.object.full_name} is active again."
 
 
-class ClientDeleteView(FourEyesMixin, _ClientActionView):
+class ClientDeleteView(ReasonCodeMixin, FourEyesMixin, _ClientActionView):
     permission_required = "clients.delete_client"
     approval_action = "clients.delete_client"
+    reason_codes = "clients.delete_client"
+    reason_field = "audit_reason"
     template_name = "clients/client_delete.html"
     form_class = DeleteClientForm
     title = "Delete {customer.full_name}"

@@ -89,6 +89,7 @@ NAVIGATION_ORDER = (
     "affiliates",  # affiliates
     "kb",  # kb
     "audit-feed",  # audit
+    "reasons",  # audit: the reason codes report
     "staff-sessions",  # audit
     "roles",  # audit: each role's rights (Admins)
     "sign-in-security",  # accounts: second factors and lockouts (Admins)

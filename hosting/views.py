@@ -12,6 +12,7 @@ from django.views.generic import DetailView
 from approvals import thresholds
 from approvals.views import FourEyesMixin
 from audit.edits import version_of
+from audit.reasons import ReasonCodeMixin
 from audit.views import RecordHistoryMixin
 from clients.models import Client
 from core.extension_points import ServiceNotice, ServiceTab, registered, visible
@@ -315,7 +316,7 @@ class DomainStatusView(_RecordStatusView):
         )
 
 
-class _RevealView(_RecordWrite):
+class _RevealView(ReasonCodeMixin, _RecordWrite):
     """Show a stored secret after a reason is given; the reveal itself is recorded.
 
     Its success is the page itself (no redirect: the secret is shown once, never stored in a
@@ -324,6 +325,8 @@ class _RevealView(_RecordWrite):
     template_name = "hosting/reveal.html"
     form_class = RevealForm
     what = ""
+    reason_codes = "hosting.reveal_secret"
+    reason_field = "audit_reason"
 
     def get_title(self) -> str:
         return f"Reveal the {self.what} of {self.object}"

@@ -469,6 +469,11 @@ APPROVAL_SOLE_ADMIN_MAY_SELF_APPROVE = env.bool(
     "APPROVAL_SOLE_ADMIN_MAY_SELF_APPROVE", default=False
 )
 
+# Reason codes (audit/reasons.py): the lists whose code may be left out (by the list's action,
+# e.g. "hosting.reveal_secret"); every other list's code is required. The lists themselves are
+# in the Django admin (Reason codes).
+REASON_CODES_OPTIONAL = env.list("REASON_CODES_OPTIONAL", default=[])
+
 # pghistory: every tracked table is append-only, and its events hold a foreign key to the
 # per-request context row (who, from where, why).
 PGHISTORY_APPEND_ONLY = True

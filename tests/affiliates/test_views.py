@@ -72,13 +72,27 @@ def test_referral_commission_and_payout_pages(client_as, staff_admin):
     cleared_commission(affiliate, "20.00", actor=staff_admin)
     too_much = http.post(
         reverse("affiliates:payout-create", args=[affiliate.pk]),
-        {"amount": "500", "method": "manual", "gateway": "", "reference": "", "reason": ""},
+        {
+            "amount": "500",
+            "method": "manual",
+            "gateway": "",
+            "reference": "",
+            "reason": "",
+            "reason_code": "scheduled",
+        },
     )
     assert too_much.status_code == 400
     assert "balance" in str(too_much.context["form"].errors["amount"])
     ok = http.post(
         reverse("affiliates:payout-create", args=[affiliate.pk]),
-        {"amount": "20", "method": "manual", "gateway": "", "reference": "", "reason": ""},
+        {
+            "amount": "20",
+            "method": "manual",
+            "gateway": "",
+            "reference": "",
+            "reason": "",
+            "reason_code": "scheduled",
+        },
     )
     assert ok.status_code == 302 and Payout.objects.get().amount == Decimal("20.00")
     page = http.get(affiliate.get_absolute_url())

@@ -33,7 +33,7 @@ def paid(make_staff):
 def _refund(http, payment, amount, reason="Customer cancelled"):
     return http.post(
         reverse("billing:refund-create", args=[payment.pk]),
-        {"amount": amount, "transaction_id": "", "reason": reason},
+        {"amount": amount, "transaction_id": "", "reason": reason, "reason_code": "cancelled"},
     )
 
 
@@ -240,9 +240,13 @@ def test_credit_above_its_threshold_waits_and_below_is_added(client_as):
     customer = ClientFactory()
     http = client_as("Billing")
     url = reverse("billing:credit-change", args=[customer.pk])
-    http.post(url, {"action": "add", "amount": "50.00", "reason": "goodwill"})
+    http.post(
+        url, {"action": "add", "amount": "50.00", "reason": "kind", "reason_code": "goodwill"}
+    )
     assert CreditEntry.objects.filter(client=customer).count() == 1
-    http.post(url, {"action": "add", "amount": "50.01", "reason": "goodwill"})
+    http.post(
+        url, {"action": "add", "amount": "50.01", "reason": "kind", "reason_code": "goodwill"}
+    )
     assert CreditEntry.objects.filter(client=customer).count() == 1
     assert ApprovalRequest.objects.get().right == "billing.add_credit"
 
@@ -250,7 +254,8 @@ def test_credit_above_its_threshold_waits_and_below_is_added(client_as):
 def test_every_mark_paid_without_money_waits(client_as, make_staff):
     invoice = make_invoice(actor=make_staff("Billing"))
     client_as("Billing").post(
-        reverse("billing:invoice-mark-paid", args=[invoice.pk]), {"reason": "settled by phone"}
+        reverse("billing:invoice-mark-paid", args=[invoice.pk]),
+        {"reason": "settled by phone", "reason_code": "settled_outside"},
     )
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.UNPAID
@@ -378,7 +383,13 @@ def test_an_affiliate_payout_above_its_threshold_waits(client_as, make_staff):
     cleared_commission(affiliate, "500.00", actor=clerk)
     http = client_as("Billing", username="maker")
     url = reverse("affiliates:payout-create", args=[affiliate.pk])
-    form = {"method": "credit", "reference": "", "reason": "monthly", "gateway": ""}
+    form = {
+        "method": "credit",
+        "reference": "",
+        "reason": "monthly",
+        "gateway": "",
+        "reason_code": "scheduled",
+    }
     http.post(url, {**form, "amount": "200.00"})
     assert Payout.objects.count() == 1
     http.post(url, {**form, "amount": "200.01"})

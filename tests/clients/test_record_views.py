@@ -98,7 +98,8 @@ def test_delete_page_explains_dependents_and_refuses(staff_client):
 def test_delete_an_empty_client(staff_client):
     customer = ClientFactory()
     response = staff_client.post(
-        reverse("clients:client-delete", args=[customer.pk]), {"audit_reason": "typo"}
+        reverse("clients:client-delete", args=[customer.pk]),
+        {"audit_reason": "typo", "reason_code": "mistake"},
     )
     assert response.status_code == 302
     assert not Client.objects.exists()

@@ -32,6 +32,7 @@ SIDEBAR = (
 )
 AUDIT = (
     ("Audit trail", "audit:feed", "audit.review_audit"),
+    ("Reason codes", "audit:reasons", "audit.review_audit"),
     ("Staff sessions", "audit:staff-sessions", "audit.review_audit"),
     ("Roles", "audit:roles", "auth.change_group"),
     ("Sign-in security", "accounts:staff", "auth.change_user"),

@@ -110,6 +110,7 @@ PAGES: dict[str, list[str]] = {
     "audit:feed": [*_names(FeedFilterForm), "after"],
     "audit:export": [*_names(FeedFilterForm), "after"],
     "audit:staff-sessions": ["kind", "page"],
+    "audit:reasons": ["since", "until", "action", "format"],
     "audit:roles": [],
     "accounts:enrol": ["next"],
     "accounts:enrol-qr": [],

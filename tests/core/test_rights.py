@@ -78,7 +78,12 @@ def test_each_role_holds_exactly_its_default_rights(role):
 def test_refund_needs_its_right(client_as):
     payment = pay(make_invoice(), "50.00")
     url = reverse("billing:refund-create", args=[payment.pk])
-    data = {"amount": "10.00", "transaction_id": "", "reason": "Asked for it"}
+    data = {
+        "amount": "10.00",
+        "transaction_id": "",
+        "reason": "Asked for it",
+        "reason_code": "other",
+    }
     take_away(BILLING, "billing.refund_payment")
     assert client_as(BILLING).post(url, data).status_code == 403
     assert client_as(BILLING).get(payment.get_absolute_url()).content.count(b"/refund/") == 0
@@ -94,7 +99,7 @@ def test_adding_and_removing_credit_need_their_rights(client_as, action, right):
     customer = ClientFactory()
     billing.add_credit(client=customer, amount=Decimal("20.00"), reason="Start", actor=None)
     url = reverse("billing:credit-change", args=[customer.pk])
-    data = {"action": action, "amount": "5.00", "reason": "Goodwill"}
+    data = {"action": action, "amount": "5.00", "reason": "Goodwill", "reason_code": "goodwill"}
     take_away(BILLING, right)
     response = client_as(BILLING).post(url, data)
     assert response.status_code == 400 and _not_allowed(response, "action")
@@ -112,7 +117,8 @@ def test_mark_paid_without_money_needs_its_right_not_change_invoice(client_as):
     assert http.post(url, {"reason": "Settled by phone"}).status_code == 403
     assert b"/mark-paid/" not in http.get(invoice.get_absolute_url()).content
     grant(BILLING, "billing.mark_paid_without_payment")
-    assert client_as(BILLING).post(url, {"reason": "Settled by phone"}).status_code == 302
+    settled = {"reason": "Settled by phone", "reason_code": "settled_outside"}
+    assert client_as(BILLING).post(url, settled).status_code == 302
     invoice.refresh_from_db()
     assert invoice.status == "paid" and invoice.paid_without_payment
 
@@ -205,9 +211,10 @@ def test_revealing_a_secret_needs_its_right_and_support_no_longer_has_it(client_
     http = client_as(SUPPORT)
     assert http.post(url, {"audit_reason": "Client on the phone"}).status_code == 403
     assert b"Reveal" not in http.get(record.get_absolute_url()).content
-    assert client_as(ADMIN).post(url, {"audit_reason": "Client on the phone"}).status_code == 200
+    asked = {"audit_reason": "Client on the phone", "reason_code": "client_request"}
+    assert client_as(ADMIN).post(url, asked).status_code == 200
     grant(SUPPORT, "hosting.reveal_secret")
-    assert client_as(SUPPORT).post(url, {"audit_reason": "Client call"}).status_code == 200
+    assert client_as(SUPPORT).post(url, asked).status_code == 200
 
 
 def test_changing_a_clients_currency_needs_its_right(client_as):
@@ -230,7 +237,14 @@ def test_paying_out_an_affiliate_needs_its_right(client_as):
     affiliate = enrol()
     cleared_commission(affiliate, "80.00")
     url = reverse("affiliates:payout-create", args=[affiliate.pk])
-    data = {"amount": "50.00", "method": "credit", "gateway": "", "reference": "", "reason": ""}
+    data = {
+        "amount": "50.00",
+        "method": "credit",
+        "gateway": "",
+        "reference": "",
+        "reason": "",
+        "reason_code": "scheduled",
+    }
     take_away(BILLING, "affiliates.pay_out_affiliate")
     assert client_as(BILLING).post(url, data).status_code == 403
     assert b"/payout" not in client_as(BILLING).get(affiliate.get_absolute_url()).content

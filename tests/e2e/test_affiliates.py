@@ -48,6 +48,7 @@ def test_enrol_refer_clear_and_pay_a_commission(page, login, make_staff):
     page.get_by_role("link", name="Record payout").click()
     page.get_by_label("Amount").fill("12.00")
     page.get_by_label("Credit on the affiliate's client account").check()
+    page.get_by_label("Reason code").select_option(label="Scheduled payout")
     page.get_by_role("button", name="Record payout").click()
     expect(page.get_by_test_id("balance")).to_have_text("0.00 GBP")
     expect(page.locator("#commissions")).to_contain_text("Paid")

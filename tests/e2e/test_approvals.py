@@ -28,7 +28,8 @@ def test_a_refund_above_the_threshold_waits_until_a_second_person_approves_it(
     page.goto(payment.get_absolute_url())
     page.get_by_role("link", name="Refund").click()
     page.get_by_label("Amount").fill("250.00")
-    page.get_by_label("Reason").fill("Client cancelled within 30 days")
+    page.get_by_label("Reason code").select_option(label="Client cancelled")
+    page.locator("#id_reason").fill("Client cancelled within 30 days")
     page.get_by_role("button", name="Refund").click()
     expect(page.get_by_role("alert")).to_contain_text(
         "Waiting for approval: Refunds above 100.00 USD"

@@ -150,7 +150,9 @@ def test_revealing_the_password_shows_it_once_and_records_it(staff_client):
     service = ServiceFactory(password=crypto.encrypt("hunter22"))
     url = reverse("hosting:service-password", args=[service.pk])
     assert "hunter22" not in staff_client.get(url).content.decode()
-    response = staff_client.post(url, {"audit_reason": "client on the phone"})
+    response = staff_client.post(
+        url, {"audit_reason": "client on the phone", "reason_code": "client_request"}
+    )
     assert "hunter22" in response.content.decode()
     assert response["Cache-Control"] == "no-store"
     assert SecretReveal.objects.filter(service=service).count() == 1
