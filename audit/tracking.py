@@ -16,7 +16,18 @@ from django.db import models
 
 # Apps whose every concrete model is tracked. ``audit`` tracks Django's user through a proxy.
 TRACKED_APPS = frozenset(
-    {"clients", "hosting", "billing", "orders", "support", "affiliates", "kb", "audit", "accounts"}
+    {
+        "clients",
+        "hosting",
+        "billing",
+        "orders",
+        "support",
+        "affiliates",
+        "kb",
+        "audit",
+        "accounts",
+        "review",
+    }
 )
 
 # Field names that are secrets wherever they appear; models add their own with

@@ -73,6 +73,7 @@ DASHBOARD_ORDER = (
     "billing",  # billing: unpaid, overdue, drafts
     "orders",  # orders: pending, cancellations due
     "audit",  # audit: latest manual entries
+    "review",  # review: entries waiting for review
 )
 # The sidebar, top to bottom (sections with a heading come after the main list, in this order).
 NAVIGATION_ORDER = (
@@ -89,6 +90,7 @@ NAVIGATION_ORDER = (
     "kb",  # kb
     "audit-feed",  # audit
     "staff-sessions",  # audit
+    "review-queue",  # review: flagged entries to review (review.review_entry)
     "roles",  # audit: each role's rights (Admins)
     "sign-in-security",  # accounts: second factors and lockouts (Admins)
     "jobs",  # jobs: the background queue's jobs, failed ones included (Admins)
