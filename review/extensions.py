@@ -16,8 +16,8 @@ REVIEW = "review.review_entry"
 def _figures() -> dict[str, Any]:
     open_entries = FlaggedEntry.objects.open()
     return {
-        "waiting": open_entries.filter(status=FlaggedEntry.State.WAITING).count(),
-        "escalated": open_entries.filter(status=FlaggedEntry.State.ESCALATED).count(),
+        "waiting": open_entries.filter(status=FlaggedEntry.Status.WAITING).count(),
+        "escalated": open_entries.filter(status=FlaggedEntry.Status.ESCALATED).count(),
     }
 
 

@@ -9,29 +9,24 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from audit.forms import StaffChoiceField
 from core.forms import QuickSelect, StyledFilterSetMixin, style_widgets
 from review.models import FlaggedEntry, ReviewDecision, ReviewRule
 from review.rules import form_initial, param_fields, params_from_form
 
 STATUS_CHOICES = [
     ("open", "Waiting or escalated"),
-    (FlaggedEntry.State.WAITING, "Waiting"),
-    (FlaggedEntry.State.ESCALATED, "Escalated to Admins"),
-    (FlaggedEntry.State.REVIEWED, "Reviewed"),
+    (FlaggedEntry.Status.WAITING, "Waiting"),
+    (FlaggedEntry.Status.ESCALATED, "Escalated to Admins"),
+    (FlaggedEntry.Status.REVIEWED, "Reviewed"),
     ("all", "Any state"),
 ]
 # Age of the entry (when it was written), in days: (value, label, newer than, older than).
 AGES = {
     "day": ("Last 24 hours", None, 1),
-    "week": ("1–7 days old", 1, 7),
-    "month": ("7–30 days old", 7, 30),
+    "week": ("1 to 7 days old", 1, 7),
+    "month": ("7 to 30 days old", 7, 30),
     "older": ("More than 30 days old", 30, None),
 }
-
-
-class StaffFilter(django_filters.ModelChoiceFilter):
-    field_class = StaffChoiceField
 
 
 class FlaggedEntryFilter(StyledFilterSetMixin, django_filters.FilterSet):
@@ -41,7 +36,7 @@ class FlaggedEntryFilter(StyledFilterSetMixin, django_filters.FilterSet):
     rule = django_filters.ModelChoiceFilter(
         queryset=ReviewRule.objects.order_by("key"), empty_label="Any rule", widget=QuickSelect
     )
-    maker = StaffFilter(
+    maker = django_filters.ModelChoiceFilter(
         label="Staff member",
         queryset=get_user_model().objects.order_by("username"),
         empty_label="Anyone",

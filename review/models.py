@@ -65,21 +65,21 @@ class FlaggedEntry(models.Model):
     one rule flagged. ``entry_key`` names the entry: its request id, else its context id, else
     ``unattributed:<transaction time>`` for writes that carried no context at all."""
 
-    class State(models.TextChoices):
+    class Status(models.TextChoices):
         WAITING = "waiting", "Waiting"
         ESCALATED = "escalated", "Escalated to Admins"
         REVIEWED = "reviewed", "Reviewed"
 
-    OPEN = (State.WAITING, State.ESCALATED)
+    OPEN = (Status.WAITING, Status.ESCALATED)
     STATUS_BADGES = {
-        State.WAITING: "warning",
-        State.ESCALATED: "danger",
-        State.REVIEWED: "success",
+        Status.WAITING: "warning",
+        Status.ESCALATED: "danger",
+        Status.REVIEWED: "success",
     }
     STATUS_TRANSITIONS = {
-        State.WAITING: (State.REVIEWED, State.ESCALATED),
-        State.ESCALATED: (State.REVIEWED,),
-        State.REVIEWED: (),
+        Status.WAITING: (Status.REVIEWED, Status.ESCALATED),
+        Status.ESCALATED: (Status.REVIEWED,),
+        Status.REVIEWED: (),
     }
 
     rule = models.ForeignKey(ReviewRule, on_delete=models.PROTECT, related_name="flagged")
@@ -104,7 +104,7 @@ class FlaggedEntry(models.Model):
     summary = models.CharField(max_length=300)
     # The events the rule matched, as [model label, pgh_id]: the diff shown in the queue.
     event_refs = models.JSONField(default=list, blank=True)
-    status = models.CharField(max_length=10, choices=State.choices, default=State.WAITING)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.WAITING)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

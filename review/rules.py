@@ -278,7 +278,7 @@ def _outside_hours(batch: Batch, params: dict[str, Any]) -> Iterable[Hit]:
         yield Hit(
             entry_key=entry_key(events[0], context),
             summary=f"Written by {context.metadata.get('username', 'a user')} at "
-            f"{local:%a %H:%M}, outside {start:02d}:00–{end:02d}:00",
+            f"{local:%a %H:%M}, outside {start:02d}:00 to {end:02d}:00",
             events=[e.ref for e in events],
             context=context,
             occurred_at=context.created_at,
@@ -311,7 +311,9 @@ def _unattributed(batch: Batch, params: dict[str, Any]) -> Iterable[Hit]:
 def _after_reset(batch: Batch, params: dict[str, Any]) -> Iterable[Hit]:
     window = dt.timedelta(hours=int(params.get("hours", 24)))
     attributed = {
-        cid: c for cid, c in batch.contexts.items() if c.user_id is not None or c.metadata.get("username")
+        cid: c
+        for cid, c in batch.contexts.items()
+        if c.user_id is not None or c.metadata.get("username")
     }
     if not attributed:
         return
@@ -414,9 +416,11 @@ KINDS: dict[str, Kind] = {
             # Django-axes clears a user's failure count at each successful sign-in: not a
             # staff decision.
             lambda: {"ignore_models": ["accounts.failedsignins"]},
-            describe=lambda p: "Any record deleted"
-            + (f" (except {', '.join(p['ignore_models'])})" if p.get("ignore_models") else "")
-            + ".",
+            describe=lambda p: (
+                "Any record deleted"
+                + (f" (except {', '.join(p['ignore_models'])})" if p.get("ignore_models") else "")
+                + "."
+            ),
         ),
         Kind(
             "secret_reveal",
@@ -432,7 +436,7 @@ KINDS: dict[str, Kind] = {
             _outside_hours,
             lambda: {"start_hour": 7, "end_hour": 20, "days": [0, 1, 2, 3, 4]},
             describe=lambda p: (
-                f"Writes by staff outside {int(p.get('start_hour', 7)):02d}:00–"
+                f"Writes by staff outside {int(p.get('start_hour', 7)):02d}:00 to "
                 f"{int(p.get('end_hour', 20)):02d}:00 on "
                 + ", ".join(n[:3] for d, n in WEEKDAYS if d in p.get("days", []))
                 + f" ({settings.TIME_ZONE})."
@@ -443,20 +447,24 @@ KINDS: dict[str, Kind] = {
             "Unattributed writes",
             _unattributed,
             lambda: {"channels": [OTHER], "commands": ["shell", "dbshell"]},
-            describe=lambda p: "Writes without any context (psql), and contexts with no staff "
-            "member on channel "
-            + (", ".join(p.get("channels") or []) or "—")
-            + " or from manage.py "
-            + (", ".join(p.get("commands") or []) or "—")
-            + ".",
+            describe=lambda p: (
+                "Writes without any context (psql), and contexts with no staff "
+                "member on channel "
+                + (", ".join(p.get("channels") or []) or "—")
+                + " or from manage.py "
+                + (", ".join(p.get("commands") or []) or "—")
+                + "."
+            ),
         ),
         Kind(
             "after_reset",
             "After a second-factor reset or lockout",
             _after_reset,
             lambda: {"hours": 24},
-            describe=lambda p: f"Anything a user writes within {p.get('hours', 24)} hours "
-            "after their second factor was reset or they were locked out.",
+            describe=lambda p: (
+                f"Anything a user writes within {p.get('hours', 24)} hours "
+                "after their second factor was reset or they were locked out."
+            ),
         ),
     )
 }
@@ -507,10 +515,13 @@ def param_fields(key: str) -> dict[str, forms.Field]:
             for code in _currencies()
         }
     if key == "outside_hours":
-        hour = {"min_value": 0, "max_value": 24}
         return {
-            "start_hour": forms.IntegerField(label="Usual hours start (hour)", **hour),
-            "end_hour": forms.IntegerField(label="Usual hours end (hour)", **hour),
+            "start_hour": forms.IntegerField(
+                label="Usual hours start (hour)", min_value=0, max_value=24
+            ),
+            "end_hour": forms.IntegerField(
+                label="Usual hours end (hour)", min_value=0, max_value=24
+            ),
             "days": forms.TypedMultipleChoiceField(
                 label="Usual days",
                 choices=WEEKDAYS,
@@ -578,7 +589,10 @@ def form_initial(key: str, params: dict[str, Any]) -> dict[str, Any]:
     if key in ("large_credit", "large_refund"):
         return {f"threshold_{k}": v for k, v in (params.get("thresholds") or {}).items()}
     if key == "unattributed":
-        return {"channels": params.get("channels"), "commands": ", ".join(params.get("commands") or [])}
+        return {
+            "channels": params.get("channels"),
+            "commands": ", ".join(params.get("commands") or []),
+        }
     if key == "deletes":
         return {"ignore_models": ", ".join(params.get("ignore_models") or [])}
     return dict(params)

@@ -33,8 +33,16 @@ from audit.feed import actor_display
 from audit.models import StaffSession
 from audit.tracking import UPDATE, event_models
 from review.models import FlaggedEntry, ReviewRule, ScanState
-from review.rules import KINDS, RESET_KINDS, Batch, ContextInfo, Event, Hit, params_of
-from review.rules import ensure_default_rules
+from review.rules import (
+    KINDS,
+    RESET_KINDS,
+    Batch,
+    ContextInfo,
+    Event,
+    Hit,
+    ensure_default_rules,
+    params_of,
+)
 
 BATCH_SIZE = 5_000
 MAX_BATCHES = 20

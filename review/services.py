@@ -39,9 +39,7 @@ def is_admin(user: Any) -> bool:
 
 
 @transaction.atomic
-def decide_entry(
-    *, entry: FlaggedEntry, decision: str, note: str, reviewer: Any
-) -> ReviewDecision:
+def decide_entry(*, entry: FlaggedEntry, decision: str, note: str, reviewer: Any) -> ReviewDecision:
     """Mark a flagged entry reviewed, or escalate it to Admins, with a note.
 
     Refused (with a code) to the entry's maker (``own_entry``: a second pair of eyes, never
@@ -52,11 +50,9 @@ def decide_entry(
     if decision not in ReviewDecision.Decision.values:
         raise ValidationError("Reviewed or escalated, nothing else.", code="invalid_status")
     if entry.maker_id is not None and entry.maker_id == reviewer.pk:
-        raise ValidationError(
-            "You made this entry: someone else reviews it.", code="own_entry"
-        )
+        raise ValidationError("You made this entry: someone else reviews it.", code="own_entry")
     require_transition(entry, decision, noun="flagged entry")
-    if entry.status == FlaggedEntry.State.ESCALATED and not is_admin(reviewer):
+    if entry.status == FlaggedEntry.Status.ESCALATED and not is_admin(reviewer):
         raise ValidationError(
             "This entry was escalated: an Admin decides on it.", code="escalated_to_admins"
         )

@@ -64,9 +64,11 @@ class QueueView(FilteredListView):
         user = self.request.user
         is_admin = services.is_admin(user)
         for entry in entries:
-            entry.own = entry.maker_id is not None and entry.maker_id == user.pk  # type: ignore[attr-defined]  # for the page
-            entry.can_decide = entry.is_open and not entry.own and (  # type: ignore[attr-defined]  # for the page
-                entry.status != FlaggedEntry.State.ESCALATED or is_admin
+            entry.own = entry.maker_id is not None and entry.maker_id == user.pk
+            entry.can_decide = (
+                entry.is_open
+                and not entry.own
+                and (entry.status != FlaggedEntry.Status.ESCALATED or is_admin)
             )
         context.update(
             entries=entries,
@@ -191,7 +193,7 @@ class DigestSettingsView(WriteView):
     intro = "Once a day, an email listing what was flagged since the last one."
 
     def get_initial(self) -> dict[str, Any]:
-        prefs = ReviewerSettings.objects.filter(user=self.request.user).first()
+        prefs = ReviewerSettings.objects.filter(user_id=self.request.user.pk or 0).first()
         return {"daily_digest": bool(prefs and prefs.daily_digest)}
 
     def get_crumbs(self) -> list[tuple[str, str]]:
@@ -209,4 +211,3 @@ class DigestSettingsView(WriteView):
 
     def get_success_url(self, result: Any) -> str:
         return reverse("review:queue")
-

@@ -31,6 +31,8 @@ SCHEDULES = {
     "audit.verify": "0 3 * * *",
     "affiliates.clear_commissions": "10 0 * * *",
     "orders.process_cancellations": "20 0 * * *",
+    "review.scan": "* * * * *",
+    "review.send_digest": "0 7 * * *",
 }
 
 

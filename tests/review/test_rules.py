@@ -219,7 +219,9 @@ def test_a_write_with_no_audit_context_is_flagged_unattributed(flags_of):
                 "SELECT set_config('pghistory.context_id', '', true), "
                 "set_config('pghistory.context_metadata', '', true)"
             )
-            cur.execute("UPDATE clients_client SET city = 'Edited by hand' WHERE id = %s", [customer.pk])
+            cur.execute(
+                "UPDATE clients_client SET city = 'Edited by hand' WHERE id = %s", [customer.pk]
+            )
 
     flags = flags_of(psql)
     assert rule_keys(flags) == {"unattributed"}
