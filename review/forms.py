@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import django_filters
@@ -29,6 +30,15 @@ AGES = {
 }
 
 
+# Bounded like the column (12 digits, 2 decimals): 1e999999 is refused, not sent to PostgreSQL.
+AMOUNT: dict[str, Any] = {
+    "min_value": 0,
+    "max_value": Decimal("9999999999.99"),
+    "max_digits": 12,
+    "decimal_places": 2,
+}
+
+
 class FlaggedEntryFilter(StyledFilterSetMixin, django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
         choices=STATUS_CHOICES, method="filter_status", empty_label=None, label="State"
@@ -49,12 +59,18 @@ class FlaggedEntryFilter(StyledFilterSetMixin, django_filters.FilterSet):
         label="Age",
     )
     amount_min = django_filters.NumberFilter(
-        field_name="amount", lookup_expr="gte", label="Amount from", min_value=0
+        field_name="amount", lookup_expr="gte", label="Amount from", **AMOUNT
     )
     amount_max = django_filters.NumberFilter(
-        field_name="amount", lookup_expr="lte", label="Amount up to", min_value=0
+        field_name="amount", lookup_expr="lte", label="Amount up to", **AMOUNT
     )
-    entry = django_filters.NumberFilter(field_name="pk", widget=forms.HiddenInput)
+    entry = django_filters.NumberFilter(
+        field_name="pk",
+        widget=forms.HiddenInput,
+        min_value=1,
+        max_value=2**31 - 1,
+        decimal_places=0,
+    )
 
     class Meta:
         model = FlaggedEntry

@@ -489,11 +489,11 @@ def ensure_default_rules() -> int:
     missing = [key for key in KINDS if key not in existing]
     if not missing:
         return 0
-    with audit.context.context(action="review.create_default_rules"):
-        ReviewRule.objects.bulk_create(
-            [ReviewRule(key=key, params=KINDS[key].defaults()) for key in missing],
-            ignore_conflicts=True,
-        )
+    # Under the caller's context: migrate's (channel command) or the scan's.
+    ReviewRule.objects.bulk_create(
+        [ReviewRule(key=key, params=KINDS[key].defaults()) for key in missing],
+        ignore_conflicts=True,
+    )
     return len(missing)
 
 

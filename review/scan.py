@@ -235,20 +235,22 @@ def locked_state() -> ScanState:
 def scan_trail(*, max_batches: int = MAX_BATCHES, batch_size: int = BATCH_SIZE) -> ScanResult:
     """Read the trail since the watermark (less the look-back) and flag what the enabled rules
     match. Idempotent; concurrent calls take turns on the watermark row."""
-    ensure_default_rules()
-    state = locked_state()
-    with connection.cursor() as cur:
-        cur.execute("SELECT now()")
-        started = cur.fetchone()[0]
-    rules = [r for r in ReviewRule.objects.filter(enabled=True).order_by("key") if r.key in KINDS]
-    reads = {label for r in rules for label in KINDS[r.key].reads}
-    lookback = dt.timedelta(seconds=settings.AUDIT_SEAL_HORIZON_SECONDS)
-    since = None if state.scanned_through is None else state.scanned_through - lookback
-    after: tuple[dt.datetime, str, int] | None = None
-    seen = flagged = 0
-    through: dt.datetime | None = started
-    load_resets = _resets_loader(started)
     with audit_context(action=ACTION):
+        ensure_default_rules()
+        state = locked_state()
+        with connection.cursor() as cur:
+            cur.execute("SELECT now()")
+            started = cur.fetchone()[0]
+        rules = [
+            r for r in ReviewRule.objects.filter(enabled=True).order_by("key") if r.key in KINDS
+        ]
+        reads = {label for r in rules for label in KINDS[r.key].reads}
+        lookback = dt.timedelta(seconds=settings.AUDIT_SEAL_HORIZON_SECONDS)
+        since = None if state.scanned_through is None else state.scanned_through - lookback
+        after: tuple[dt.datetime, str, int] | None = None
+        seen = flagged = 0
+        through: dt.datetime = started
+        load_resets = _resets_loader(started)
         for _ in range(max_batches):
             events = _read_events(since, after, reads, batch_size)
             if not events:
@@ -265,14 +267,16 @@ def scan_trail(*, max_batches: int = MAX_BATCHES, batch_size: int = BATCH_SIZE) 
             if len(events) < batch_size:
                 break
         else:
-            # Stopped with more to read (a first scan of a long trail): go on from here next time.
-            through = after[0] if after is not None else started
-    if state.scanned_through is None or (through is not None and through > state.scanned_through):
-        state.scanned_through = through
-    state.last_scan_at = started
-    state.save(update_fields=["scanned_through", "last_scan_at"])
+            # Stopped with more to read (a first scan of a long trail): on from here next time.
+            if after is not None:
+                through = after[0]
+        if state.scanned_through is None or through > state.scanned_through:
+            state.scanned_through = through
+        state.last_scan_at = started
+        state.save(update_fields=["scanned_through", "last_scan_at"])
     return ScanResult(events=seen, flagged=flagged, scanned_through=state.scanned_through)
 
 
 def _loads(text: str | None) -> dict[str, Any] | None:
+    # Decimal keeps a money column's digits ("12.50"); json would read a float.
     return None if text is None else json.loads(text, parse_float=Decimal)
