@@ -15,7 +15,7 @@ from review.models import FlaggedEntry, ReviewDecision, ReviewRule
 from review.rules import form_initial, param_fields, params_from_form
 
 STATUS_CHOICES = [
-    ("open", "Waiting or escalated"),
+    ("open", "Open (to decide)"),
     (FlaggedEntry.Status.WAITING, "Waiting"),
     (FlaggedEntry.Status.ESCALATED, "Escalated to Admins"),
     (FlaggedEntry.Status.REVIEWED, "Reviewed"),
@@ -59,10 +59,10 @@ class FlaggedEntryFilter(StyledFilterSetMixin, django_filters.FilterSet):
         label="Age",
     )
     amount_min = django_filters.NumberFilter(
-        field_name="amount", lookup_expr="gte", label="Amount from", **AMOUNT
+        field_name="amount", lookup_expr="gte", label="Amount ≥", **AMOUNT
     )
     amount_max = django_filters.NumberFilter(
-        field_name="amount", lookup_expr="lte", label="Amount up to", **AMOUNT
+        field_name="amount", lookup_expr="lte", label="Amount ≤", **AMOUNT
     )
     entry = django_filters.NumberFilter(
         field_name="pk",
