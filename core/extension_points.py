@@ -206,6 +206,18 @@ class NavSection:
 
 
 @dataclass(frozen=True)
+class FeedFilter:
+    """An extra filter of the audit feed from another app (the review queue's "review state"):
+    a choice ``key`` (the query parameter) whose chosen value ``contexts(value=)`` turns into
+    the ids of the contexts the feed keeps."""
+
+    key: str
+    label: str
+    choices: Sequence[tuple[str, str]]
+    contexts: Callable[..., Sequence[Any]]
+
+
+@dataclass(frozen=True)
 class CurrencyLock:
     """A reason a client's currency may no longer change: ``check(client=)`` returns why
     ("the client has invoices"), or "" when it may."""
@@ -270,6 +282,7 @@ Point = (
     | TimelineSource
     | DashboardPanel
     | NavSection
+    | FeedFilter
     | CurrencyLock
     | InvoiceStatusHandler
     | EmailAttachmentSource

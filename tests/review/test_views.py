@@ -196,3 +196,18 @@ def test_a_reviewer_asks_for_the_daily_digest(staff_client, staff_admin):
     response = staff_client.post(reverse("review:digest-settings"), {"daily_digest": "on"})
     assert response.status_code == 302
     assert ReviewerSettings.objects.get(user=staff_admin).daily_digest is True
+
+
+def test_the_audit_feed_filters_on_review_state(staff_client, bea):
+    _credit(bea, "800.00")
+    scan_trail()
+    _credit(bea, "10.00")  # not flagged
+    feed = reverse("audit:feed")
+    rows = staff_client.get(feed, {"review_state": "open", "model": "billing.creditentry"})
+    shown = {r.event.amount for r in rows.context["page"].rows}
+    assert shown == {Decimal("800.00")}
+    FlaggedEntry.objects.filter(rule__key="large_credit").update(status="reviewed")
+    rows = staff_client.get(feed, {"review_state": "open", "model": "billing.creditentry"})
+    assert rows.context["page"].rows == []
+    rows = staff_client.get(feed, {"review_state": "reviewed", "model": "billing.creditentry"})
+    assert {r.event.amount for r in rows.context["page"].rows} == {Decimal("800.00")}
