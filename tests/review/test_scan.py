@@ -69,6 +69,7 @@ def test_the_scan_reads_a_constant_number_of_queries_per_batch(
 @pytest.mark.django_db(transaction=True)
 def test_two_scans_at_once_file_each_flag_once():
     actor = StaffFactory(role="Admin", username="conc-admin")
+    scan_trail()  # the watermark row exists: only its lock keeps the two apart
     _credits(actor, 4)
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
