@@ -160,6 +160,28 @@ def test_a_price_other_than_the_catalogs_is_flagged(flags_of, customer, staff_ad
     assert rule_keys(flags) == {"price_override"}
 
 
+def test_editing_a_service_already_priced_by_hand_is_not_flagged_again(
+    flags_of, customer, staff_admin
+):
+    product = ProductFactory(monthly=Decimal("5.00"))
+    data = {
+        "product": product,
+        "registration_date": TODAY,
+        "billing_cycle": "monthly",
+        "first_payment_amount": Decimal("3"),
+        "recurring_amount": Decimal("3"),
+    }
+    service = hosting.create_service(
+        client=customer, data=data, actor=staff_admin, reason="loyalty"
+    )
+    flags = flags_of(
+        lambda: hosting.update_service(
+            service=service, data={"admin_notes": "called about DNS"}, actor=staff_admin
+        )
+    )
+    assert rule_keys(flags) == set()
+
+
 def test_a_delete_is_flagged(flags_of, customer, staff_admin):
     contact = ContactFactory(client=customer)
     flags = flags_of(
