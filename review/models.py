@@ -137,7 +137,8 @@ class FlaggedEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.rule_id and self.rule.title}: {self.summary}"
+        # No rule name: the trail builds this from snapshots and must not query per row.
+        return f"Flagged: {self.summary}"
 
     def get_absolute_url(self) -> str:
         return reverse("review:queue") + f"?status=all&entry={self.pk}"
