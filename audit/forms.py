@@ -11,7 +11,8 @@ from audit.context import CHANNELS
 from audit.feed import OPERATION_LABELS, FeedFilters
 from audit.models import ReasonCode
 from audit.tracking import tracked_models
-from core import inputs
+from core import extension_points, inputs
+from core.extension_points import FeedFilter
 from core.forms import DATE_INPUT, QuickSelect
 
 
@@ -102,10 +103,35 @@ class FeedFilterForm(forms.Form):
             self.add_error("until", forms.ValidationError("Ends before it starts.", code="range"))
         return cleaned
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Filters other apps offer (core.extension_points.FeedFilter): the review state...
+        for point in extension_points.registered(FeedFilter):
+            self.fields[point.key] = forms.ChoiceField(
+                label=point.label,
+                required=False,
+                choices=[("", "Any"), *point.choices],
+                widget=QuickSelect,
+            )
+
+    @property
+    def extension_fields(self) -> list[forms.BoundField]:
+        return [self[p.key] for p in extension_points.registered(FeedFilter)]
+
+    def _extension_contexts(self) -> tuple[Any, ...] | None:
+        chosen: set[Any] | None = None
+        for point in extension_points.registered(FeedFilter):
+            value = self.cleaned_data.get(point.key)
+            if value:
+                ids = set(point.contexts(value=value))
+                chosen = ids if chosen is None else chosen & ids
+        return None if chosen is None else tuple(chosen)
+
     def to_filters(self) -> FeedFilters:
         data = self.cleaned_data
         actor = data.get("actor")
         return FeedFilters(
+            context_ids=self._extension_contexts(),
             since=data.get("since"),
             until=data.get("until"),
             actor_id=actor.pk if actor else None,

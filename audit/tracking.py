@@ -27,6 +27,7 @@ TRACKED_APPS = frozenset(
         "audit",
         "accounts",
         "approvals",
+        "review",
     }
 )
 

@@ -178,4 +178,7 @@ CODES: dict[str, str] = {
     "sealer_busy": "Another sealer is running.",
     "export_unreadable": "The seal export file cannot be read.",
     "export_diverged": "The seal export and the database disagree about the last seal.",
+    # Review queue
+    "own_entry": "A flagged entry is reviewed by someone other than the person who made it.",
+    "escalated_to_admins": "An escalated entry is decided by an Admin.",
 }

@@ -74,6 +74,7 @@ DASHBOARD_ORDER = (
     "orders",  # orders: pending, cancellations due
     "approvals",  # approvals: what waits for my approval, my requests
     "audit",  # audit: latest manual entries
+    "review",  # review: entries waiting for review
 )
 # The sidebar, top to bottom (sections with a heading come after the main list, in this order).
 NAVIGATION_ORDER = (
@@ -91,6 +92,7 @@ NAVIGATION_ORDER = (
     "audit-feed",  # audit
     "reasons",  # audit: the reason codes report
     "staff-sessions",  # audit
+    "review-queue",  # review: flagged entries to review (review.review_entry)
     "roles",  # audit: each role's rights (Admins)
     "sign-in-security",  # accounts: second factors and lockouts (Admins)
     "jobs",  # jobs: the background queue's jobs, failed ones included (Admins)
@@ -207,6 +209,18 @@ class NavSection:
 
 
 @dataclass(frozen=True)
+class FeedFilter:
+    """An extra filter of the audit feed from another app (the review queue's "review state"):
+    a choice ``key`` (the query parameter) whose chosen value ``contexts(value=)`` turns into
+    the ids of the contexts the feed keeps."""
+
+    key: str
+    label: str
+    choices: Sequence[tuple[str, str]]
+    contexts: Callable[..., Sequence[Any]]
+
+
+@dataclass(frozen=True)
 class CurrencyLock:
     """A reason a client's currency may no longer change: ``check(client=)`` returns why
     ("the client has invoices"), or "" when it may."""
@@ -296,6 +310,7 @@ Point = (
     | TimelineSource
     | DashboardPanel
     | NavSection
+    | FeedFilter
     | CurrencyLock
     | InvoiceStatusHandler
     | EmailAttachmentSource

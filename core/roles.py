@@ -74,6 +74,8 @@ RIGHTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "affiliates.pay_out_affiliate": ("Pay out an affiliate", (BILLING,)),
     # Support held this through ``hosting.change_service`` until it became a right of its own.
     "hosting.reveal_secret": ("Reveal a stored password or EPP code", ()),
+    # The review queue (issue 19): a second pair of eyes on flagged entries of the trail.
+    "review.review_entry": ("Review flagged entries of the audit trail", ()),
 }
 
 

@@ -79,6 +79,9 @@ INSTALLED_APPS = [
     "kb",
     # Sign-in (second factor, lockout, session limits); after django_otp, whose admin it hides.
     "accounts",
+    # The review queue over the trail (rules, flagged entries, decisions); reads the trail, so
+    # after every tracked app.
+    "review",
     "demo",  # demo data and ``manage.py seed_demo`` (no models)
 ]
 

@@ -17,6 +17,7 @@ urlpatterns = [
     path("affiliates/", include("affiliates.urls")),
     path("kb/", include("kb.urls")),
     path("audit/", include("audit.urls")),
+    path("review/", include("review.urls")),
     path("accounts/", include("accounts.urls")),
     path("approvals/", include("approvals.urls")),
     path(

@@ -29,6 +29,7 @@ APPS = (
     "kb",
     "accounts",
     "jobs",
+    "review",
 )
 # Classes that take a code, and its position when given without the keyword.
 ERROR_CLASSES = {"ValidationError": 1, "RegexValidator": 2}

@@ -34,6 +34,7 @@ AUDIT = (
     ("Audit trail", "audit:feed", "audit.review_audit"),
     ("Reason codes", "audit:reasons", "audit.review_audit"),
     ("Staff sessions", "audit:staff-sessions", "audit.review_audit"),
+    ("Review queue", "review:queue", "review.review_entry"),
     ("Roles", "audit:roles", "auth.change_group"),
     ("Sign-in security", "accounts:staff", "auth.change_user"),
     (
@@ -106,6 +107,7 @@ def test_the_dashboard_panels_of_an_admin_in_order(staff_client):
         "orders",
         "approvals",
         "audit",
+        "review",
     ]
 
 

@@ -23,6 +23,7 @@ from core.roles import ADMIN
 from hosting.forms import DomainFilter, ServiceFilter
 from kb.forms import ArticleFilter, CompareForm
 from orders.forms import ChooseClientForm, OrderFilter
+from review.forms import FlaggedEntryFilter
 from support.forms import ChooseRequesterForm, CommunicationFilter, FollowUpFilter, TicketFilter
 from tests.factories.billing import make_invoice
 from tests.factories.clients import ClientFactory, NoteFactory
@@ -112,6 +113,10 @@ PAGES: dict[str, list[str]] = {
     "audit:staff-sessions": ["kind", "page"],
     "audit:reasons": ["since", "until", "action", "format"],
     "audit:roles": [],
+    "review:queue": [*_names(FlaggedEntryFilter), "page"],
+    "review:scan": [],
+    "review:rules": [],
+    "review:digest-settings": [],
     "accounts:enrol": ["next"],
     "accounts:enrol-qr": [],
     "accounts:verify": ["next"],

@@ -38,6 +38,9 @@ ALLOWED: dict[str, set[str]] = {
     "support": {*BILLING, "billing"},
     "affiliates": {*BILLING, "billing"},
     "kb": {*AUDIT, "audit"},
+    # The review queue reads the trail (audit), queues its digest through the outbox (clients)
+    # and its scan on the queue (jobs); business rows only by model label, never imported.
+    "review": {*CLIENTS, "clients"},
 }
 OURS = {*ALLOWED, "demo", "whmcs_manual", "benchmarks"}
 # The project (settings, urls), the demo data and the benchmark sit on top: they may import

@@ -32,6 +32,8 @@ SCHEDULES = {
     "affiliates.clear_commissions": "10 0 * * *",
     "orders.process_cancellations": "20 0 * * *",
     "approvals.expire": "*/15 * * * *",
+    "review.scan": "* * * * *",
+    "review.send_digest": "0 7 * * *",
 }
 
 
