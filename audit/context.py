@@ -275,11 +275,14 @@ def context(
     inherited = outer.metadata if outer else {}
     dropped = CALL_KEYS + (REASON_KEYS if inherited.get("action") else ())
     base = {k: v for k, v in inherited.items() if k not in dropped}
+    # The service call this one is made within: the nearest frame with an action (a page's
+    # reason-code frame in between has none).
+    enclosing = next((f for f in reversed(_frames.get()) if f.metadata.get("action")), None)
     if outer is None:
         base["request_id"] = uuid.uuid4().hex
         base["channel"] = OTHER
-    elif outer.metadata.get("action"):
-        base["within"] = outer.metadata["action"]
+    elif enclosing is not None:
+        base["within"] = enclosing.metadata["action"]
     values = {
         **base,
         **_actor_metadata(actor),

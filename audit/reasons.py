@@ -40,8 +40,9 @@ def ship_defaults() -> int:
         if (action, code) not in existing
     ]
     if missing:
-        with audit.context.context(action="audit.ship_reason_codes"):
-            ReasonCode.objects.bulk_create(missing)
+        # Under the caller's context (``migrate``'s command run); a frame of its own would add
+        # a context row to every ``flush``.
+        ReasonCode.objects.bulk_create(missing)
     return len(missing)
 
 

@@ -285,7 +285,8 @@ def test_money_dated_more_than_seven_days_back_waits(client_as, make_staff):
 def test_every_client_delete_waits_and_the_admin_cannot_delete_around_it(client_as, staff_client):
     customer = ClientFactory()
     client_as("Admin").post(
-        reverse("clients:client-delete", args=[customer.pk]), {"audit_reason": "typo"}
+        reverse("clients:client-delete", args=[customer.pk]),
+        {"audit_reason": "typo", "reason_code": "mistake"},
     )
     assert Client.objects.filter(pk=customer.pk).exists()
     assert ApprovalRequest.objects.get().action == "clients.delete_client"
