@@ -108,3 +108,14 @@ class FeedFilterForm(forms.Form):
             reason=(data.get("reason") or "").strip(),
             unattributed=bool(data.get("unattributed")),
         )
+
+
+class RevertForm(forms.Form):
+    """The why of a revert: always required (a revert is a change like any other)."""
+
+    reason = forms.CharField(
+        label="Reason",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why the edit is set back; it is recorded with the revert.",
+    )

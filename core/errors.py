@@ -178,4 +178,8 @@ CODES: dict[str, str] = {
     "sealer_busy": "Another sealer is running.",
     "export_unreadable": "The seal export file cannot be read.",
     "export_diverged": "The seal export and the database disagree about the last seal.",
+    "not_revertible": "The entry is not a field edit the trail can set back (money, a sent "
+    "invoice, a secret, a kind no app reverts); the page says what to do instead.",
+    "revert_stale": "The record changed after the entry being reverted: only its latest "
+    "change can be reverted.",
 }

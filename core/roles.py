@@ -74,6 +74,8 @@ RIGHTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "affiliates.pay_out_affiliate": ("Pay out an affiliate", (BILLING,)),
     # Support held this through ``hosting.change_service`` until it became a right of its own.
     "hosting.reveal_secret": ("Reveal a stored password or EPP code", ()),
+    # Admins only: the audit entry pages it is used from are theirs (``audit.review_audit``).
+    "audit.revert_entry": ("Revert a field edit from the audit trail", ()),
 }
 
 
