@@ -110,10 +110,18 @@ def plan(*, label: str, pgh_id: int) -> Plan | None:
             "Only a field edit can be reverted here: this entry "
             + ("created the record." if event.pgh_label == "insert" else "deleted the record."),
         )
-    if reverter is None or reverter.revert is None:
-        return _refuse(found, f"A {tracked._meta.verbose_name} is not reverted from the trail.")
     if found.record is None:
         return _refuse(found, f"The {tracked._meta.verbose_name} no longer exists.")
+    if reverter is None or reverter.revert is None:
+        why = ""
+        if reverter is not None and reverter.refuse is not None:
+            why = reverter.refuse(record=found.record, values={})
+        return _refuse(
+            found,
+            why
+            or f"Changes of this kind of record ({tracked._meta.verbose_name}) are not "
+            "reverted from the trail.",
+        )
     later = manager.filter(pgh_obj_id=event.pgh_obj_id, pgh_id__gt=event.pgh_id)
     latest = later.select_related("pgh_context").order_by("-pgh_id").first()
     if latest is not None:
