@@ -306,14 +306,24 @@ def test_the_entry_page_costs_the_same_queries_with_reverts(staff_client, staff_
             assert staff_client.get(reverse("audit:entry", args=[context_id])).status_code == 200
         return len(captured)
 
-    first = ClientFactory(email="a@example.com")
-    edit = _edit_email(staff_admin, first, email="b@example.com")
+    single = ClientFactory(email="a@example.com", status="active")
+    edit = _edit_email(staff_admin, single, email="b@example.com")
+    # One request, two service calls: an entry of two sections.
+    pair = ClientFactory.create_batch(2, status="active")
+    staff_client.post(
+        reverse("admin:clients_client_changelist"),
+        {"action": "mark_inactive", "_selected_action": [c.pk for c in pair], "audit_reason": "r"},
+    )
+    bulk = [_latest_event(c) for c in pair]
+    assert bulk[0].pgh_context_id != bulk[1].pgh_context_id
     queries(edit.pgh_context_id)  # warm caches
-    before = queries(edit.pgh_context_id)
-    revert.revert_event(label="clients.client", pgh_id=edit.pgh_id, actor=staff_admin, reason="x")
-    # Reverted (the "Reverted by" line), and a second revert of another record elsewhere.
-    second = ClientFactory(email="c@example.com")
-    other = _edit_email(staff_admin, second, email="d@example.com")
-    revert.revert_event(label="clients.client", pgh_id=other.pgh_id, actor=staff_admin, reason="x")
-    assert queries(edit.pgh_context_id) == before
+    one_plain = queries(edit.pgh_context_id)
+    two_plain = queries(bulk[0].pgh_context_id)
+    for event in (edit, *bulk):
+        revert.revert_event(
+            label="clients.client", pgh_id=event.pgh_id, actor=staff_admin, reason="undo"
+        )
+    assert len(revert.reverted_by([e.pgh_context_id for e in bulk])) == 2
+    assert queries(edit.pgh_context_id) == one_plain
+    assert queries(bulk[0].pgh_context_id) == two_plain == one_plain
     assert Context.objects.filter(metadata__reverts=str(edit.pgh_context_id)).count() == 1
