@@ -134,6 +134,19 @@ def test_revert_is_refused_without_the_right(client_as, make_staff, role):
     assert customer.email == "new@example.com"
 
 
+def test_a_reviewer_without_the_revert_right_may_read_but_not_revert(make_staff):
+    customer = ClientFactory(email="old@example.com")
+    edit = _edit_email(make_staff(ADMIN), customer)
+    reviewer = make_staff(SUPPORT)
+    reviewer.user_permissions.add(*_perms("review_audit"))
+    http = force_login_verified(HttpClient(), reviewer)
+    assert http.get(reverse("audit:entry", args=[edit.pgh_context_id])).status_code == 200
+    assert http.get(_url("clients.client", edit)).status_code == 403
+    assert http.post(_url("clients.client", edit), {"reason": "x"}).status_code == 403
+    customer.refresh_from_db()
+    assert customer.email == "new@example.com"
+
+
 def test_only_admins_hold_the_revert_right_by_default(make_staff):
     assert make_staff(ADMIN).has_perm(revert.RIGHT)
     for role in (BILLING, SUPPORT, "Read-only"):
