@@ -234,6 +234,19 @@ def test_a_contact_edit_is_reverted_through_the_contact_service(staff_admin):
     assert _latest_event(contact).pgh_context.metadata["action"] == "clients.update_contact"
 
 
+def test_a_hosting_account_edit_is_reverted_through_the_hosting_service(staff_admin):
+    from hosting.models import Service
+    from hosting.services import update_service
+    from tests.factories.hosting import ServiceFactory
+
+    service = ServiceFactory(admin_notes="first")
+    update_service(service=service, data={"admin_notes": "second"}, actor=staff_admin)
+    edit = _latest_event(service)
+    revert.revert_event(label="hosting.service", pgh_id=edit.pgh_id, actor=staff_admin, reason="y")
+    assert Service.objects.get(pk=service.pk).admin_notes == "first"
+    assert _latest_event(service).pgh_context.metadata["action"] == "hosting.update_service"
+
+
 def test_a_published_invoice_is_not_reverted_and_the_page_says_what_to_do(
     staff_client, staff_admin
 ):
