@@ -247,6 +247,32 @@ def test_a_hosting_account_edit_is_reverted_through_the_hosting_service(staff_ad
     assert _latest_event(service).pgh_context.metadata["action"] == "hosting.update_service"
 
 
+def test_a_ticket_subject_edit_is_reverted_through_the_support_service(staff_admin):
+    from support.models import Ticket
+    from support.services import update_ticket
+    from tests.factories.support import open_ticket
+
+    ticket = open_ticket(actor=staff_admin, subject="Site down")
+    update_ticket(ticket=ticket, data={"subject": "Site slow"}, actor=staff_admin)
+    edit = _latest_event(ticket)
+    revert.revert_event(label="support.ticket", pgh_id=edit.pgh_id, actor=staff_admin, reason="y")
+    assert Ticket.objects.get(pk=ticket.pk).subject == "Site down"
+
+
+def test_an_article_edit_is_reverted_as_a_new_revision(staff_admin):
+    from kb.models import Article
+    from kb.services import save_article
+    from tests.factories.kb import write_article
+
+    article = write_article(actor=staff_admin, title="Resetting a password")
+    save_article(article=article, data={"title": "Reset passwords"}, actor=staff_admin)
+    edit = _latest_event(article)
+    revert.revert_event(label="kb.article", pgh_id=edit.pgh_id, actor=staff_admin, reason="y")
+    article = Article.objects.get(pk=article.pk)
+    assert article.title == "Resetting a password"
+    assert article.revisions.count() == 3
+
+
 def test_a_published_invoice_is_not_reverted_and_the_page_says_what_to_do(
     staff_client, staff_admin
 ):
