@@ -118,6 +118,10 @@ class EntryView(StaffPermissionRequiredMixin, TemplateView):
             truncated=len(contexts) >= ENTRY_CONTEXT_LIMIT,
             seal_status=seal_status(),
             revertible=reverting.revertible_labels() if can_revert else frozenset(),
+            # Events already reverted offer no second Revert (it would be refused as stale).
+            reverted_events={
+                c.metadata.get("reverts_event") for found in reverts.values() for c in found
+            },
             # In the order they ran, each once.
             actions=list(
                 dict.fromkeys(

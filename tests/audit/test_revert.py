@@ -75,6 +75,8 @@ def test_the_revert_entry_shows_old_to_new_and_links_both_ways(staff_client, sta
     body = original.content.decode()
     assert "Reverted by entry" in body
     assert reverse("audit:entry", args=[entry]) in body
+    # Reverted once: no second Revert button for that change.
+    assert _url("clients.client", edit) not in body
 
 
 def test_the_revert_page_previews_each_field_and_needs_a_reason(staff_client, staff_admin):
