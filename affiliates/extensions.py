@@ -17,6 +17,7 @@ from core.extension_points import (
     InvoiceStatusHandler,
     NavSection,
     ProfileTab,
+    Reverter,
     register,
 )
 
@@ -52,3 +53,18 @@ register(
 
 # A payout above its threshold waits for a second person (approvals).
 register(ApprovalAction("affiliates.record_payout", "Pay out an affiliate", services.record_payout))
+
+
+def _instead_money(*, record: Any) -> tuple[str, str]:
+    return (
+        "Payouts and commissions move money: they are not reverted from the trail; record the "
+        "correction on the affiliate's page, with a reason.",
+        record.get_absolute_url(),
+    )
+
+
+# The trail's Revert (``audit/revert.py``) never sets money back.
+register(
+    Reverter("affiliates.payout", instead=_instead_money),
+    Reverter("affiliates.commission", instead=_instead_money),
+)

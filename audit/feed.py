@@ -147,6 +147,11 @@ class FeedRow:
     def cursor(self) -> str:
         return encode_cursor(self.created_at, self.model_label, self.event.pgh_id)
 
+    @property
+    def event_key(self) -> str:
+        """``<model>:<pgh_id>``, the event's name in a revert's ``reverts_event``."""
+        return f"{self.model_label}:{self.event.pgh_id}"
+
 
 @dataclass
 class FeedPage:

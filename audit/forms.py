@@ -162,3 +162,14 @@ class ReasonReportForm(forms.Form):
         field = self.fields["action"]
         if isinstance(field, forms.ChoiceField):  # declared so above; narrowed for the types
             field.choices = [("", "Every action"), *((a, a) for a in shown)]
+
+
+class RevertForm(forms.Form):
+    """The why of a revert: always required (a revert is a change like any other)."""
+
+    reason = forms.CharField(
+        label="Reason",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why the edit is set back; it is recorded with the revert.",
+    )

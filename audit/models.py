@@ -132,7 +132,10 @@ class StaffSession(models.Model):
             models.Index(fields=["user", "-created_at"], name="audit_sess_user_idx"),
             models.Index(fields=["kind", "-created_at"], name="audit_sess_kind_idx"),
         ]
-        permissions = [("review_audit", "Can review the audit trail")]
+        permissions = [
+            ("review_audit", "Can review the audit trail"),
+            ("revert_entry", "Can revert a field edit from the audit trail"),
+        ]
         triggers = [
             pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
             NoTruncate(name="no_truncate"),

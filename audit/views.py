@@ -9,18 +9,21 @@ from typing import Any
 
 from django.db.models.fields.json import KT
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.views.generic import ListView, TemplateView
 
 from audit import provenance, reasons
+from audit import revert as reverting
 from audit import scope as scoping
 from audit.feed import Feed, FeedFilters, FeedRow, _start_of, actor_display, hydrate, model_label
-from audit.forms import FeedFilterForm, ReasonReportForm
+from audit.forms import FeedFilterForm, ReasonReportForm, RevertForm
 from audit.models import StaffSession
 from audit.seal import SealStatus
 from audit.seal import status as seal_status
-from audit.tracking import event_model_for, event_models
+from audit.tracking import UPDATE, event_model_for, event_models
 from core.views import StaffPermissionRequiredMixin
+from core.write import WriteView
 
 REVIEW = "audit.review_audit"
 FEED_PAGE_SIZE = 50
@@ -50,6 +53,7 @@ class EntrySection:
 
     context: Any
     records: dict[tuple[str, Any], list[FeedRow]] = field(default_factory=dict)
+    reverted_by: list[Any] = field(default_factory=list)  # the entries that undid it
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -97,6 +101,11 @@ class EntryView(StaffPermissionRequiredMixin, TemplateView):
                 row.event.pgh_context_id, EntrySection(context=by_id.get(row.event.pgh_context_id))
             )
             section.records.setdefault((row.model_label, row.object_id), []).append(row)
+        # The entries that reverted one of these: one indexed query (audit migration 0009).
+        reverts = reverting.reverted_by([c for c in sections if c is not None])
+        for context_id, section in sections.items():
+            section.reverted_by = reverts.get(str(context_id), [])
+        can_revert = self.request.user.has_perm(reverting.RIGHT)
         # Who/where/when of the request: the outermost frame's metadata (no action, reason).
         metadata = {
             k: v for k, v in entry.metadata.items() if k not in ("action", "reason", "within")
@@ -108,6 +117,11 @@ class EntryView(StaffPermissionRequiredMixin, TemplateView):
             sections=list(sections.values()),
             truncated=len(contexts) >= ENTRY_CONTEXT_LIMIT,
             seal_status=seal_status(),
+            revertible=reverting.revertible_labels() if can_revert else frozenset(),
+            # Events already reverted offer no second Revert (it would be refused as stale).
+            reverted_events={
+                c.metadata.get("reverts_event") for found in reverts.values() for c in found
+            },
             # In the order they ran, each once.
             actions=list(
                 dict.fromkeys(
@@ -115,6 +129,58 @@ class EntryView(StaffPermissionRequiredMixin, TemplateView):
                 )
             ),
         )
+        return context
+
+
+class RevertView(WriteView):
+    """Set back the fields one update event changed (``audit/revert.py``): the page shows each
+    field as it is now and as the revert leaves it, or why it may not be reverted and what to
+    do instead."""
+
+    permission_required = (REVIEW, reverting.RIGHT)
+    form_class = RevertForm
+    template_name = "audit/revert.html"
+    title = "Revert this edit"
+    submit = "Revert"
+    danger = True
+    success_message = "The edit was reverted."
+
+    def get_object(self) -> reverting.Plan:
+        found = reverting.plan(label=self.kwargs["model"], pgh_id=self.kwargs["pgh_id"])
+        if found is None:
+            raise Http404("No such event.")
+        return found
+
+    def act(self, form: Any) -> Any:
+        return reverting.revert_event(
+            label=self.object.label,
+            pgh_id=self.object.event.pgh_id,
+            actor=self.request.user,
+            reason=form.cleaned_data["reason"],
+        )
+
+    def get_success_url(self, result: Any) -> str:
+        if result is not None:
+            return reverse("audit:entry", args=[result])
+        record = self.object.record
+        return record.get_absolute_url() if hasattr(record, "get_absolute_url") else self.back()
+
+    def back(self) -> str:
+        context_id = self.object.context_id
+        if context_id is not None:
+            return reverse("audit:entry", args=[context_id])
+        return reverse("audit:event", args=[self.object.label, self.object.event.pgh_id])
+
+    def get_back_url(self) -> str:
+        return self.back()
+
+    def get_crumbs(self) -> list[tuple[str, str]]:
+        return [("Audit trail", reverse("audit:feed")), ("Entry", self.back())]
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        # The entry page's change table, read the other way: now → after the revert.
+        context["preview_row"] = {"operation": UPDATE, "changes": self.object.preview}
         return context
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import Sum
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 
 from billing import services
@@ -23,6 +24,7 @@ from core.extension_points import (
     NavSection,
     NoteSubject,
     ProfileTab,
+    Reverter,
     TimelineSource,
     cached_figures,
     register,
@@ -177,4 +179,64 @@ register(
     ApprovalAction(
         "billing.record_transaction", "Record a transaction", services.record_transaction
     ),
+)
+
+
+# The trail's Revert (``audit/revert.py``) never sets money or a published invoice back: each
+# says what to do instead. Money moves by new rows (a refund, credit), a sent invoice by its
+# status (cancel, then reopen or bill again), a draft by its editor.
+
+
+def _invoice_of(record: Any) -> Invoice:
+    return record if isinstance(record, Invoice) else record.invoice
+
+
+def _refuse_invoice(*, record: Any, values: Any) -> str:
+    invoice = _invoice_of(record)
+    if invoice.status == Invoice.Status.DRAFT:
+        return "A draft invoice is changed in its editor, where the totals are worked out again."
+    return (
+        f"Invoice {invoice} is published ({invoice.get_status_display()}): what the client was "
+        "sent is not rewritten."
+    )
+
+
+def _instead_invoice(*, record: Any) -> tuple[str, str]:
+    invoice = _invoice_of(record)
+    if invoice.status == Invoice.Status.DRAFT:
+        return "Edit the draft invoice.", reverse("billing:invoice-update", args=[invoice.pk])
+    return (
+        "Cancel the invoice (its payments go back to credit or are refunded) and bill again, "
+        "or reopen a cancelled one; refund a payment that was wrong.",
+        invoice.get_absolute_url(),
+    )
+
+
+def _instead_transaction(*, record: Transaction) -> tuple[str, str]:
+    return (
+        "Money entries are not reverted: refund the payment (its own entry, with a reason).",
+        reverse("billing:refund-create", args=[record.pk]),
+    )
+
+
+def _instead_credit(*, record: Any) -> tuple[str, str]:
+    return (
+        "Credit is not reverted: add or remove credit on the client's Credit tab, with a reason.",
+        reverse("billing:credit-change", args=[record.client_id]),
+    )
+
+
+def _instead_allocation(*, record: Any) -> tuple[str, str]:
+    return (
+        "An allocation moves money: refund the payment or cancel the invoice instead.",
+        record.invoice.get_absolute_url(),
+    )
+
+
+register(
+    Reverter("billing.invoice", refuse=_refuse_invoice, instead=_instead_invoice),
+    Reverter("billing.invoiceitem", refuse=_refuse_invoice, instead=_instead_invoice),
+    Reverter("billing.transaction", instead=_instead_transaction),
+    Reverter("billing.creditentry", instead=_instead_credit),
+    Reverter("billing.allocation", instead=_instead_allocation),
 )

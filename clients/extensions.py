@@ -14,7 +14,7 @@ from audit.feed import hydrate, model_label
 from audit.tracking import event_model_for
 from clients import custom_fields, services, timeline
 from clients.forms import NoteForm, custom_field_definitions
-from clients.models import Client, EmailLog, Note
+from clients.models import Client, Contact, EmailLog, Note
 from clients.note_subjects import mark_hidden_subjects
 from clients.timeline import in_bulk
 from clients.widgets import ClientPickerWidget
@@ -24,10 +24,12 @@ from core.extension_points import (
     EmailBodySource,
     NavSection,
     ProfileTab,
+    Reverter,
     TimelineSource,
     cached_figures,
     register,
 )
+from core.rights import require_right
 
 VIEW = "clients.view_client"
 TAB_PAGE_SIZE = 25
@@ -181,3 +183,56 @@ register(
 
 # Deleting a client can wait for a second person (approvals).
 register(ApprovalAction("clients.delete_client", "Delete a client", services.delete_client))
+
+
+# Undo of a plain edit from the audit trail (``audit/revert.py``): through the same services as
+# the edit forms, so that transitions, the currency lock and uniqueness still hold.
+
+
+def _revert_client(
+    *, record: Client, values: dict[str, Any], actor: Any, reason: str, version: int
+) -> Client:
+    if "currency" in values:
+        require_right(actor, "clients.change_client_currency")
+    return services.update_client(
+        client=record, data=values, actor=actor, reason=reason, version=version
+    )
+
+
+def _revert_contact(
+    *, record: Contact, values: dict[str, Any], actor: Any, reason: str, version: int
+) -> Contact:
+    return services.update_contact(
+        contact=record, data=values, actor=actor, reason=reason, version=version
+    )
+
+
+def _revert_note(
+    *, record: Note, values: dict[str, Any], actor: Any, reason: str, version: int
+) -> Note:
+    return services.edit_note(
+        note=record, body=values["body"], actor=actor, reason=reason, version=version
+    )
+
+
+def _edit_client(*, record: Any) -> tuple[str, str]:
+    client = getattr(record, "client", record)
+    return "Edit the client's record, with a reason.", client.get_absolute_url()
+
+
+register(
+    Reverter(
+        "clients.client",
+        fields=services.EDITABLE_FIELDS,
+        derived=("backdated",),
+        revert=_revert_client,
+        instead=_edit_client,
+    ),
+    Reverter(
+        "clients.contact",
+        fields=services.CONTACT_FIELDS,
+        revert=_revert_contact,
+        instead=_edit_client,
+    ),
+    Reverter("clients.note", fields=("body",), revert=_revert_note, instead=_edit_client),
+)

@@ -181,4 +181,8 @@ CODES: dict[str, str] = {
     # Review queue
     "own_entry": "A flagged entry is reviewed by someone other than the person who made it.",
     "escalated_to_admins": "An escalated entry is decided by an Admin.",
+    "not_revertible": "The entry is not a field edit the trail can set back (money, a sent "
+    "invoice, a secret, a kind no app reverts); the page says what to do instead.",
+    "revert_stale": "The record changed after the entry being reverted: only its latest "
+    "change can be reverted.",
 }

@@ -300,6 +300,28 @@ class HistoryFilter:
     where: Callable[..., tuple[str, list[Any]] | None]
 
 
+@dataclass(frozen=True)
+class Reverter:
+    """How the owning app sets a field edit of one of its records back (``audit/revert.py``,
+    the "Revert" button of an audit entry).
+
+    ``revert(record=, values=, actor=, reason=, version=)`` calls the app's own update service
+    with ``values`` (field name -> the value before the edit; related rows as instances) and
+    returns the record; ``version`` is the event being undone, so that the service refuses
+    (``changed_since_opened``) when the record changed since. ``fields`` are the ones it may
+    set back; ``derived`` ones the service recomputes (an edit that touched only those and
+    ``fields`` is revertible). ``refuse(record=, values=)`` says why this record may not be
+    reverted ("" when it may); ``revert=None`` never may (money). ``instead(record=)`` says
+    what to do instead, as ``(text, url)`` (url may be "")."""
+
+    key: str  # the tracked model's label, "clients.client"
+    fields: tuple[str, ...] = ()
+    revert: Callable[..., Any] | None = None
+    refuse: Callable[..., str] | None = None
+    instead: Callable[..., tuple[str, str]] | None = None
+    derived: tuple[str, ...] = ()
+
+
 # The registry ------------------------------------------------------------------------------------
 
 Point = (
@@ -317,6 +339,7 @@ Point = (
     | EmailBodySource
     | ApprovalAction
     | HistoryFilter
+    | Reverter
 )
 P = TypeVar("P", bound=Point)
 

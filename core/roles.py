@@ -76,6 +76,8 @@ RIGHTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "hosting.reveal_secret": ("Reveal a stored password or EPP code", ()),
     # The review queue (issue 19): a second pair of eyes on flagged entries of the trail.
     "review.review_entry": ("Review flagged entries of the audit trail", ()),
+    # Admins only: the audit entry pages it is used from are theirs (``audit.review_audit``).
+    "audit.revert_entry": ("Revert a field edit from the audit trail", ()),
 }
 
 

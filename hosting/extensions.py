@@ -18,9 +18,11 @@ from core.extension_points import (
     NavSection,
     NoteSubject,
     ProfileTab,
+    Reverter,
     cached_figures,
     register,
 )
+from core.rights import require_right
 from hosting import services
 from hosting.models import Domain, Service
 
@@ -146,5 +148,53 @@ register(
         services.update_service,
         secret_kwargs=("password",),
         labels=(("data", "Changes"), ("version", "Opened at version"), ("password", "Password")),
+    ),
+)
+
+
+# Undo of a plain edit from the audit trail (``audit/revert.py``), through the edit services:
+# a price set back is an override like a typed one, and needs the same right.
+PRICES = ("first_payment_amount", "recurring_amount")
+
+
+def _revert_service(
+    *, record: Service, values: dict[str, Any], actor: Any, reason: str, version: int
+) -> Service:
+    if set(values) & set(PRICES):
+        require_right(actor, "hosting.override_price")
+    return services.update_service(
+        service=record, data=values, actor=actor, reason=reason, version=version
+    )
+
+
+def _revert_domain(
+    *, record: Domain, values: dict[str, Any], actor: Any, reason: str, version: int
+) -> Domain:
+    if set(values) & set(PRICES):
+        require_right(actor, "hosting.override_price")
+    return services.update_domain(
+        domain=record, data=values, actor=actor, reason=reason, version=version
+    )
+
+
+def _edit_record(*, record: Any) -> tuple[str, str]:
+    return "Edit the record itself, with a reason (status changes have their own buttons).", (
+        record.get_absolute_url()
+    )
+
+
+register(
+    Reverter(
+        "hosting.service",
+        fields=services.SERVICE_FIELDS,
+        derived=("price_overridden",),
+        revert=_revert_service,
+        instead=_edit_record,
+    ),
+    Reverter(
+        "hosting.domain",
+        fields=services.DOMAIN_FIELDS,
+        revert=_revert_domain,
+        instead=_edit_record,
     ),
 )

@@ -21,6 +21,7 @@ from core.extension_points import (
     NavSection,
     NoteSubject,
     ProfileTab,
+    Reverter,
     ServiceTab,
     TimelineSource,
     cached_figures,
@@ -197,4 +198,33 @@ register(
     HistoryFilter(
         "support.ticketattachment", lambda *, user: _history_of_tickets(user, "ticket_id")
     ),
+)
+
+
+# Undo of a plain edit from the audit trail (``audit/revert.py``): a ticket's editable fields,
+# through ``update_ticket`` (the department rule and the client's own records still hold).
+# Status changes have their own service and stay out.
+
+
+def _revert_ticket(
+    *, record: Ticket, values: dict[str, Any], actor: Any, reason: str, version: int
+) -> Ticket:
+    return services.update_ticket(
+        ticket=record, data=values, actor=actor, reason=reason, version=version
+    )
+
+
+def _edit_ticket(*, record: Ticket) -> tuple[str, str]:
+    return "Change the ticket on its page (status changes have their own buttons).", (
+        record.get_absolute_url()
+    )
+
+
+register(
+    Reverter(
+        "support.ticket",
+        fields=services.EDITABLE_FIELDS,
+        revert=_revert_ticket,
+        instead=_edit_ticket,
+    )
 )
