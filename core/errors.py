@@ -29,6 +29,13 @@ CODES: dict[str, str] = {
     "no_change": "The edit changes nothing (a role's rights as they were).",
     "wrong_code": "The second-factor code is not the one the authenticator app shows now.",
     "not_allowed": "The person lacks the right this input needs (core.rights).",
+    # Four eyes (approvals)
+    "own_request": "The maker of an approval request may not decide it (approvals).",
+    "already_decided": "The approval request was approved, rejected, withdrawn or expired.",
+    "expired": "The approval request is past its time (APPROVAL_EXPIRY_HOURS).",
+    "gone": "A record an approval request names no longer exists.",
+    "needs_approval": "An entry over its four-eyes threshold on a page that cannot send it for "
+    "approval; the message says which page can.",
     "invalid_status": "The status sent is not one of the record's statuses.",
     "too_long": "A text is longer than its field allows.",
     "required": "A value that must be given is blank.",

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import formats
 from django.views.generic import DetailView
 
+from approvals import thresholds
 from audit.views import RecordHistoryMixin
 from billing.pdf import PdfUnavailable
 from clients.models import Client
@@ -36,6 +37,17 @@ from orders.models import Order, ServiceChange
 OVERRIDE = "You do not have the right to use a price other than the catalog's."
 
 # Orders list and detail ------------------------------------------------------------------------
+
+
+OVERRIDE_PRICE = "hosting.override_price"
+ORDER_WAITS = (
+    "Place the line at the catalog price, then change the hosting account's price from its "
+    "page: the change goes for approval there."
+)
+CHANGE_WAITS = (
+    "Request the change at the catalog price, then change the hosting account's price from "
+    "its edit page: the change goes for approval there."
+)
 
 
 class OrderListView(FilteredListView):
@@ -150,7 +162,35 @@ class OrderCreateView(WriteView):
 
     def is_valid(self, form: Any) -> bool:
         valid = form.is_valid() & self.lines.is_valid()
-        return valid and not self._override_refused(form)
+        return valid and not self._override_refused(form) and not self._four_eyes_refused(form)
+
+    def _four_eyes_refused(self, form: Any) -> bool:
+        """A product line priced below the four-eyes share of the catalog cannot be placed
+        here (an order is not sent for approval): the account's own page sends it."""
+        client = self.object or form.cleaned_data.get("client")
+        if client is None:
+            return False
+        for line in self.lines.inputs()["products"]:
+            if line.price is None:
+                continue
+            catalog = catalog_amounts(
+                product=line.product, currency=client.currency, cycle=line.billing_cycle
+            )
+            if not catalog or not catalog[1]:
+                continue
+            needed = thresholds.check(
+                OVERRIDE_PRICE,
+                label="Prices",
+                amount=line.price,
+                currency=client.currency,
+                ratio=line.price / catalog[1],
+            )
+            if needed is not None:
+                form.add_error(
+                    None, ValidationError(f"{needed.why} {ORDER_WAITS}", code="needs_approval")
+                )
+                return True
+        return False
 
     def _override_refused(self, form: Any) -> bool:
         """A price other than the catalog's needs ``hosting.override_price``."""
@@ -355,7 +395,7 @@ class ServiceChangeView(_ServiceChangeBase):
         if not form.is_valid():
             return False
         amount = form.cleaned_data["recurring_amount"]
-        if amount is None or has_right(self.request.user, "hosting.override_price"):
+        if amount is None:
             return True
         catalog = catalog_amounts(
             product=form.cleaned_data["product"],
@@ -363,6 +403,23 @@ class ServiceChangeView(_ServiceChangeBase):
             cycle=form.cleaned_data["billing_cycle"],
             quantity=self.object.quantity,
         )
+        if catalog is not None and catalog[1]:
+            # Four eyes: a change is not sent for approval; the account's edit page is.
+            needed = thresholds.check(
+                OVERRIDE_PRICE,
+                label="Prices",
+                amount=amount,
+                currency=self.object.currency,
+                ratio=amount / catalog[1],
+            )
+            if needed is not None:
+                form.add_error(
+                    "recurring_amount",
+                    ValidationError(f"{needed.why} {CHANGE_WAITS}", code="needs_approval"),
+                )
+                return False
+        if has_right(self.request.user, "hosting.override_price"):
+            return True
         if catalog is not None and catalog[1] == amount:
             return True
         return not refuse_without(

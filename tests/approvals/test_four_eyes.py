@@ -415,3 +415,38 @@ def test_two_approvers_at_once_apply_the_refund_once(make_staff):
     refused = [o for o in outcomes if isinstance(o, ValidationError)]
     assert len(refused) == 1 and refused[0].code == "already_decided"
     assert Transaction.objects.filter(refund_of=payment).count() == 1
+
+
+def test_an_order_line_below_half_the_catalog_is_refused_with_where_to_send_it(client_as):
+    from orders.models import Order
+    from tests.orders.test_views import NEW, order_post, product_row
+    from tests.orders.test_views import make_catalog as catalog_of
+
+    catalog, customer = catalog_of(), ClientFactory()
+    unit = catalog.basic.prices.get(cycle="monthly", currency=customer.currency).price
+    cheap = (unit / 2 - Decimal("0.01")).quantize(Decimal("0.01"))
+    row = product_row(catalog, hostname="cheap.example", price=str(cheap))
+    data = order_post(customer, products=[row], audit_reason="friend", action="place")
+    page = client_as("Billing").post(NEW, data)
+    assert page.status_code == 400
+    assert b"change the hosting account&#x27;s price from its" in page.content
+    assert not Order.objects.exists() and not ApprovalRequest.objects.exists()
+
+
+def test_a_plan_change_below_half_the_catalog_is_refused_on_its_price(client_as):
+    from tests.factories.hosting import ServiceFactory
+    from tests.orders.test_views import make_catalog as catalog_of
+
+    catalog, customer = catalog_of(), ClientFactory()
+    service = ServiceFactory(client=customer, product=catalog.basic, recurring_amount="5.00")
+    unit = catalog.pro.prices.get(cycle="monthly", currency=customer.currency).price
+    data = {
+        "product": catalog.pro.pk,
+        "billing_cycle": "monthly",
+        "recurring_amount": str((unit / 3).quantize(Decimal("0.01"))),
+        "reason": "deal",
+        "action": "confirm",
+    }
+    page = client_as("Billing").post(reverse("orders:service-change", args=[service.pk]), data)
+    assert page.status_code == 400
+    assert page.context["form"].errors["recurring_amount"][0].startswith("Prices below 50 %")

@@ -30,6 +30,7 @@ APPS = (
     "accounts",
     "jobs",
     "review",
+    "approvals",
 )
 # Classes that take a code, and its position when given without the keyword.
 ERROR_CLASSES = {"ValidationError": 1, "RegexValidator": 2}
