@@ -237,12 +237,44 @@ class Feed:
         batch: str | None = None,  # a _uuid_array
         subquery: tuple[list[str], list[Any]] | None = None,
     ) -> tuple[str, list[Any]]:
-        f = self.filters
         label = model_label(event_model)
         table = connection.ops.quote_name(event_model._meta.db_table)
+        conds, params = self._conditions(label, after, batch, subquery)
+        params.insert(0, label)
+        where = ("WHERE " + " AND ".join(conds)) if conds else ""
+        params.append(limit)
+        if batch is not None:
+            # OFFSET 0 keeps the planner from walking the (created_at, id) index instead: it
+            # guesses a batch's events are spread evenly through the table, so that the newest
+            # ones come soon, and walks past every other person's events (100k rows for 51 at
+            # the benchmark's scale). A batch's events are few; fetched and sorted, they cost
+            # the same wherever in time they sit.
+            return (
+                "(SELECT model, pgh_id, pgh_created_at FROM (SELECT %s::text AS model, e.pgh_id,"
+                f" e.pgh_created_at FROM {table} e {where} OFFSET 0) AS b "
+                "ORDER BY pgh_created_at DESC, pgh_id DESC LIMIT %s)"
+            ), params
+        sql = (
+            f"(SELECT %s::text AS model, e.pgh_id, e.pgh_created_at FROM {table} e {where} "
+            "ORDER BY e.pgh_created_at DESC, e.pgh_id DESC LIMIT %s)"
+        )
+        return sql, params
+
+    def _conditions(
+        self,
+        label: str | None,  # None: the archive, which holds every model
+        after: tuple[dt.datetime, str, int] | None,
+        batch: str | None,
+        subquery: tuple[list[str], list[Any]] | None,
+    ) -> tuple[list[str], list[Any]]:
+        """The WHERE of one branch, on an event table (or the archive) as ``e``."""
+        f = self.filters
         conds: list[str] = []
-        params: list[Any] = [label]
-        if after is not None:
+        params: list[Any] = []
+        if after is not None and label is None:
+            conds.append("(e.pgh_created_at, e.model, e.pgh_id) < (%s, %s, %s)")
+            params.extend(after)
+        elif after is not None:
             created_at, _after_label, after_id = after
             # Rows are ordered by (created_at, model label, pgh_id), all descending.
             how = keyset.bound(label, after)
@@ -285,24 +317,7 @@ class Feed:
                 + ")"
             )
             params.extend(subquery[1])
-        where = ("WHERE " + " AND ".join(conds)) if conds else ""
-        params.append(limit)
-        if batch is not None:
-            # OFFSET 0 keeps the planner from walking the (created_at, id) index instead: it
-            # guesses a batch's events are spread evenly through the table, so that the newest
-            # ones come soon, and walks past every other person's events (100k rows for 51 at
-            # the benchmark's scale). A batch's events are few; fetched and sorted, they cost
-            # the same wherever in time they sit.
-            return (
-                "(SELECT model, pgh_id, pgh_created_at FROM (SELECT %s::text AS model, e.pgh_id,"
-                f" e.pgh_created_at FROM {table} e {where} OFFSET 0) AS b "
-                "ORDER BY pgh_created_at DESC, pgh_id DESC LIMIT %s)"
-            ), params
-        sql = (
-            f"(SELECT %s::text AS model, e.pgh_id, e.pgh_created_at FROM {table} e {where} "
-            "ORDER BY e.pgh_created_at DESC, e.pgh_id DESC LIMIT %s)"
-        )
-        return sql, params
+        return conds, params
 
     def _union(
         self,
@@ -319,6 +334,49 @@ class Feed:
         sql = (
             "SELECT model, pgh_id, pgh_created_at FROM (" + " UNION ALL ".join(branches) + ") AS u "
             "ORDER BY pgh_created_at DESC, model DESC, pgh_id DESC LIMIT %s"
+        )
+        params.append(limit)
+        sql, named = _named(sql, params, shared=(batch, self.context_ids))
+        with _bound_cursor() as cur:
+            cur.execute(sql, named)
+            found = list(cur.fetchall())
+        if len(found) == limit and found[-1][2] >= self._archived_through():
+            return found  # the page ends among live events, newer than anything archived
+        archived = self._archived(after, limit, batch, subquery)
+        if not archived:
+            return found
+        return sorted([*found, *archived], key=lambda r: (r[2], r[0], r[1]), reverse=True)[:limit]
+
+    # The archive (audit/archive.py): read only when a page reaches past the live tables.
+    _through: dt.datetime | None = None
+
+    def _archived_through(self) -> dt.datetime:
+        if self._through is None:
+            from audit.archive import archived_through
+
+            self._through = archived_through() or dt.datetime.min.replace(tzinfo=dt.UTC)
+        return self._through
+
+    def _archived(
+        self,
+        after: tuple[dt.datetime, str, int] | None,
+        limit: int,
+        batch: str | None,
+        subquery: tuple[list[str], list[Any]] | None,
+    ) -> list[tuple[str, int, dt.datetime]]:
+        """The archive's part of a page: one branch over the monthly partitions, on the same
+        conditions as a live table's (its columns carry the same names)."""
+        if self._archived_through() == dt.datetime.min.replace(tzinfo=dt.UTC):
+            return []  # nothing archived yet
+        from audit.archive import ARCHIVE_TABLE
+
+        conds, params = self._conditions(None, after, batch, subquery)
+        conds.append("e.model = ANY(%s)")
+        params.append(list(self.by_label))
+        sql = (
+            f"SELECT e.model, e.pgh_id, e.pgh_created_at FROM {ARCHIVE_TABLE} e "
+            f"WHERE {' AND '.join(conds)} "
+            "ORDER BY e.pgh_created_at DESC, e.model DESC, e.pgh_id DESC LIMIT %s"
         )
         params.append(limit)
         sql, named = _named(sql, params, shared=(batch, self.context_ids))
@@ -628,6 +686,7 @@ def hydrate(
     with connection.cursor() as cur:
         cur.execute(sql, params)
         fetched = {(r[0], r[1]): r for r in cur.fetchall()}
+    _hydrate_archived(located, by_label, fetched)
 
     rows: list[FeedRow] = []
     for label, pgh_id in located:
@@ -653,6 +712,66 @@ def hydrate(
     if with_values:
         _resolve_related_names(rows)
     return rows
+
+
+def _hydrate_archived(
+    located: Sequence[tuple[str, int]],
+    by_label: dict[str, type[models.Model]],
+    fetched: dict[tuple[str, int], Any],
+) -> None:
+    """Rows moved to the archive (``audit/archive.py``), and the snapshot an update replaced
+    when that one was archived: looked up only for what the live tables did not have (a page
+    of live events with every snapshot at hand costs nothing more)."""
+    from audit.archive import ARCHIVE_TABLE, archived_through
+
+    if archived_through() is None:
+        return
+    missing = [key for key in located if key not in fetched]
+    priors = [
+        key
+        for key, row in fetched.items()
+        if row[3] is None and json.loads(row[2]).get("pgh_label") == UPDATE
+    ]
+    if not (missing or priors):
+        return
+    tables = {label: by_label[label]._meta.db_table for label, _ in [*missing, *priors]}
+    # The newest archived event of the same row before this one (index on source_table,
+    # pgh_obj_id, pgh_id).
+    prior_sql = (
+        f"(SELECT p.data::text FROM {ARCHIVE_TABLE} p WHERE p.source_table = {{t}}"
+        " AND p.pgh_obj_id = {obj} AND p.pgh_id < {id} ORDER BY p.pgh_id DESC LIMIT 1)"
+    )
+    with connection.cursor() as cur:
+        if missing:
+            prior = prior_sql.format(t="a.source_table", obj="a.pgh_obj_id", id="a.pgh_id")
+            cur.execute(
+                f"SELECT a.model, a.pgh_id, a.data::text, CASE WHEN a.pgh_label = %s"
+                f" THEN {prior} END, c.id, c.created_at, c.updated_at, c.metadata::text"
+                f" FROM {ARCHIVE_TABLE} a JOIN unnest(%s::text[], %s::bigint[]) AS k(t, id)"
+                " ON a.source_table = k.t AND a.pgh_id = k.id"
+                " LEFT JOIN pghistory_context c ON c.id = a.pgh_context_id",
+                [UPDATE, [tables[label] for label, _ in missing], [i for _, i in missing]],
+            )
+            for row in cur.fetchall():
+                fetched[(row[0], row[1])] = row
+        if priors:
+            prior = prior_sql.format(
+                t="k.t", obj="(k.row::jsonb->>'pgh_obj_id')::bigint", id="k.id"
+            )
+            cur.execute(
+                f"SELECT k.label, k.id, {prior} FROM unnest(%s::text[], %s::text[],"
+                " %s::bigint[], %s::text[]) AS k(label, t, id, row)",
+                [
+                    [label for label, _ in priors],
+                    [tables[label] for label, _ in priors],
+                    [i for _, i in priors],
+                    [fetched[key][2] for key in priors],
+                ],
+            )
+            for label, pgh_id, prior in cur.fetchall():
+                if prior is not None:
+                    row = fetched[(label, pgh_id)]
+                    fetched[(label, pgh_id)] = (*row[:3], prior, *row[4:])
 
 
 def _changes(

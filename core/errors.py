@@ -178,4 +178,5 @@ CODES: dict[str, str] = {
     "sealer_busy": "Another sealer is running.",
     "export_unreadable": "The seal export file cannot be read.",
     "export_diverged": "The seal export and the database disagree about the last seal.",
+    "archive_unsealed": "Only sealed audit events can be archived.",
 }
