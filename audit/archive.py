@@ -60,6 +60,16 @@ def archived_through() -> dt.datetime | None:
     return AuditArchivedMonth.objects.order_by("-month").values_list("month_end", flat=True).first()
 
 
+def archived_months() -> list[tuple[dt.datetime, dt.datetime]]:
+    """The archived months as (start, end), newest first."""
+    return [
+        (dt.datetime(m.year, m.month, 1, tzinfo=dt.UTC), end)
+        for m, end in AuditArchivedMonth.objects.order_by("-month").values_list(
+            "month", "month_end"
+        )
+    ]
+
+
 def archive_cutoff(*, now: dt.datetime | None = None, after_days: int | None = None) -> dt.datetime:
     """Months ending at or before this move: past the retention window, and sealed."""
     now = timezone.now() if now is None else now

@@ -274,7 +274,7 @@ class Feed:
         if after is not None and label is None:
             conds.append("(e.pgh_created_at, e.model, e.pgh_id) < (%s, %s, %s)")
             params.extend(after)
-        elif after is not None:
+        elif after is not None and label is not None:
             created_at, _after_label, after_id = after
             # Rows are ordered by (created_at, model label, pgh_id), all descending.
             how = keyset.bound(label, after)
@@ -348,14 +348,19 @@ class Feed:
         return sorted([*found, *archived], key=lambda r: (r[2], r[0], r[1]), reverse=True)[:limit]
 
     # The archive (audit/archive.py): read only when a page reaches past the live tables.
-    _through: dt.datetime | None = None
+    _months: list[tuple[dt.datetime, dt.datetime]] | None = None
+
+    def _archive_months(self) -> list[tuple[dt.datetime, dt.datetime]]:
+        """The archived months as (start, end), newest first (one small query per feed)."""
+        if self._months is None:
+            from audit.archive import archived_months
+
+            self._months = archived_months()
+        return self._months
 
     def _archived_through(self) -> dt.datetime:
-        if self._through is None:
-            from audit.archive import archived_through
-
-            self._through = archived_through() or dt.datetime.min.replace(tzinfo=dt.UTC)
-        return self._through
+        months = self._archive_months()
+        return months[0][1] if months else dt.datetime.min.replace(tzinfo=dt.UTC)
 
     def _archived(
         self,
@@ -364,25 +369,36 @@ class Feed:
         batch: str | None,
         subquery: tuple[list[str], list[Any]] | None,
     ) -> list[tuple[str, int, dt.datetime]]:
-        """The archive's part of a page: one branch over the monthly partitions, on the same
-        conditions as a live table's (its columns carry the same names)."""
-        if self._archived_through() == dt.datetime.min.replace(tzinfo=dt.UTC):
-            return []  # nothing archived yet
+        """The archive's part of a page, on the same conditions as a live table's (its columns
+        carry the same names), read a month (partition) at a time, then 2, 4, 8... months
+        back until the page is full: each query plans only the partitions it reads."""
         from audit.archive import ARCHIVE_TABLE
 
+        months = [m for m in self._archive_months() if after is None or m[0] <= after[0]]
         conds, params = self._conditions(None, after, batch, subquery)
-        conds.append("e.model = ANY(%s)")
-        params.append(list(self.by_label))
+        if len(self.by_label) < len(event_models()):
+            conds.append("e.model = ANY(%s)")
+            params.append(list(self.by_label))
+        conds.append("e.pgh_created_at >= %s AND e.pgh_created_at < %s")
         sql = (
             f"SELECT e.model, e.pgh_id, e.pgh_created_at FROM {ARCHIVE_TABLE} e "
             f"WHERE {' AND '.join(conds)} "
             "ORDER BY e.pgh_created_at DESC, e.model DESC, e.pgh_id DESC LIMIT %s"
         )
-        params.append(limit)
-        sql, named = _named(sql, params, shared=(batch, self.context_ids))
-        with _bound_cursor() as cur:
-            cur.execute(sql, named)
-            return list(cur.fetchall())
+        found: list[tuple[str, int, dt.datetime]] = []
+        done, size = 0, 1
+        while done < len(months) and len(found) < limit:
+            chunk = months[done : done + size]
+            named_sql, named = _named(
+                sql,
+                [*params, chunk[-1][0], chunk[0][1], limit - len(found)],
+                shared=(batch, self.context_ids),
+            )
+            with _bound_cursor() as cur:
+                cur.execute(named_sql, named)
+                found.extend(cur.fetchall())  # older than everything found before
+            done, size = done + size, size * 2
+        return found
 
     def _locate_by_contexts(
         self, after: tuple[dt.datetime, str, int] | None, limit: int

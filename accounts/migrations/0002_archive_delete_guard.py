@@ -6,47 +6,106 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0009_archive'),
-        ('accounts', '0001_second_factor_trail'),
+        ("audit", "0009_archive"),
+        ("accounts", "0001_second_factor_trail"),
     ]
 
     operations = [
         pgtrigger.migrations.RemoveTrigger(
-            model_name='authenticatorappevent',
-            name='append_only',
+            model_name="authenticatorappevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='failedsigninsevent',
-            name='append_only',
+            model_name="failedsigninsevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='recoverycodesetevent',
-            name='append_only',
+            model_name="recoverycodesetevent",
+            name="append_only",
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='authenticatorappevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='6f6343aa4214f43a7bef99ac248286f1d19d2883', operation='UPDATE', pgid='pgtrigger_append_only_3e3f1', table='accounts_authenticatorappevent', when='BEFORE')),
+            model_name="authenticatorappevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="6f6343aa4214f43a7bef99ac248286f1d19d2883",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_3e3f1",
+                    table="accounts_authenticatorappevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='authenticatorappevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='99bc77d91e7ef53bef4c5903b9b9b7e8f960ddb3', operation='DELETE', pgid='pgtrigger_delete_if_archived_d9131', table='accounts_authenticatorappevent', when='BEFORE')),
+            model_name="authenticatorappevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="99bc77d91e7ef53bef4c5903b9b9b7e8f960ddb3",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_d9131",
+                    table="accounts_authenticatorappevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='failedsigninsevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='39fd5130eabfb52af6437b83d54db97ff537f59a', operation='UPDATE', pgid='pgtrigger_append_only_ad0ab', table='accounts_failedsigninsevent', when='BEFORE')),
+            model_name="failedsigninsevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="39fd5130eabfb52af6437b83d54db97ff537f59a",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_ad0ab",
+                    table="accounts_failedsigninsevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='failedsigninsevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='42ab0fafd1c9269b9e9fbb6f0dd53402aea9bdbe', operation='DELETE', pgid='pgtrigger_delete_if_archived_49035', table='accounts_failedsigninsevent', when='BEFORE')),
+            model_name="failedsigninsevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="42ab0fafd1c9269b9e9fbb6f0dd53402aea9bdbe",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_49035",
+                    table="accounts_failedsigninsevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='recoverycodesetevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='1695abfa073cce9ca2e3de2b9b454a6bd0d0e5bd', operation='UPDATE', pgid='pgtrigger_append_only_422e9', table='accounts_recoverycodesetevent', when='BEFORE')),
+            model_name="recoverycodesetevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="1695abfa073cce9ca2e3de2b9b454a6bd0d0e5bd",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_422e9",
+                    table="accounts_recoverycodesetevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='recoverycodesetevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='b4ebe461b483f3164cd5ef0ba54445e66c4ad472', operation='DELETE', pgid='pgtrigger_delete_if_archived_acf87', table='accounts_recoverycodesetevent', when='BEFORE')),
+            model_name="recoverycodesetevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="b4ebe461b483f3164cd5ef0ba54445e66c4ad472",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_acf87",
+                    table="accounts_recoverycodesetevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
     ]

@@ -6,59 +6,138 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0009_archive'),
-        ('affiliates', '0004_payout_right'),
+        ("audit", "0009_archive"),
+        ("affiliates", "0004_payout_right"),
     ]
 
     operations = [
         pgtrigger.migrations.RemoveTrigger(
-            model_name='affiliateevent',
-            name='append_only',
+            model_name="affiliateevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='commissionevent',
-            name='append_only',
+            model_name="commissionevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='payoutevent',
-            name='append_only',
+            model_name="payoutevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='referralevent',
-            name='append_only',
+            model_name="referralevent",
+            name="append_only",
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='affiliateevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='83e248102969a9737b0b5713ab0eca445508ce07', operation='UPDATE', pgid='pgtrigger_append_only_24591', table='affiliates_affiliateevent', when='BEFORE')),
+            model_name="affiliateevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="83e248102969a9737b0b5713ab0eca445508ce07",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_24591",
+                    table="affiliates_affiliateevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='affiliateevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='33a662cb8a7b5bd2b87ccaf5e94040cecc66395c', operation='DELETE', pgid='pgtrigger_delete_if_archived_00d19', table='affiliates_affiliateevent', when='BEFORE')),
+            model_name="affiliateevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="33a662cb8a7b5bd2b87ccaf5e94040cecc66395c",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_00d19",
+                    table="affiliates_affiliateevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='commissionevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='31a90921f3109e93296033f6f23df5bfff7335a5', operation='UPDATE', pgid='pgtrigger_append_only_ea3ea', table='affiliates_commissionevent', when='BEFORE')),
+            model_name="commissionevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="31a90921f3109e93296033f6f23df5bfff7335a5",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_ea3ea",
+                    table="affiliates_commissionevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='commissionevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='91e3edfceda94dfdb9dffcca7ec9a7bf0e6159bf', operation='DELETE', pgid='pgtrigger_delete_if_archived_77192', table='affiliates_commissionevent', when='BEFORE')),
+            model_name="commissionevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="91e3edfceda94dfdb9dffcca7ec9a7bf0e6159bf",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_77192",
+                    table="affiliates_commissionevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='payoutevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='430befa92c181623baf20ae02eea8c82fa4bf012', operation='UPDATE', pgid='pgtrigger_append_only_fb25c', table='affiliates_payoutevent', when='BEFORE')),
+            model_name="payoutevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="430befa92c181623baf20ae02eea8c82fa4bf012",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_fb25c",
+                    table="affiliates_payoutevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='payoutevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='bda3e646b106ace2cd19d5ee98e71e099aa6b029', operation='DELETE', pgid='pgtrigger_delete_if_archived_f64fc', table='affiliates_payoutevent', when='BEFORE')),
+            model_name="payoutevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="bda3e646b106ace2cd19d5ee98e71e099aa6b029",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_f64fc",
+                    table="affiliates_payoutevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='referralevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='86faceb2e12389e0c75aac41fd4c407127cf27a4', operation='UPDATE', pgid='pgtrigger_append_only_043de', table='affiliates_referralevent', when='BEFORE')),
+            model_name="referralevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="86faceb2e12389e0c75aac41fd4c407127cf27a4",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_043de",
+                    table="affiliates_referralevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='referralevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='9a016a84ed9ea376e64cb96346ec25d1894a56d9', operation='DELETE', pgid='pgtrigger_delete_if_archived_281d7', table='affiliates_referralevent', when='BEFORE')),
+            model_name="referralevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="9a016a84ed9ea376e64cb96346ec25d1894a56d9",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_281d7",
+                    table="affiliates_referralevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
     ]

@@ -6,119 +6,298 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0009_archive'),
-        ('billing', '0007_money_rights'),
+        ("audit", "0009_archive"),
+        ("billing", "0007_money_rights"),
     ]
 
     operations = [
         pgtrigger.migrations.RemoveTrigger(
-            model_name='allocationevent',
-            name='append_only',
+            model_name="allocationevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='billableitemevent',
-            name='append_only',
+            model_name="billableitemevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='creditentryevent',
-            name='append_only',
+            model_name="creditentryevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='invoicecounterevent',
-            name='append_only',
+            model_name="invoicecounterevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='invoiceevent',
-            name='append_only',
+            model_name="invoiceevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='invoiceitemevent',
-            name='append_only',
+            model_name="invoiceitemevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='invoiceseriesevent',
-            name='append_only',
+            model_name="invoiceseriesevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='taxruleevent',
-            name='append_only',
+            model_name="taxruleevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='transactionevent',
-            name='append_only',
+            model_name="transactionevent",
+            name="append_only",
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='allocationevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='49b498c0ef7f3a4143bd69bc0b067b69a3e0b819', operation='UPDATE', pgid='pgtrigger_append_only_7e7d1', table='billing_allocationevent', when='BEFORE')),
+            model_name="allocationevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="49b498c0ef7f3a4143bd69bc0b067b69a3e0b819",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_7e7d1",
+                    table="billing_allocationevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='allocationevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='e818bdcd5ea3a896fbbfd47d22d4ee0382d786a3', operation='DELETE', pgid='pgtrigger_delete_if_archived_996dd', table='billing_allocationevent', when='BEFORE')),
+            model_name="allocationevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="e818bdcd5ea3a896fbbfd47d22d4ee0382d786a3",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_996dd",
+                    table="billing_allocationevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='billableitemevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='7003166b01417e59514f36e8f7ab9ff1c0d0f641', operation='UPDATE', pgid='pgtrigger_append_only_45def', table='billing_billableitemevent', when='BEFORE')),
+            model_name="billableitemevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="7003166b01417e59514f36e8f7ab9ff1c0d0f641",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_45def",
+                    table="billing_billableitemevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='billableitemevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='d221399ef47a957ec7511a1c7b60a75a9a8272d8', operation='DELETE', pgid='pgtrigger_delete_if_archived_99cb1', table='billing_billableitemevent', when='BEFORE')),
+            model_name="billableitemevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="d221399ef47a957ec7511a1c7b60a75a9a8272d8",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_99cb1",
+                    table="billing_billableitemevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='creditentryevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='5c7987dc06bf6c3d5e338f9f63052983b45204e4', operation='UPDATE', pgid='pgtrigger_append_only_23588', table='billing_creditentryevent', when='BEFORE')),
+            model_name="creditentryevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="5c7987dc06bf6c3d5e338f9f63052983b45204e4",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_23588",
+                    table="billing_creditentryevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='creditentryevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='d23f81d2e463ba3a35e6e1adbb369fde3a8d4e02', operation='DELETE', pgid='pgtrigger_delete_if_archived_c7b74', table='billing_creditentryevent', when='BEFORE')),
+            model_name="creditentryevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="d23f81d2e463ba3a35e6e1adbb369fde3a8d4e02",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_c7b74",
+                    table="billing_creditentryevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='invoicecounterevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='f1d029263edd023d0cb038c0e27b0983be257d5d', operation='UPDATE', pgid='pgtrigger_append_only_84b84', table='billing_invoicecounterevent', when='BEFORE')),
+            model_name="invoicecounterevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="f1d029263edd023d0cb038c0e27b0983be257d5d",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_84b84",
+                    table="billing_invoicecounterevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='invoicecounterevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='0d6d3be4a274e731d91173d17fd544afc23f5033', operation='DELETE', pgid='pgtrigger_delete_if_archived_a5c7c', table='billing_invoicecounterevent', when='BEFORE')),
+            model_name="invoicecounterevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="0d6d3be4a274e731d91173d17fd544afc23f5033",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_a5c7c",
+                    table="billing_invoicecounterevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='invoiceevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='a19744bbc123194219efde6a65cac75dc2d6aee2', operation='UPDATE', pgid='pgtrigger_append_only_d262c', table='billing_invoiceevent', when='BEFORE')),
+            model_name="invoiceevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="a19744bbc123194219efde6a65cac75dc2d6aee2",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_d262c",
+                    table="billing_invoiceevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='invoiceevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='8c2fcbfd1008af81168db502c7a8b4c920a160b8', operation='DELETE', pgid='pgtrigger_delete_if_archived_03dfb', table='billing_invoiceevent', when='BEFORE')),
+            model_name="invoiceevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="8c2fcbfd1008af81168db502c7a8b4c920a160b8",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_03dfb",
+                    table="billing_invoiceevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='invoiceitemevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='6ce4bf3df96b18a184fa467b2699b14e5d298ae2', operation='UPDATE', pgid='pgtrigger_append_only_0b2b9', table='billing_invoiceitemevent', when='BEFORE')),
+            model_name="invoiceitemevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="6ce4bf3df96b18a184fa467b2699b14e5d298ae2",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_0b2b9",
+                    table="billing_invoiceitemevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='invoiceitemevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='85428d0da49cc883508a40db84d99cc3274bec53', operation='DELETE', pgid='pgtrigger_delete_if_archived_eeb52', table='billing_invoiceitemevent', when='BEFORE')),
+            model_name="invoiceitemevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="85428d0da49cc883508a40db84d99cc3274bec53",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_eeb52",
+                    table="billing_invoiceitemevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='invoiceseriesevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='30d8968de0aaf8901650b24fb6e961095a0e33f3', operation='UPDATE', pgid='pgtrigger_append_only_87f28', table='billing_invoiceseriesevent', when='BEFORE')),
+            model_name="invoiceseriesevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="30d8968de0aaf8901650b24fb6e961095a0e33f3",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_87f28",
+                    table="billing_invoiceseriesevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='invoiceseriesevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='25f2f03bf91fde4c15fd27a12ba0f9b01c276d3e', operation='DELETE', pgid='pgtrigger_delete_if_archived_f1f38', table='billing_invoiceseriesevent', when='BEFORE')),
+            model_name="invoiceseriesevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="25f2f03bf91fde4c15fd27a12ba0f9b01c276d3e",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_f1f38",
+                    table="billing_invoiceseriesevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='taxruleevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='31f2ef9c40349b7ff76cdd35399e6da9fef2ec90', operation='UPDATE', pgid='pgtrigger_append_only_abcdd', table='billing_taxruleevent', when='BEFORE')),
+            model_name="taxruleevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="31f2ef9c40349b7ff76cdd35399e6da9fef2ec90",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_abcdd",
+                    table="billing_taxruleevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='taxruleevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='ff65893c62941ece4b522fd91489ef985ac6e7ea', operation='DELETE', pgid='pgtrigger_delete_if_archived_1c8b3', table='billing_taxruleevent', when='BEFORE')),
+            model_name="taxruleevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="ff65893c62941ece4b522fd91489ef985ac6e7ea",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_1c8b3",
+                    table="billing_taxruleevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='transactionevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='ce616132780adb1692ce41bfa059eeda31be6ba0', operation='UPDATE', pgid='pgtrigger_append_only_190b3', table='billing_transactionevent', when='BEFORE')),
+            model_name="transactionevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="ce616132780adb1692ce41bfa059eeda31be6ba0",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_190b3",
+                    table="billing_transactionevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='transactionevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='10fcfb597525f8a32dca8d5dc249bbc3609385e7', operation='DELETE', pgid='pgtrigger_delete_if_archived_dbb8c', table='billing_transactionevent', when='BEFORE')),
+            model_name="transactionevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="10fcfb597525f8a32dca8d5dc249bbc3609385e7",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_dbb8c",
+                    table="billing_transactionevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
     ]

@@ -6,95 +6,234 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0009_archive'),
-        ('clients', '0010_currency_right'),
+        ("audit", "0009_archive"),
+        ("clients", "0010_currency_right"),
     ]
 
     operations = [
         pgtrigger.migrations.RemoveTrigger(
-            model_name='clientevent',
-            name='append_only',
+            model_name="clientevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='clientgroupevent',
-            name='append_only',
+            model_name="clientgroupevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='contactevent',
-            name='append_only',
+            model_name="contactevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='customfieldevent',
-            name='append_only',
+            model_name="customfieldevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='customfieldvalueevent',
-            name='append_only',
+            model_name="customfieldvalueevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='emaillogevent',
-            name='append_only',
+            model_name="emaillogevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='noteevent',
-            name='append_only',
+            model_name="noteevent",
+            name="append_only",
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='clientevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='fe1de65e55795fcedf09f76e0bbfd8ae187bfe71', operation='UPDATE', pgid='pgtrigger_append_only_2989c', table='clients_clientevent', when='BEFORE')),
+            model_name="clientevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="fe1de65e55795fcedf09f76e0bbfd8ae187bfe71",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_2989c",
+                    table="clients_clientevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='clientevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='c89a6ba935755f787af04560040227dfb14b9d14', operation='DELETE', pgid='pgtrigger_delete_if_archived_89c65', table='clients_clientevent', when='BEFORE')),
+            model_name="clientevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="c89a6ba935755f787af04560040227dfb14b9d14",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_89c65",
+                    table="clients_clientevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='clientgroupevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='6a1aa9a8e599f2c5db9678baff99c1f273f01a2c', operation='UPDATE', pgid='pgtrigger_append_only_8cec0', table='clients_clientgroupevent', when='BEFORE')),
+            model_name="clientgroupevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="6a1aa9a8e599f2c5db9678baff99c1f273f01a2c",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_8cec0",
+                    table="clients_clientgroupevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='clientgroupevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='18efce1b73c02b4e84632be44fa62d1ced6aca17', operation='DELETE', pgid='pgtrigger_delete_if_archived_c4da1', table='clients_clientgroupevent', when='BEFORE')),
+            model_name="clientgroupevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="18efce1b73c02b4e84632be44fa62d1ced6aca17",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_c4da1",
+                    table="clients_clientgroupevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='contactevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='0d77a7d83c5950d73014b7ce6e8ec8ca35bb4529', operation='UPDATE', pgid='pgtrigger_append_only_64aaa', table='clients_contactevent', when='BEFORE')),
+            model_name="contactevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="0d77a7d83c5950d73014b7ce6e8ec8ca35bb4529",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_64aaa",
+                    table="clients_contactevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='contactevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='1abd71b5f68c86dcb48c0f0d7763ce4f158800b8', operation='DELETE', pgid='pgtrigger_delete_if_archived_68c37', table='clients_contactevent', when='BEFORE')),
+            model_name="contactevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="1abd71b5f68c86dcb48c0f0d7763ce4f158800b8",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_68c37",
+                    table="clients_contactevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='customfieldevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='9d2fe14cfacc6a7a9ebb67be8ae5066614fd8d19', operation='UPDATE', pgid='pgtrigger_append_only_84ffb', table='clients_customfieldevent', when='BEFORE')),
+            model_name="customfieldevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="9d2fe14cfacc6a7a9ebb67be8ae5066614fd8d19",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_84ffb",
+                    table="clients_customfieldevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='customfieldevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='f316d5056746d76555c3f0f4fc033032ba76781f', operation='DELETE', pgid='pgtrigger_delete_if_archived_4b28e', table='clients_customfieldevent', when='BEFORE')),
+            model_name="customfieldevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="f316d5056746d76555c3f0f4fc033032ba76781f",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_4b28e",
+                    table="clients_customfieldevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='customfieldvalueevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='52e0b2b1f4669d5042ed772fd3a4af1843d1f8bc', operation='UPDATE', pgid='pgtrigger_append_only_2ed79', table='clients_customfieldvalueevent', when='BEFORE')),
+            model_name="customfieldvalueevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="52e0b2b1f4669d5042ed772fd3a4af1843d1f8bc",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_2ed79",
+                    table="clients_customfieldvalueevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='customfieldvalueevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='a2bcaea43eb9e0c97ead27899198840c7eb4b501', operation='DELETE', pgid='pgtrigger_delete_if_archived_1ca2e', table='clients_customfieldvalueevent', when='BEFORE')),
+            model_name="customfieldvalueevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="a2bcaea43eb9e0c97ead27899198840c7eb4b501",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_1ca2e",
+                    table="clients_customfieldvalueevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='emaillogevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='1b3ee2b9eb12c8e96087b8e84188d9f1433ddeee', operation='UPDATE', pgid='pgtrigger_append_only_8c353', table='clients_emaillogevent', when='BEFORE')),
+            model_name="emaillogevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="1b3ee2b9eb12c8e96087b8e84188d9f1433ddeee",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_8c353",
+                    table="clients_emaillogevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='emaillogevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='0dee66e16a1897e27a5080b4b91abf3994b726c8', operation='DELETE', pgid='pgtrigger_delete_if_archived_e86d7', table='clients_emaillogevent', when='BEFORE')),
+            model_name="emaillogevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="0dee66e16a1897e27a5080b4b91abf3994b726c8",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_e86d7",
+                    table="clients_emaillogevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='noteevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='897e41918e2ba6845353f2390952ec67908905d5', operation='UPDATE', pgid='pgtrigger_append_only_b6824', table='clients_noteevent', when='BEFORE')),
+            model_name="noteevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="897e41918e2ba6845353f2390952ec67908905d5",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_b6824",
+                    table="clients_noteevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='noteevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='6469f55b3dc8c359d4017409b9d7761d3e5933dd', operation='DELETE', pgid='pgtrigger_delete_if_archived_a23e1', table='clients_noteevent', when='BEFORE')),
+            model_name="noteevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="6469f55b3dc8c359d4017409b9d7761d3e5933dd",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_a23e1",
+                    table="clients_noteevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
     ]

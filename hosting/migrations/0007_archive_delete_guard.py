@@ -6,155 +6,394 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0009_archive'),
-        ('hosting', '0006_rights'),
+        ("audit", "0009_archive"),
+        ("hosting", "0006_rights"),
     ]
 
     operations = [
         pgtrigger.migrations.RemoveTrigger(
-            model_name='addondefinitionevent',
-            name='append_only',
+            model_name="addondefinitionevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='addonevent',
-            name='append_only',
+            model_name="addonevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='addonpriceevent',
-            name='append_only',
+            model_name="addonpriceevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='domainevent',
-            name='append_only',
+            model_name="domainevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='productevent',
-            name='append_only',
+            model_name="productevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='productgroupevent',
-            name='append_only',
+            model_name="productgroupevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='productpriceevent',
-            name='append_only',
+            model_name="productpriceevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='secretrevealevent',
-            name='append_only',
+            model_name="secretrevealevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='serverevent',
-            name='append_only',
+            model_name="serverevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='serviceevent',
-            name='append_only',
+            model_name="serviceevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='tldevent',
-            name='append_only',
+            model_name="tldevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='tldpriceevent',
-            name='append_only',
+            model_name="tldpriceevent",
+            name="append_only",
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='addondefinitionevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='12504c6a7c75c3e94152db6c7f05827f56d6b305', operation='UPDATE', pgid='pgtrigger_append_only_fe377', table='hosting_addondefinitionevent', when='BEFORE')),
+            model_name="addondefinitionevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="12504c6a7c75c3e94152db6c7f05827f56d6b305",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_fe377",
+                    table="hosting_addondefinitionevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='addondefinitionevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='03b96c062a1e664c9e07805dc5760e00f407f2c6', operation='DELETE', pgid='pgtrigger_delete_if_archived_293d5', table='hosting_addondefinitionevent', when='BEFORE')),
+            model_name="addondefinitionevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="03b96c062a1e664c9e07805dc5760e00f407f2c6",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_293d5",
+                    table="hosting_addondefinitionevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='addonevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='83b00494cae61dbd534e0b171d0bb77a1894b07d', operation='UPDATE', pgid='pgtrigger_append_only_11679', table='hosting_addonevent', when='BEFORE')),
+            model_name="addonevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="83b00494cae61dbd534e0b171d0bb77a1894b07d",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_11679",
+                    table="hosting_addonevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='addonevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='ba7f64ee8401a75e1036c771ca0943524736737d', operation='DELETE', pgid='pgtrigger_delete_if_archived_c6d17', table='hosting_addonevent', when='BEFORE')),
+            model_name="addonevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="ba7f64ee8401a75e1036c771ca0943524736737d",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_c6d17",
+                    table="hosting_addonevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='addonpriceevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='232e87a168c1460593c57f04684a8adf2cad688b', operation='UPDATE', pgid='pgtrigger_append_only_94ec3', table='hosting_addonpriceevent', when='BEFORE')),
+            model_name="addonpriceevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="232e87a168c1460593c57f04684a8adf2cad688b",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_94ec3",
+                    table="hosting_addonpriceevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='addonpriceevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='d2489253f391e882dfbac6c4c16d8aadd5b3d7e5', operation='DELETE', pgid='pgtrigger_delete_if_archived_6aa40', table='hosting_addonpriceevent', when='BEFORE')),
+            model_name="addonpriceevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="d2489253f391e882dfbac6c4c16d8aadd5b3d7e5",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_6aa40",
+                    table="hosting_addonpriceevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='domainevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='9a88493d6279a964517ab59f99c54cafd8c55d0a', operation='UPDATE', pgid='pgtrigger_append_only_88ead', table='hosting_domainevent', when='BEFORE')),
+            model_name="domainevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="9a88493d6279a964517ab59f99c54cafd8c55d0a",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_88ead",
+                    table="hosting_domainevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='domainevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='bfb7151b6913d67f35080294d359dc67b11346d5', operation='DELETE', pgid='pgtrigger_delete_if_archived_2fd34', table='hosting_domainevent', when='BEFORE')),
+            model_name="domainevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="bfb7151b6913d67f35080294d359dc67b11346d5",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_2fd34",
+                    table="hosting_domainevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='productevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='8aac9a11ab8c6b55ae04101f97d3e281bd5ecd8b', operation='UPDATE', pgid='pgtrigger_append_only_e1415', table='hosting_productevent', when='BEFORE')),
+            model_name="productevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="8aac9a11ab8c6b55ae04101f97d3e281bd5ecd8b",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_e1415",
+                    table="hosting_productevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='productevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='5a90280c52ab75bada146b549e15c7d68991d3d6', operation='DELETE', pgid='pgtrigger_delete_if_archived_8e12c', table='hosting_productevent', when='BEFORE')),
+            model_name="productevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="5a90280c52ab75bada146b549e15c7d68991d3d6",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_8e12c",
+                    table="hosting_productevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='productgroupevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='c722a61aa2586907209ebe6370e8f28fbf87a621', operation='UPDATE', pgid='pgtrigger_append_only_86946', table='hosting_productgroupevent', when='BEFORE')),
+            model_name="productgroupevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="c722a61aa2586907209ebe6370e8f28fbf87a621",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_86946",
+                    table="hosting_productgroupevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='productgroupevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='363853d139823f4791b39bac5e98b7cd22b9d5d1', operation='DELETE', pgid='pgtrigger_delete_if_archived_d7105', table='hosting_productgroupevent', when='BEFORE')),
+            model_name="productgroupevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="363853d139823f4791b39bac5e98b7cd22b9d5d1",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_d7105",
+                    table="hosting_productgroupevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='productpriceevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='d63ec873d3c52a5159b24cc939fa86c5c8d8731d', operation='UPDATE', pgid='pgtrigger_append_only_c4446', table='hosting_productpriceevent', when='BEFORE')),
+            model_name="productpriceevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="d63ec873d3c52a5159b24cc939fa86c5c8d8731d",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_c4446",
+                    table="hosting_productpriceevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='productpriceevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='bbff0f1009182c1bb872d4b445fcadb192b9f7d2', operation='DELETE', pgid='pgtrigger_delete_if_archived_26744', table='hosting_productpriceevent', when='BEFORE')),
+            model_name="productpriceevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="bbff0f1009182c1bb872d4b445fcadb192b9f7d2",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_26744",
+                    table="hosting_productpriceevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='secretrevealevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='e2b10a6fefa64bbf816c0011a4c77cc44fc60dac', operation='UPDATE', pgid='pgtrigger_append_only_09d2e', table='hosting_secretrevealevent', when='BEFORE')),
+            model_name="secretrevealevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="e2b10a6fefa64bbf816c0011a4c77cc44fc60dac",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_09d2e",
+                    table="hosting_secretrevealevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='secretrevealevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='64356c89457b0a30e3ba05a4696398f983e126ab', operation='DELETE', pgid='pgtrigger_delete_if_archived_e2c66', table='hosting_secretrevealevent', when='BEFORE')),
+            model_name="secretrevealevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="64356c89457b0a30e3ba05a4696398f983e126ab",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_e2c66",
+                    table="hosting_secretrevealevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='serverevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='6e6e0fca60f8caa1389e542decd39038f269896b', operation='UPDATE', pgid='pgtrigger_append_only_f98dd', table='hosting_serverevent', when='BEFORE')),
+            model_name="serverevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="6e6e0fca60f8caa1389e542decd39038f269896b",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_f98dd",
+                    table="hosting_serverevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='serverevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='910eb3f90dc89bc0332f1ed4631316af05f618cb', operation='DELETE', pgid='pgtrigger_delete_if_archived_2e969', table='hosting_serverevent', when='BEFORE')),
+            model_name="serverevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="910eb3f90dc89bc0332f1ed4631316af05f618cb",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_2e969",
+                    table="hosting_serverevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='serviceevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='ea17680fb07541ad9c0d8ebac35a71d2d3e8a3bb', operation='UPDATE', pgid='pgtrigger_append_only_db89e', table='hosting_serviceevent', when='BEFORE')),
+            model_name="serviceevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="ea17680fb07541ad9c0d8ebac35a71d2d3e8a3bb",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_db89e",
+                    table="hosting_serviceevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='serviceevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='b1d4d7125ea3132df2c1320fdaaa44c0839dd831', operation='DELETE', pgid='pgtrigger_delete_if_archived_b3e3c', table='hosting_serviceevent', when='BEFORE')),
+            model_name="serviceevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="b1d4d7125ea3132df2c1320fdaaa44c0839dd831",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_b3e3c",
+                    table="hosting_serviceevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='tldevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='6a69633c0e914b5e5ef81bb60eabcd5b1bd94fb3', operation='UPDATE', pgid='pgtrigger_append_only_f0c36', table='hosting_tldevent', when='BEFORE')),
+            model_name="tldevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="6a69633c0e914b5e5ef81bb60eabcd5b1bd94fb3",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_f0c36",
+                    table="hosting_tldevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='tldevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='49691a24314139bf4cf0d1627737d082cda444e3', operation='DELETE', pgid='pgtrigger_delete_if_archived_9b7b3', table='hosting_tldevent', when='BEFORE')),
+            model_name="tldevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="49691a24314139bf4cf0d1627737d082cda444e3",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_9b7b3",
+                    table="hosting_tldevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='tldpriceevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='f31b79af6915d9672160592002262ad4c2f05794', operation='UPDATE', pgid='pgtrigger_append_only_628c8', table='hosting_tldpriceevent', when='BEFORE')),
+            model_name="tldpriceevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="f31b79af6915d9672160592002262ad4c2f05794",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_628c8",
+                    table="hosting_tldpriceevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='tldpriceevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='206c17c851ca1633fa0ac91f39b40a935ccaca18', operation='DELETE', pgid='pgtrigger_delete_if_archived_d44bf', table='hosting_tldpriceevent', when='BEFORE')),
+            model_name="tldpriceevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="206c17c851ca1633fa0ac91f39b40a935ccaca18",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_d44bf",
+                    table="hosting_tldpriceevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
     ]

@@ -6,59 +6,138 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0009_archive'),
-        ('kb', '0005_refuse_truncate'),
+        ("audit", "0009_archive"),
+        ("kb", "0005_refuse_truncate"),
     ]
 
     operations = [
         pgtrigger.migrations.RemoveTrigger(
-            model_name='articleevent',
-            name='append_only',
+            model_name="articleevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='articlerevisionevent',
-            name='append_only',
+            model_name="articlerevisionevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='categoryevent',
-            name='append_only',
+            model_name="categoryevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='relatedarticleevent',
-            name='append_only',
+            model_name="relatedarticleevent",
+            name="append_only",
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='articleevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='5f01b0de09eb787083938473510ad2f047a7772b', operation='UPDATE', pgid='pgtrigger_append_only_7d68b', table='kb_articleevent', when='BEFORE')),
+            model_name="articleevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="5f01b0de09eb787083938473510ad2f047a7772b",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_7d68b",
+                    table="kb_articleevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='articleevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='d96f9b44f6eb31f93c97e5abcfc1f5867b702d00', operation='DELETE', pgid='pgtrigger_delete_if_archived_db2cd', table='kb_articleevent', when='BEFORE')),
+            model_name="articleevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="d96f9b44f6eb31f93c97e5abcfc1f5867b702d00",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_db2cd",
+                    table="kb_articleevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='articlerevisionevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='333407939369df63a9dca7c38a09592d0abba208', operation='UPDATE', pgid='pgtrigger_append_only_099ab', table='kb_articlerevisionevent', when='BEFORE')),
+            model_name="articlerevisionevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="333407939369df63a9dca7c38a09592d0abba208",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_099ab",
+                    table="kb_articlerevisionevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='articlerevisionevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='da24eeb7db4e2e6241703937f70b86a3650d8550', operation='DELETE', pgid='pgtrigger_delete_if_archived_d927e', table='kb_articlerevisionevent', when='BEFORE')),
+            model_name="articlerevisionevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="da24eeb7db4e2e6241703937f70b86a3650d8550",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_d927e",
+                    table="kb_articlerevisionevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='categoryevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='3314bc553eb0d7e4708295d64b62d73c6e584b2f', operation='UPDATE', pgid='pgtrigger_append_only_ec2b0', table='kb_categoryevent', when='BEFORE')),
+            model_name="categoryevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="3314bc553eb0d7e4708295d64b62d73c6e584b2f",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_ec2b0",
+                    table="kb_categoryevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='categoryevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='3dfcc82b5284facc3368f6c0592df3191bc2a4fa', operation='DELETE', pgid='pgtrigger_delete_if_archived_b3454', table='kb_categoryevent', when='BEFORE')),
+            model_name="categoryevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="3dfcc82b5284facc3368f6c0592df3191bc2a4fa",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_b3454",
+                    table="kb_categoryevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='relatedarticleevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='38c9bef3429b7c3f029a86563fedb4accc7f33a9', operation='UPDATE', pgid='pgtrigger_append_only_58126', table='kb_relatedarticleevent', when='BEFORE')),
+            model_name="relatedarticleevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="38c9bef3429b7c3f029a86563fedb4accc7f33a9",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_58126",
+                    table="kb_relatedarticleevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='relatedarticleevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='0cc586b53313d0d867f2bab3f6f0995372f9e761', operation='DELETE', pgid='pgtrigger_delete_if_archived_5df7e', table='kb_relatedarticleevent', when='BEFORE')),
+            model_name="relatedarticleevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="0cc586b53313d0d867f2bab3f6f0995372f9e761",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_5df7e",
+                    table="kb_relatedarticleevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
     ]

@@ -6,59 +6,138 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0009_archive'),
-        ('orders', '0004_status_time_index'),
+        ("audit", "0009_archive"),
+        ("orders", "0004_status_time_index"),
     ]
 
     operations = [
         pgtrigger.migrations.RemoveTrigger(
-            model_name='orderevent',
-            name='append_only',
+            model_name="orderevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='orderlineevent',
-            name='append_only',
+            model_name="orderlineevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='promotionevent',
-            name='append_only',
+            model_name="promotionevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='servicechangeevent',
-            name='append_only',
+            model_name="servicechangeevent",
+            name="append_only",
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='orderevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='6eaddea87e670cfa1249c3466a67b0938ff99f78', operation='UPDATE', pgid='pgtrigger_append_only_39cdb', table='orders_orderevent', when='BEFORE')),
+            model_name="orderevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="6eaddea87e670cfa1249c3466a67b0938ff99f78",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_39cdb",
+                    table="orders_orderevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='orderevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='1074586d30f6e61d14356185aa4bb77d15baf0e4', operation='DELETE', pgid='pgtrigger_delete_if_archived_f7635', table='orders_orderevent', when='BEFORE')),
+            model_name="orderevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="1074586d30f6e61d14356185aa4bb77d15baf0e4",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_f7635",
+                    table="orders_orderevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='orderlineevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='9442dc90eb508544f3465f10c42d4c0de5392bbd', operation='UPDATE', pgid='pgtrigger_append_only_3a6b3', table='orders_orderlineevent', when='BEFORE')),
+            model_name="orderlineevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="9442dc90eb508544f3465f10c42d4c0de5392bbd",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_3a6b3",
+                    table="orders_orderlineevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='orderlineevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='6c106f6648c8ab90bc8190af95231e8e0f821097', operation='DELETE', pgid='pgtrigger_delete_if_archived_d6288', table='orders_orderlineevent', when='BEFORE')),
+            model_name="orderlineevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="6c106f6648c8ab90bc8190af95231e8e0f821097",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_d6288",
+                    table="orders_orderlineevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='promotionevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='89ee19273e0b7a95ee2117cd1b16a69d047bf71f', operation='UPDATE', pgid='pgtrigger_append_only_6aff9', table='orders_promotionevent', when='BEFORE')),
+            model_name="promotionevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="89ee19273e0b7a95ee2117cd1b16a69d047bf71f",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_6aff9",
+                    table="orders_promotionevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='promotionevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='22293da50edd661811316a06c45fc5c4a92d543e', operation='DELETE', pgid='pgtrigger_delete_if_archived_b8eef', table='orders_promotionevent', when='BEFORE')),
+            model_name="promotionevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="22293da50edd661811316a06c45fc5c4a92d543e",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_b8eef",
+                    table="orders_promotionevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='servicechangeevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='f8de81b3d7fbd35f2dd1cc594b3641389b290004', operation='UPDATE', pgid='pgtrigger_append_only_32a04', table='orders_servicechangeevent', when='BEFORE')),
+            model_name="servicechangeevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="f8de81b3d7fbd35f2dd1cc594b3641389b290004",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_32a04",
+                    table="orders_servicechangeevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='servicechangeevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='5d56e328542ec59fb9b4175148f6b6f6e487c84c', operation='DELETE', pgid='pgtrigger_delete_if_archived_06981', table='orders_servicechangeevent', when='BEFORE')),
+            model_name="servicechangeevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="5d56e328542ec59fb9b4175148f6b6f6e487c84c",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_06981",
+                    table="orders_servicechangeevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
     ]

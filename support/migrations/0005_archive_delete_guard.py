@@ -6,83 +6,202 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0009_archive'),
-        ('support', '0004_refuse_truncate'),
+        ("audit", "0009_archive"),
+        ("support", "0004_refuse_truncate"),
     ]
 
     operations = [
         pgtrigger.migrations.RemoveTrigger(
-            model_name='communicationevent',
-            name='append_only',
+            model_name="communicationevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='departmentevent',
-            name='append_only',
+            model_name="departmentevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='departmentroleevent',
-            name='append_only',
+            model_name="departmentroleevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='ticketattachmentevent',
-            name='append_only',
+            model_name="ticketattachmentevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='ticketevent',
-            name='append_only',
+            model_name="ticketevent",
+            name="append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='ticketreplyevent',
-            name='append_only',
+            model_name="ticketreplyevent",
+            name="append_only",
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='communicationevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='cb35b8fecaf7656fbd8a9a4b97246ca774f65fa1', operation='UPDATE', pgid='pgtrigger_append_only_74919', table='support_communicationevent', when='BEFORE')),
+            model_name="communicationevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="cb35b8fecaf7656fbd8a9a4b97246ca774f65fa1",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_74919",
+                    table="support_communicationevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='communicationevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='c6ca636ae9af380e07391303d955a552107c8fca', operation='DELETE', pgid='pgtrigger_delete_if_archived_9d49f', table='support_communicationevent', when='BEFORE')),
+            model_name="communicationevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="c6ca636ae9af380e07391303d955a552107c8fca",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_9d49f",
+                    table="support_communicationevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='departmentevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='bf532639b0e42802b14eb8980eaabe578e19fb8e', operation='UPDATE', pgid='pgtrigger_append_only_3ae3d', table='support_departmentevent', when='BEFORE')),
+            model_name="departmentevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="bf532639b0e42802b14eb8980eaabe578e19fb8e",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_3ae3d",
+                    table="support_departmentevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='departmentevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='51cd3aeb04b5771d9dae4fc9bb12cdfc0b72c18e', operation='DELETE', pgid='pgtrigger_delete_if_archived_58100', table='support_departmentevent', when='BEFORE')),
+            model_name="departmentevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="51cd3aeb04b5771d9dae4fc9bb12cdfc0b72c18e",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_58100",
+                    table="support_departmentevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='departmentroleevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='ce62d688be1d1b77e10c79a0ae3998d3f697673c', operation='UPDATE', pgid='pgtrigger_append_only_0a1b8', table='support_departmentroleevent', when='BEFORE')),
+            model_name="departmentroleevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="ce62d688be1d1b77e10c79a0ae3998d3f697673c",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_0a1b8",
+                    table="support_departmentroleevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='departmentroleevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='12757a26afca89dbd9784448fa13907c216d2471', operation='DELETE', pgid='pgtrigger_delete_if_archived_6eb60', table='support_departmentroleevent', when='BEFORE')),
+            model_name="departmentroleevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="12757a26afca89dbd9784448fa13907c216d2471",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_6eb60",
+                    table="support_departmentroleevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='ticketattachmentevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='63e25b83ed2e9930968ee50e18eefa7f61b815b7', operation='UPDATE', pgid='pgtrigger_append_only_8e462', table='support_ticketattachmentevent', when='BEFORE')),
+            model_name="ticketattachmentevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="63e25b83ed2e9930968ee50e18eefa7f61b815b7",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_8e462",
+                    table="support_ticketattachmentevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='ticketattachmentevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='919a6b05923e402de9c5d791a2908ab159c8450c', operation='DELETE', pgid='pgtrigger_delete_if_archived_5ddda', table='support_ticketattachmentevent', when='BEFORE')),
+            model_name="ticketattachmentevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="919a6b05923e402de9c5d791a2908ab159c8450c",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_5ddda",
+                    table="support_ticketattachmentevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='ticketevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='a22b938325bf0392ba2430c6753f5186d10bdc35', operation='UPDATE', pgid='pgtrigger_append_only_b9fb3', table='support_ticketevent', when='BEFORE')),
+            model_name="ticketevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="a22b938325bf0392ba2430c6753f5186d10bdc35",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_b9fb3",
+                    table="support_ticketevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='ticketevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='639936d999fd8d2cf024d5167df249c4d67cf486', operation='DELETE', pgid='pgtrigger_delete_if_archived_d0b64', table='support_ticketevent', when='BEFORE')),
+            model_name="ticketevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="639936d999fd8d2cf024d5167df249c4d67cf486",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_d0b64",
+                    table="support_ticketevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='ticketreplyevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='6940f851da2de029af4f55222017f5bb0155f21c', operation='UPDATE', pgid='pgtrigger_append_only_e7e7e', table='support_ticketreplyevent', when='BEFORE')),
+            model_name="ticketreplyevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="6940f851da2de029af4f55222017f5bb0155f21c",
+                    operation="UPDATE",
+                    pgid="pgtrigger_append_only_e7e7e",
+                    table="support_ticketreplyevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='ticketreplyevent',
-            trigger=pgtrigger.compiler.Trigger(name='delete_if_archived', sql=pgtrigger.compiler.UpsertTriggerSql(func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;", hash='2fd1a2c3917e1db60b932229d580e1807cca8900', operation='DELETE', pgid='pgtrigger_delete_if_archived_824c7', table='support_ticketreplyevent', when='BEFORE')),
+            model_name="ticketreplyevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_if_archived",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at, OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;",
+                    hash="2fd1a2c3917e1db60b932229d580e1807cca8900",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_if_archived_824c7",
+                    table="support_ticketreplyevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
     ]

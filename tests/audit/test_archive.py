@@ -315,3 +315,27 @@ def test_audit_archive_command_says_what_it_moved(staff_admin):
     call_command("audit_archive", "--after-days", "0", stdout=out)
 
     assert "event(s) archived" in out.getvalue()
+
+
+def test_paging_through_the_archive_crosses_months_newest_first_with_nothing_twice(
+    staff_admin,
+):
+    older = client_in_month(staff_admin, 1, ago=3)
+    newer = client_in_month(staff_admin, 2, ago=2)
+    seal_and_archive()
+    feed = FeedFilters(model="clients.client")
+
+    seen, cursor = [], None
+    while True:
+        page = Feed(feed).page(cursor=cursor, per_page=1)
+        seen += [(r.object_id, r.operation) for r in page.rows]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+
+    assert seen == [
+        (newer.pk, "update"),
+        (newer.pk, "insert"),
+        (older.pk, "update"),
+        (older.pk, "insert"),
+    ]
