@@ -483,7 +483,12 @@ class Feed:
         what (see ``hydrate``)."""
         located = self._locate(cursor, per_page + 1)
         has_more = len(located) > per_page
-        rows = hydrate(located[:per_page], self.by_label, with_values=with_values)
+        rows = hydrate(
+            located[:per_page],
+            self.by_label,
+            with_values=with_values,
+            archived=bool(self._archive_months()) if located else False,
+        )
         return FeedPage(rows=rows, next_cursor=rows[-1].cursor if has_more and rows else None)
 
     def iterate(self, *, batch: int = 500) -> Iterator[FeedRow]:
@@ -667,6 +672,7 @@ def hydrate(
     by_label: dict[str, type[models.Model]],
     *,
     with_values: bool = True,
+    archived: bool | None = None,  # whether anything is archived (None: look it up)
 ) -> list[FeedRow]:
     """The rows of a page, in one query whatever the page holds: each event as a whole row,
     the snapshot each update replaced (for old → new) and the context, as JSON. The names of
@@ -702,7 +708,12 @@ def hydrate(
     with connection.cursor() as cur:
         cur.execute(sql, params)
         fetched = {(r[0], r[1]): r for r in cur.fetchall()}
-    _hydrate_archived(located, by_label, fetched)
+    if archived is None:
+        from audit.archive import archived_through
+
+        archived = archived_through() is not None
+    if archived:
+        _hydrate_archived(located, by_label, fetched)
 
     rows: list[FeedRow] = []
     for label, pgh_id in located:
@@ -738,10 +749,8 @@ def _hydrate_archived(
     """Rows moved to the archive (``audit/archive.py``), and the snapshot an update replaced
     when that one was archived: looked up only for what the live tables did not have (a page
     of live events with every snapshot at hand costs nothing more)."""
-    from audit.archive import ARCHIVE_TABLE, archived_through
+    from audit.archive import ARCHIVE_TABLE
 
-    if archived_through() is None:
-        return
     missing = [key for key in located if key not in fetched]
     priors = [
         key
