@@ -66,7 +66,11 @@ def _quote(name: str) -> str:
 
 
 def grant_statements(
-    app_role: str, tables: Iterable[str], archive_partitions: Iterable[str] = ()
+    app_role: str,
+    tables: Iterable[str],
+    archive_partitions: Iterable[str] = (),
+    *,
+    archive: bool = True,
 ) -> list[str]:
     role = _quote(app_role)
     partitions = ", ".join(_quote(t) for t in archive_partitions)
@@ -90,11 +94,16 @@ def grant_statements(
         # created a row change it.
         f"GRANT UPDATE (metadata, updated_at) ON {_quote(CONTEXT_TABLE)} TO {role}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
-        # The archive: read through its parent only; rows arrive through the move function.
-        f"REVOKE INSERT, UPDATE, DELETE ON {_quote(ARCHIVE_TABLE)} FROM {role}",
-        *([f"REVOKE ALL ON {partitions} FROM {role}"] if partitions else []),
-        f"GRANT EXECUTE ON FUNCTION {ARCHIVE_MOVE_FUNCTION} TO {role}",
-    ]
+    ] + (
+        [
+            # The archive: read through its parent only; rows arrive through the move function.
+            f"REVOKE INSERT, UPDATE, DELETE ON {_quote(ARCHIVE_TABLE)} FROM {role}",
+            *([f"REVOKE ALL ON {partitions} FROM {role}"] if partitions else []),
+            f"GRANT EXECUTE ON FUNCTION {ARCHIVE_MOVE_FUNCTION} TO {role}",
+        ]
+        if archive
+        else []  # a database migrated to before audit.0009
+    )
 
 
 def archive_partitions(cursor: Any) -> list[str]:
@@ -122,7 +131,10 @@ def apply_grants_and_hardening(app_role: str | None = None) -> None:
         if not app_role or app_role == owner or not role_exists(cursor, app_role):
             return
         partitions = archive_partitions(cursor)
-        for statement in grant_statements(app_role, append_only_tables(), partitions):
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [ARCHIVE_TABLE])
+        archive = cursor.fetchone()[0]
+        statements = grant_statements(app_role, append_only_tables(), partitions, archive=archive)
+        for statement in statements:
             cursor.execute(statement)
 
 
