@@ -220,6 +220,11 @@ def test_the_feed_and_the_entry_page_read_archived_events_past_the_live_ones(
     page = staff_client.get(reverse("audit:entry", args=[context_id]))
     assert page.status_code == 200
     assert "York" in page.content.decode()
+    event = staff_client.get(
+        reverse("audit:event", args=["clients.client", archived_rows[0].event.pgh_id])
+    )
+    assert event.status_code == 200
+    assert "York" in event.content.decode()
 
 
 def test_a_trail_with_archived_months_verifies_ok_and_records_each_month(staff_admin):
