@@ -40,6 +40,10 @@ $$ LANGUAGE plpgsql;
 """
 
 CONTEXT_TABLE = "pghistory_context"
+# Sealed events moved out of the live event tables (``audit.archive``): the app reads it, and
+# writes it only through ``audit_archive_move``, a function that runs as the owner.
+ARCHIVE_TABLE = "audit_archived_event"
+ARCHIVE_MOVE_FUNCTION = "audit_archive_move(text, text, timestamptz, timestamptz)"
 # Tables the app may read but never write: Django's migration history.
 READ_ONLY_TABLES = ("django_migrations",)
 
@@ -61,8 +65,15 @@ def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def grant_statements(app_role: str, tables: Iterable[str]) -> list[str]:
+def grant_statements(
+    app_role: str,
+    tables: Iterable[str],
+    archive_partitions: Iterable[str] = (),
+    *,
+    archive: bool = True,
+) -> list[str]:
     role = _quote(app_role)
+    partitions = ", ".join(_quote(t) for t in archive_partitions)
     frozen = ", ".join(_quote(t) for t in (*tables, CONTEXT_TABLE, *READ_ONLY_TABLES))
     return [
         # No temporary tables (a temp table named like an event table shadows it for the
@@ -83,7 +94,26 @@ def grant_statements(app_role: str, tables: Iterable[str]) -> list[str]:
         # created a row change it.
         f"GRANT UPDATE (metadata, updated_at) ON {_quote(CONTEXT_TABLE)} TO {role}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
-    ]
+    ] + (
+        [
+            # The archive: read through its parent only; rows arrive through the move function.
+            f"REVOKE INSERT, UPDATE, DELETE ON {_quote(ARCHIVE_TABLE)} FROM {role}",
+            *([f"REVOKE ALL ON {partitions} FROM {role}"] if partitions else []),
+            f"GRANT EXECUTE ON FUNCTION {ARCHIVE_MOVE_FUNCTION} TO {role}",
+        ]
+        if archive
+        else []  # a database migrated to before audit.0011
+    )
+
+
+def archive_partitions(cursor: Any) -> list[str]:
+    """The archive's monthly partitions (made by ``audit_archive_move`` as months move)."""
+    cursor.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = to_regclass(%s) ORDER BY 1",
+        [ARCHIVE_TABLE],
+    )
+    return [row[0] for row in cursor.fetchall()]
 
 
 def role_exists(cursor: Any, role: str) -> bool:
@@ -100,7 +130,11 @@ def apply_grants_and_hardening(app_role: str | None = None) -> None:
         owner = cursor.fetchone()[0]
         if not app_role or app_role == owner or not role_exists(cursor, app_role):
             return
-        for statement in grant_statements(app_role, append_only_tables()):
+        partitions = archive_partitions(cursor)
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [ARCHIVE_TABLE])
+        archive = cursor.fetchone()[0]
+        statements = grant_statements(app_role, append_only_tables(), partitions, archive=archive)
+        for statement in statements:
             cursor.execute(statement)
 
 
@@ -131,7 +165,7 @@ def role_findings(cursor: Any) -> list[str]:
     owned = cursor.fetchone()[0]
     if owned:
         findings.append(f"the app's database role owns {owned} table(s)")
-    tables = [*append_only_tables(), CONTEXT_TABLE]
+    tables = [*append_only_tables(), ARCHIVE_TABLE, *archive_partitions(cursor), CONTEXT_TABLE]
     cursor.execute(
         "SELECT t FROM unnest(%s::text[]) AS t WHERE to_regclass(t) IS NOT NULL AND ("
         "has_table_privilege(current_user, t, 'DELETE') "

@@ -269,78 +269,31 @@ class Feed:
         batch: str | None = None,  # a _uuid_array
         subquery: tuple[list[str], list[Any]] | None = None,
     ) -> tuple[str, list[Any]]:
-        f = self.filters
         label = model_label(event_model)
         table = connection.ops.quote_name(event_model._meta.db_table)
         scoped = self.scope is not None
         # Conditions on time (the cursor, the dates): on the event row, or, in a record-wide
         # history, on the record's events once found (``b``, outside the fence below).
-        on = "b" if scoped else "e"
-        times: list[str] = []
-        time_params: list[Any] = []
-        if after is not None:
-            created_at, _after_label, after_id = after
-            # Rows are ordered by (created_at, model label, pgh_id), all descending.
-            how = keyset.bound(label, after)
-            if how == "pair":
-                times.append(f"({on}.pgh_created_at, {on}.pgh_id) < (%s, %s)")
-                time_params.extend([created_at, after_id])
-            else:
-                times.append(f"{on}.pgh_created_at {how} %s")
-                time_params.append(created_at)
-        if f.since:
-            times.append(f"{on}.pgh_created_at >= %s")
-            time_params.append(_start_of(f.since))
-        if f.until:
-            times.append(f"{on}.pgh_created_at < %s")
-            time_params.append(_start_of(f.until + dt.timedelta(days=1)))
-        conds: list[str] = [] if scoped else times
-        params: list[Any] = [label] + ([] if scoped else time_params)
-        if f.operation:
-            conds.append("e.pgh_label = %s")
-            params.append(f.operation)
-        if f.object_id is not None:
-            conds.append("e.pgh_obj_id = %s")
-            params.append(f.object_id)
-        if f.context_id is not None:
-            conds.append("e.pgh_context_id = %s")
-            params.append(f.context_id)
-        if f.context_ids is not None:
-            conds.append("e.pgh_context_id = ANY(%s::uuid[])")
-            params.append(self.context_ids)
-        if f.unattributed:
-            conds.append("e.pgh_context_id IS NULL")
-        if self.scope is not None:
-            branch = self.scope[label]
-            conds.append(branch.sql)
-            params.extend(branch.params)
-        if batch is not None:
-            # The events of one batch of matching contexts, straight from the pgh_context_id
-            # index. (Left to IN (subquery), the planner walks the newest events hoping to meet
-            # a match soon, and reads the whole table when there is none.)
-            conds.append("e.pgh_context_id = ANY(%s::uuid[])")
-            params.append(batch)
-        if subquery is not None:
-            conds.append(
-                "e.pgh_context_id IN (SELECT c.id FROM pghistory_context c WHERE "
-                + " AND ".join(subquery[0])
-                + ")"
-            )
-            params.extend(subquery[1])
-        where = ("WHERE " + " AND ".join(conds)) if conds else ""
+        conds, params, times, time_params = self._conditions(
+            label, after, batch, subquery, on="b" if scoped else "e"
+        )
         if scoped:
             # A record-wide history: the record's events in this table are found through the
             # keys' indexes (and the parents' events, one step up), then filtered by time and
             # sorted. Behind the fence (OFFSET 0) the planner cannot walk the time index of
             # the whole table instead, hoping to meet them soon (seconds, past the first page
             # of a client whose rows are old): every page costs what the first does.
+            branch = self.scope[label]  # type: ignore[index]  # scoped: a scope is set
+            where = "WHERE " + " AND ".join([*conds, branch.sql])
             outer = ("WHERE " + " AND ".join(times)) if times else ""
             return (
                 "(SELECT model, pgh_id, pgh_created_at FROM (SELECT %s::text AS model, e.pgh_id,"
                 f" e.pgh_created_at FROM {table} e {where} OFFSET 0) AS b {outer} "
                 "ORDER BY pgh_created_at DESC, pgh_id DESC LIMIT %s)"
-            ), [*params, *time_params, limit]
-        params.append(limit)
+            ), [label, *params, *branch.params, *time_params, limit]
+        conds = [*times, *conds]
+        params = [label, *time_params, *params, limit]
+        where = ("WHERE " + " AND ".join(conds)) if conds else ""
         if batch is not None:
             # OFFSET 0 keeps the planner from walking the (created_at, id) index instead: it
             # guesses a batch's events are spread evenly through the table, so that the newest
@@ -357,6 +310,70 @@ class Feed:
             "ORDER BY e.pgh_created_at DESC, e.pgh_id DESC LIMIT %s)"
         )
         return sql, params
+
+    def _conditions(
+        self,
+        label: str | None,  # None: the archive, which holds every model
+        after: tuple[dt.datetime, str, int] | None,
+        batch: str | None,
+        subquery: tuple[list[str], list[Any]] | None,
+        *,
+        on: str = "e",
+    ) -> tuple[list[str], list[Any], list[str], list[Any]]:
+        """The WHERE of one branch, on an event table (or the archive) as ``e``: the row
+        conditions and, apart, the conditions on time (the cursor, the dates) on ``on``."""
+        f = self.filters
+        times: list[str] = []
+        time_params: list[Any] = []
+        if after is not None and label is None:
+            times.append(f"({on}.pgh_created_at, {on}.model, {on}.pgh_id) < (%s, %s, %s)")
+            time_params.extend(after)
+        elif after is not None and label is not None:
+            created_at, _after_label, after_id = after
+            # Rows are ordered by (created_at, model label, pgh_id), all descending.
+            how = keyset.bound(label, after)
+            if how == "pair":
+                times.append(f"({on}.pgh_created_at, {on}.pgh_id) < (%s, %s)")
+                time_params.extend([created_at, after_id])
+            else:
+                times.append(f"{on}.pgh_created_at {how} %s")
+                time_params.append(created_at)
+        if f.since:
+            times.append(f"{on}.pgh_created_at >= %s")
+            time_params.append(_start_of(f.since))
+        if f.until:
+            times.append(f"{on}.pgh_created_at < %s")
+            time_params.append(_start_of(f.until + dt.timedelta(days=1)))
+        conds: list[str] = []
+        params: list[Any] = []
+        if f.operation:
+            conds.append("e.pgh_label = %s")
+            params.append(f.operation)
+        if f.object_id is not None:
+            conds.append("e.pgh_obj_id = %s")
+            params.append(f.object_id)
+        if f.context_id is not None:
+            conds.append("e.pgh_context_id = %s")
+            params.append(f.context_id)
+        if f.context_ids is not None:
+            conds.append("e.pgh_context_id = ANY(%s::uuid[])")
+            params.append(self.context_ids)
+        if f.unattributed:
+            conds.append("e.pgh_context_id IS NULL")
+        if batch is not None:
+            # The events of one batch of matching contexts, straight from the pgh_context_id
+            # index. (Left to IN (subquery), the planner walks the newest events hoping to meet
+            # a match soon, and reads the whole table when there is none.)
+            conds.append("e.pgh_context_id = ANY(%s::uuid[])")
+            params.append(batch)
+        if subquery is not None:
+            conds.append(
+                "e.pgh_context_id IN (SELECT c.id FROM pghistory_context c WHERE "
+                + " AND ".join(subquery[0])
+                + ")"
+            )
+            params.extend(subquery[1])
+        return conds, params, times, time_params
 
     def _union(
         self,
@@ -378,7 +395,69 @@ class Feed:
         sql, named = _named(sql, params, shared=(batch, self.context_ids))
         with _bound_cursor() as cur:
             cur.execute(sql, named)
-            return list(cur.fetchall())
+            found = list(cur.fetchall())
+        if len(found) == limit and found[-1][2] >= self._archived_through():
+            return found  # the page ends among live events, newer than anything archived
+        archived = self._archived(after, limit, batch, subquery)
+        if not archived:
+            return found
+        return sorted([*found, *archived], key=lambda r: (r[2], r[0], r[1]), reverse=True)[:limit]
+
+    # The archive (audit/archive.py): read only when a page reaches past the live tables.
+    _months: list[tuple[dt.datetime, dt.datetime]] | None = None
+
+    def _archive_months(self) -> list[tuple[dt.datetime, dt.datetime]]:
+        """The archived months as (start, end), newest first (one small query per feed)."""
+        if self._months is None:
+            from audit.archive import archived_months
+
+            self._months = archived_months()
+        return self._months
+
+    def _archived_through(self) -> dt.datetime:
+        months = self._archive_months()
+        return months[0][1] if months else dt.datetime.min.replace(tzinfo=dt.UTC)
+
+    def _archived(
+        self,
+        after: tuple[dt.datetime, str, int] | None,
+        limit: int,
+        batch: str | None,
+        subquery: tuple[list[str], list[Any]] | None,
+    ) -> list[tuple[str, int, dt.datetime]]:
+        """The archive's part of a page, on the same conditions as a live table's (its columns
+        carry the same names), read a month (partition) at a time, then 2, 4, 8... months
+        back until the page is full: each query plans only the partitions it reads."""
+        from audit.archive import ARCHIVE_TABLE
+
+        if self.scope is not None:
+            return []  # a record-wide history reads the live tables only (README)
+        months = [m for m in self._archive_months() if after is None or m[0] <= after[0]]
+        row_conds, row_params, conds, params = self._conditions(None, after, batch, subquery)
+        conds, params = [*conds, *row_conds], [*params, *row_params]
+        if len(self.by_label) < len(event_models()):
+            conds.append("e.model = ANY(%s)")
+            params.append(list(self.by_label))
+        conds.append("e.pgh_created_at >= %s AND e.pgh_created_at < %s")
+        sql = (
+            f"SELECT e.model, e.pgh_id, e.pgh_created_at FROM {ARCHIVE_TABLE} e "
+            f"WHERE {' AND '.join(conds)} "
+            "ORDER BY e.pgh_created_at DESC, e.model DESC, e.pgh_id DESC LIMIT %s"
+        )
+        found: list[tuple[str, int, dt.datetime]] = []
+        done, size = 0, 1
+        while done < len(months) and len(found) < limit:
+            chunk = months[done : done + size]
+            named_sql, named = _named(
+                sql,
+                [*params, chunk[-1][0], chunk[0][1], limit - len(found)],
+                shared=(batch, self.context_ids),
+            )
+            with _bound_cursor() as cur:
+                cur.execute(named_sql, named)
+                found.extend(cur.fetchall())  # older than everything found before
+            done, size = done + size, size * 2
+        return found
 
     def _locate_by_contexts(
         self, after: tuple[dt.datetime, str, int] | None, limit: int
@@ -469,7 +548,12 @@ class Feed:
         what (see ``hydrate``)."""
         located = self._locate(cursor, per_page + 1)
         has_more = len(located) > per_page
-        rows = hydrate(located[:per_page], self.by_label, with_values=with_values)
+        rows = hydrate(
+            located[:per_page],
+            self.by_label,
+            with_values=with_values,
+            archived=bool(self._archive_months()) if located else False,
+        )
         return FeedPage(rows=rows, next_cursor=rows[-1].cursor if has_more and rows else None)
 
     def iterate(self, *, batch: int = 500) -> Iterator[FeedRow]:
@@ -653,6 +737,7 @@ def hydrate(
     by_label: dict[str, type[models.Model]],
     *,
     with_values: bool = True,
+    archived: bool | None = None,  # whether anything is archived (None: look it up)
 ) -> list[FeedRow]:
     """The rows of a page, in one query whatever the page holds: each event as a whole row,
     the snapshot each update replaced (for old → new) and the context, as JSON. The names of
@@ -688,6 +773,12 @@ def hydrate(
     with connection.cursor() as cur:
         cur.execute(sql, params)
         fetched = {(r[0], r[1]): r for r in cur.fetchall()}
+    if archived is None:
+        from audit.archive import archived_through
+
+        archived = archived_through() is not None
+    if archived:
+        _hydrate_archived(located, by_label, fetched)
 
     rows: list[FeedRow] = []
     for label, pgh_id in located:
@@ -712,6 +803,64 @@ def hydrate(
         rows.append(row)
     _resolve_related_names(rows, with_values=with_values)
     return rows
+
+
+def _hydrate_archived(
+    located: Sequence[tuple[str, int]],
+    by_label: dict[str, type[models.Model]],
+    fetched: dict[tuple[str, int], Any],
+) -> None:
+    """Rows moved to the archive (``audit/archive.py``), and the snapshot an update replaced
+    when that one was archived: looked up only for what the live tables did not have (a page
+    of live events with every snapshot at hand costs nothing more)."""
+    from audit.archive import ARCHIVE_TABLE
+
+    missing = [key for key in located if key not in fetched]
+    priors = [
+        key
+        for key, row in fetched.items()
+        if row[3] is None and json.loads(row[2]).get("pgh_label") == UPDATE
+    ]
+    if not (missing or priors):
+        return
+    tables = {label: by_label[label]._meta.db_table for label, _ in [*missing, *priors]}
+    # The newest archived event of the same row before this one (index on source_table,
+    # pgh_obj_id, pgh_id).
+    prior_sql = (
+        f"(SELECT p.data::text FROM {ARCHIVE_TABLE} p WHERE p.source_table = {{t}}"
+        " AND p.pgh_obj_id = {obj} AND p.pgh_id < {id} ORDER BY p.pgh_id DESC LIMIT 1)"
+    )
+    with connection.cursor() as cur:
+        if missing:
+            prior = prior_sql.format(t="a.source_table", obj="a.pgh_obj_id", id="a.pgh_id")
+            cur.execute(
+                f"SELECT a.model, a.pgh_id, a.data::text, CASE WHEN a.pgh_label = %s"
+                f" THEN {prior} END, c.id, c.created_at, c.updated_at, c.metadata::text"
+                f" FROM {ARCHIVE_TABLE} a JOIN unnest(%s::text[], %s::bigint[]) AS k(t, id)"
+                " ON a.source_table = k.t AND a.pgh_id = k.id"
+                " LEFT JOIN pghistory_context c ON c.id = a.pgh_context_id",
+                [UPDATE, [tables[label] for label, _ in missing], [i for _, i in missing]],
+            )
+            for row in cur.fetchall():
+                fetched[(row[0], row[1])] = row
+        if priors:
+            prior = prior_sql.format(
+                t="k.t", obj="(k.row::jsonb->>'pgh_obj_id')::bigint", id="k.id"
+            )
+            cur.execute(
+                f"SELECT k.label, k.id, {prior} FROM unnest(%s::text[], %s::text[],"
+                " %s::bigint[], %s::text[]) AS k(label, t, id, row)",
+                [
+                    [label for label, _ in priors],
+                    [tables[label] for label, _ in priors],
+                    [i for _, i in priors],
+                    [fetched[key][2] for key in priors],
+                ],
+            )
+            for label, pgh_id, prior in cur.fetchall():
+                if prior is not None:
+                    row = fetched[(label, pgh_id)]
+                    fetched[(label, pgh_id)] = (*row[:3], prior, *row[4:])
 
 
 def _changes(

@@ -234,3 +234,61 @@ class ReasonCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.action})"
+
+
+class AuditArchivedMonth(models.Model):
+    """One calendar month (UTC) of events moved from the live event tables into the archive.
+
+    Written by ``audit.archive.archive_sealed`` in the transaction that moves the month; the
+    rows themselves are in ``audit_archived_event`` (partitioned by month, see migration
+    ``audit.0011``). The feed reads the archive when it pages past the newest archived month.
+    """
+
+    audit_track = False
+    audit_append_only = True
+
+    month = models.DateField(unique=True)  # the first day of the month
+    month_end = models.DateTimeField()  # the start of the next month, UTC
+    rows = models.PositiveBigIntegerField(default=0)
+    archived_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-month"]
+        triggers = [
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            NoTruncate(name="no_truncate"),
+        ]
+
+    def __str__(self) -> str:
+        return f"archived {self.month:%Y-%m}: {self.rows} event(s)"
+
+
+class AuditArchiveCheck(models.Model):
+    """A verification of one archived month, recorded so that later runs need not redo it.
+
+    ``ok`` says whether every sealed row of the month (archive, live tables and contexts, all
+    seals whose range meets the month) matched its seal. ``hash`` is an HMAC with the seal key
+    over the record, so a forged "checked, OK" cannot be inserted without the key. The newest
+    record of a month is the one that counts (``audit.seal.verify``).
+    """
+
+    audit_track = False
+    audit_append_only = True
+
+    month = models.DateField(db_index=True)
+    created_at = models.DateTimeField()
+    ok = models.BooleanField()
+    rows = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        triggers = [
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            NoTruncate(name="no_truncate"),
+        ]
+
+    def __str__(self) -> str:
+        return f"archive check {self.month:%Y-%m} at {self.created_at:%Y-%m-%d %H:%M}: " + (
+            "OK" if self.ok else "problems"
+        )

@@ -35,6 +35,7 @@ Cost: hashing the rows' text forms (``benchmarks/seal.py``; figures in the READM
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import hmac
@@ -53,10 +54,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
-from audit.models import AuditSeal, AuditVerification
+from audit.models import AuditArchiveCheck, AuditArchivedMonth, AuditSeal, AuditVerification
 from audit.tracking import event_models
 
 CONTEXT_TABLE = "pghistory_context"
+ARCHIVE_TABLE = "audit_archived_event"  # see audit/archive.py
 # Not updated_at: it moves whenever a later statement of the same context merges metadata in.
 CONTEXT_COLUMNS = ("created_at", "id", "metadata")
 MAX_ROWS = 20_000  # per seal; a larger backlog becomes several chained seals
@@ -87,6 +89,7 @@ EXPORT_MISMATCH = "export_mismatch"
 EXPORT_ONLY = "seal_deleted"
 NOT_EXPORTED = "not_exported"
 EXPORT_UNREADABLE = "export_unreadable"
+CHECK_FORGED = "check_forged"
 
 
 # The canonical form ------------------------------------------------------------------------
@@ -138,7 +141,11 @@ class Table:
         return f"{ident} || substring({digest} from 1 for {DIGEST_BYTES})"
 
     def packed_sql(
-        self, columns: Iterable[str], where: str, present: Iterable[str] | None = None
+        self,
+        columns: Iterable[str],
+        where: str,
+        present: Iterable[str] | None = None,
+        source: str | None = None,
     ) -> str:
         """SQL for the records of the rows matching ``where``, concatenated in id order.
 
@@ -148,8 +155,28 @@ class Table:
         """
         return (
             "SELECT string_agg(record, ''::bytea ORDER BY record) FROM ("
-            f'SELECT {self.record_sql(columns, present)} AS record FROM "{self.name}" r'
+            f"SELECT {self.record_sql(columns, present)} AS record FROM"
+            f" {source or self.source()}"
             f" WHERE {where} ORDER BY 1) s"
+        )
+
+    def source(
+        self, start: str | None = None, end: str | None = None, *, archive: bool = False
+    ) -> str:
+        """The table's rows as ``r``. With ``archive``, an event table's live rows and its
+        archived ones, read back into the table's own row type (``start``/``end``: parameter
+        names bounding the archive's partitions read)."""
+        if self.is_context or not archive:
+            return f'"{self.name}" r'
+        bounds = "".join(
+            f" AND a.pgh_created_at {op} %({name})s"
+            for op, name in ((">=", start), ("<", end))
+            if name
+        )
+        return (
+            f'(SELECT l.* FROM "{self.name}" l UNION ALL SELECT p.* FROM {ARCHIVE_TABLE} a'
+            f' CROSS JOIN LATERAL jsonb_populate_record(NULL::"{self.name}", a.data) p'
+            f" WHERE a.source_table = '{self.name}'{bounds}) r"
         )
 
     def range_sql(self, start: str | None, end: str | None) -> str:
@@ -555,7 +582,9 @@ class _Layout:
     owners: list[AuditSeal | None] = field(default_factory=list)
 
     @classmethod
-    def of(cls, seals: list[AuditSeal]) -> _Layout:
+    def of(cls, seals: list[AuditSeal], *, check_form: bool = True) -> _Layout:
+        """``check_form=False``: every seal owns its range for now (its table list is not
+        loaded yet; ``verify`` checks the form of those it reads, see ``_load_tables``)."""
         layout = cls()
         end = None
         for seal in seals:
@@ -570,7 +599,7 @@ class _Layout:
                 continue
             layout.bounds.append(seal.sealed_through)
             # A malformed seal's range is a gap too: its rows are reported as impossible to check.
-            layout.owners.append(seal if _well_formed(seal) else None)
+            layout.owners.append(seal if not check_form or _well_formed(seal) else None)
             end = seal.sealed_through
         return layout
 
@@ -582,13 +611,180 @@ class _Layout:
         return (self.bounds[bucket - 1] if bucket else None), self.bounds[bucket]
 
 
+@dataclass
+class _Window:
+    """A run of consecutive buckets checked together: ``start <= created_at < end``."""
+
+    start: dt.datetime | None
+    end: dt.datetime
+    buckets: range
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
+class _Month:
+    """An archived month, with the newest genuine record of its verification (if any)."""
+
+    start: dt.datetime
+    end: dt.datetime
+    rows: int
+    checked_at: dt.datetime | None
+    ok: bool
+
+    def buckets(self, layout: _Layout) -> range:
+        """The buckets whose range meets the month (bucket ``k`` ends at ``bounds[k]``)."""
+        first = bisect.bisect_right(layout.bounds, self.start)
+        last = min(bisect.bisect_left(layout.bounds, self.end), len(layout.bounds) - 1)
+        return range(first, last + 1)
+
+
+def _check_body(check: AuditArchiveCheck) -> dict[str, Any]:
+    return {
+        "month": check.month.isoformat(),
+        "created_at": _iso(check.created_at),
+        "ok": check.ok,
+        "rows": check.rows,
+    }
+
+
+def _archived_months(key: bytes, findings: Findings) -> list[_Month]:
+    """The archived months, oldest first, each with its newest verification record whose HMAC
+    holds (a forged or edited record is reported and ignored)."""
+    checks: dict[dt.date, AuditArchiveCheck] = {}
+    for check in AuditArchiveCheck.objects.order_by("created_at", "id"):
+        if hmac.compare_digest(_hmac(key, "archive-check", _check_body(check)), check.hash):
+            checks[check.month] = check
+        else:
+            findings.add(
+                CHECK_FORGED,
+                f"the record of checking {check.month:%Y-%m} (#{check.pk}) does not match its"
+                " HMAC: edited or forged; the month is checked again",
+            )
+    months = []
+    for month in AuditArchivedMonth.objects.order_by("month"):
+        newest = checks.get(month.month)
+        months.append(
+            _Month(
+                start=month_start_of(month.month),
+                end=month.month_end,
+                rows=month.rows,
+                checked_at=newest.created_at if newest else None,
+                ok=bool(newest and newest.ok),
+            )
+        )
+    return months
+
+
+def month_start_of(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, 1, tzinfo=dt.UTC)
+
+
+def _windows(layout: _Layout, months: list[_Month], *, full: bool) -> list[_Window]:
+    """What this run checks: everything after the archived months already checked OK (in a
+    row from the first), and the one checked month whose check is the oldest, again.
+
+    The months before that point were each checked once and recorded (``AuditArchiveCheck``);
+    so a run costs the retention window plus one month, however long the trail. Every archived
+    month is checked again in turn, one a run; ``full`` checks everything."""
+    count = len(layout.bounds)
+    if not count:
+        return []
+    checked_through = None
+    for month in months:
+        if full or not month.ok:
+            break
+        checked_through = month.end
+    first_recent = (
+        0 if checked_through is None else bisect.bisect_right(layout.bounds, checked_through)
+    )
+    runs = [range(first_recent, count)]
+    done = [m for m in months if checked_through and m.end <= checked_through]
+    if done:
+        again = min(done, key=lambda m: (m.checked_at, m.start)).buckets(layout)
+        if again.stop >= first_recent:  # it reaches the recent part: one run for both
+            runs = [range(min(again.start, first_recent), count)]
+        else:
+            runs.append(again)
+    runs = [r for r in runs if r]
+    return [_Window(layout.interval(r[0])[0], layout.bounds[r[-1]], r) for r in runs]
+
+
+def _check_archive_columns(windows: list[_Window], findings: Findings) -> set[dt.datetime]:
+    """Archived rows whose feed columns (model, id, time, operation, object, context) do not say
+    what their archived row says; returns the times of those rows."""
+    from audit.tracking import event_models
+
+    tables = [m._meta.db_table for m in event_models()]
+    labels = [m.pgh_tracked_model._meta.label_lower for m in event_models()]  # type: ignore[attr-defined]  # pghistory's
+    found: set[dt.datetime] = set()
+    for window in windows:
+        lower = "AND a.pgh_created_at >= %(start)s" if window.start is not None else ""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT a.source_table, a.pgh_id, a.pgh_created_at FROM {ARCHIVE_TABLE} a"
+                " LEFT JOIN unnest(%(tables)s::text[], %(labels)s::text[]) AS m(t, l)"
+                f" ON m.t = a.source_table WHERE a.pgh_created_at < %(end)s {lower} AND ("
+                " m.l IS DISTINCT FROM a.model"
+                " OR a.pgh_id IS DISTINCT FROM (a.data->>'pgh_id')::bigint"
+                " OR a.pgh_created_at IS DISTINCT FROM (a.data->>'pgh_created_at')::timestamptz"
+                " OR a.pgh_label IS DISTINCT FROM a.data->>'pgh_label'"
+                " OR a.pgh_obj_id IS DISTINCT FROM (a.data->>'pgh_obj_id')::bigint"
+                " OR a.pgh_context_id IS DISTINCT FROM (a.data->>'pgh_context_id')::uuid)"
+                " LIMIT %(shown)s",
+                {"tables": tables, "labels": labels, "shown": FINDINGS_KEPT, **window.params},
+            )
+            for name, row_id, created in cursor.fetchall():
+                found.add(created)
+                findings.add(
+                    EDITED,
+                    "its archive entry's model, id, time, operation, object or context differs"
+                    " from the archived row",
+                    table=name,
+                    row_id=row_id,
+                )
+    return found
+
+
+def _record_months(
+    key: bytes,
+    months: list[_Month],
+    layout: _Layout,
+    windows: list[_Window],
+    bad: set[int],
+    bad_times: set[dt.datetime],
+    clock: dt.datetime,
+) -> None:
+    """Record each archived month every bucket of which this run checked: OK or not."""
+    for month in months:
+        meeting = month.buckets(layout)
+        if not meeting or not any(
+            w.buckets.start <= meeting.start and meeting.stop <= w.buckets.stop for w in windows
+        ):
+            continue
+        ok = not any(b in meeting for b in bad) and not any(
+            month.start <= t < month.end for t in bad_times
+        )
+        check = AuditArchiveCheck(
+            month=month.start.date(), created_at=clock, ok=ok, rows=month.rows
+        )
+        check.hash = _hmac(key, "archive-check", _check_body(check))
+        check.save()
+
+
 def verify(
     *,
     now: dt.datetime | None = None,
     horizon: float | None = None,
     export_path: str | Path | None = None,
+    full: bool = False,
 ) -> Verification:
-    """Recompute the chain of seals and every sealed row; record and return what differs."""
+    """Recompute the chain of seals and the sealed rows; record and return what differs.
+
+    Archived months already checked are not recomputed (see ``_windows``), except one a run
+    in turn; ``full`` recomputes every sealed row, archived or not."""
     key = _key()
     horizon = settings.AUDIT_SEAL_HORIZON_SECONDS if horizon is None else horizon
     started = time.perf_counter()
@@ -606,20 +802,28 @@ def verify(
             )
             cursor.execute("SELECT coalesce(%s::timestamptz, clock_timestamp())", [now])
             clock = cursor.fetchone()[0]
-        seals = list(AuditSeal.objects.defer("row_digests").order_by("sequence", "id"))
-        _check_chain(seals, key, findings)
+        # Every seal's range and links (small); the table lists only of the seals whose rows
+        # this run checks (the chain of five-minute seals grows by 100,000 a year).
+        seals = list(AuditSeal.objects.defer("row_digests", "tables").order_by("sequence", "id"))
+        months = _archived_months(key, findings)
+        layout = _Layout.of(seals, check_form=False)
+        windows = _windows(layout, months, full=full or bool(export_path))
+        read = _load_tables(seals, layout, windows)
+        _check_chain(seals, key, findings, read=read)
         if export_path:
             _check_export(seals, Path(export_path), key, findings)
-        layout = _Layout.of(seals)
-        usable = [seal for seal in layout.owners if seal is not None]
+        usable = [seal for seal in layout.owners if seal is not None and seal.pk in read]
         current = sealed_tables()
         present = _present_columns()
+        bad: set[int] = set()
         for name in sorted(set(current) | {name for seal in usable for name in seal.tables}):
             rows += _check_table(
-                Table(name), current.get(name), present.get(name), layout, findings
+                Table(name), current.get(name), present.get(name), layout, findings, windows, bad
             )
+        bad_times = _check_archive_columns(windows, findings)
         cutoff = clock - dt.timedelta(seconds=2 * float(horizon))
         _check_unsealed(current, present, layout.newest, cutoff, horizon, findings)
+        _record_months(key, months, layout, windows, bad, bad_times, clock)
     record = AuditVerification.objects.create(
         ok=findings.problems == 0,
         problems=findings.problems,
@@ -631,6 +835,32 @@ def verify(
     return Verification(
         record=record, findings=findings.items, seconds=time.perf_counter() - started
     )
+
+
+def _load_tables(seals: list[AuditSeal], layout: _Layout, windows: list[_Window]) -> set[int]:
+    """Load the table lists of the seals owning a bucket of ``windows`` (and of the first
+    seal, whose empty ``prev_hash`` starts the chain); a malformed one leaves a gap. Returns
+    the primary keys of the seals loaded."""
+    wanted = {
+        owner.pk
+        for window in windows
+        for bucket in window.buckets
+        if (owner := layout.owners[bucket]) is not None
+    }
+    if seals:
+        wanted.add(seals[0].pk)
+    everything = len(wanted) == len(seals)
+    query = AuditSeal.objects.all() if everything else AuditSeal.objects.filter(pk__in=wanted)
+    tables = dict(query.values_list("pk", "tables"))
+    for seal in seals:
+        if seal.pk in tables:
+            seal.tables = tables[seal.pk]
+    for window in windows:
+        for bucket in window.buckets:
+            owner = layout.owners[bucket]
+            if owner is not None and not _well_formed(owner):
+                layout.owners[bucket] = None
+    return set(tables)
 
 
 def _well_formed(seal: AuditSeal) -> bool:
@@ -653,10 +883,16 @@ def _well_formed(seal: AuditSeal) -> bool:
     return True
 
 
-def _check_chain(seals: list[AuditSeal], key: bytes, findings: Findings) -> None:
+def _check_chain(
+    seals: list[AuditSeal], key: bytes, findings: Findings, *, read: set[int] | None = None
+) -> None:
+    """Every seal's place in the chain; the HMAC of those in ``read`` (None: all), the seals
+    whose rows this run checks. An older seal's HMAC was checked with its month."""
     previous = None
     for seal in seals:
-        if not _well_formed(seal):
+        if read is not None and seal.pk not in read:
+            pass  # its body is not loaded: only its links and range are checked below
+        elif not _well_formed(seal):
             findings.add(
                 SEAL_BROKEN,
                 "its table list is malformed: the rows of its range cannot be checked",
@@ -774,9 +1010,12 @@ def _check_table(
     present: frozenset[str] | None,
     layout: _Layout,
     findings: Findings,
+    windows: list[_Window],
+    bad: set[int],
 ) -> int:
-    """Compare one table with every seal; returns how many sealed rows it holds."""
-    if not layout.bounds:
+    """Compare one table with the seals of ``windows``; returns how many sealed rows it holds
+    there. Buckets that differ (or cannot be checked) are added to ``bad``."""
+    if not layout.bounds or not windows:
         return 0
     name = table.name
     if present is None:
@@ -802,15 +1041,19 @@ def _check_table(
                 table=name,
             )
     actual: dict[int, tuple[int, str]] = {}
-    for columns, buckets in groups.items():
-        actual.update(
-            _bucket_digests(table, columns, present, layout, buckets if len(groups) > 1 else None)
-        )
+    for window in windows:
+        for columns, buckets in groups.items():
+            wanted = [b for b in buckets if b in window.buckets]
+            if wanted:
+                actual.update(_bucket_digests(table, columns, present, layout, wanted, window))
     rows, differing = 0, []
     for bucket, owner in enumerate(layout.owners):
+        if not any(bucket in window.buckets for window in windows):
+            continue
         count, digest = actual.get(bucket, (0, EMPTY_DIGEST))
         if owner is None:
             if count:
+                bad.add(bucket)
                 findings.add(
                     UNCHECKABLE,
                     f"{count} row(s) lie in the range of a missing or malformed seal and cannot"
@@ -824,6 +1067,7 @@ def _check_table(
         if (count, digest) != ((entry["count"], entry["digest"]) if entry else (0, EMPTY_DIGEST)):
             differing.append(bucket)
     if differing:
+        bad.update(differing)
         _name_rows(table, default, present, layout, differing, findings)
     return rows
 
@@ -833,19 +1077,35 @@ def _bucket_digests(
     columns: tuple[str, ...],
     present: frozenset[str],
     layout: _Layout,
-    buckets: list[int] | None,
+    buckets: list[int],
+    window: _Window,
 ) -> dict[int, tuple[int, str]]:
     bucket_sql = f"width_bucket(r.{table.created_column}, %(bounds)s::timestamptz[])"
-    only = f" AND {bucket_sql} = ANY(%(buckets)s)" if buckets is not None else ""
+    contiguous = buckets == list(range(buckets[0], buckets[-1] + 1))
+    # A run of buckets (the usual case) as a range: a list of 100,000 seals is a long array.
+    only = (
+        f" AND {bucket_sql} BETWEEN %(first)s AND %(last)s"
+        if contiguous
+        else f" AND {bucket_sql} = ANY(%(buckets)s)"
+    )
+    start = "start" if window.start is not None else None
+    lower = f" AND r.{table.created_column} >= %(start)s" if start else ""
     # Sorted by bucket and record in the subquery, so that parallel workers compute the records.
     sql = (
         "SELECT bucket, count(*),"
         " encode(sha256(string_agg(record, ''::bytea ORDER BY record)), 'hex') FROM ("
         f" SELECT {bucket_sql} AS bucket, {table.record_sql(columns, present)} AS record"
-        f' FROM "{table.name}" r WHERE r.{table.created_column} < %(newest)s{only}'
+        f" FROM {table.source(start, 'end', archive=True)}"
+        f" WHERE r.{table.created_column} < %(end)s{lower}{only}"
         " ORDER BY 1, 2) s GROUP BY bucket"
     )
-    params = {"bounds": layout.bounds, "newest": layout.newest, "buckets": buckets}
+    params = {
+        "bounds": layout.bounds,
+        "buckets": buckets,
+        "first": buckets[0],
+        "last": buckets[-1],
+        **window.params,
+    }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {bucket: (count, digest) for bucket, count, digest in cursor.fetchall()}
@@ -938,7 +1198,13 @@ def _row_records(
     start: dt.datetime | None,
     end: dt.datetime,
 ) -> Iterator[tuple[int | str, bytes]]:
-    sql = table.packed_sql(columns, table.range_sql("start" if start else None, "end"), present)
+    bound = "start" if start else None
+    sql = table.packed_sql(
+        columns,
+        table.range_sql(bound, "end"),
+        present,
+        source=table.source(bound, "end", archive=True),
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, {"start": start, "end": end})
         block = cursor.fetchone()[0]
@@ -952,8 +1218,14 @@ def _existing_ids(table: Table, ids: set[int | str]) -> set[int | str]:
     with connection.cursor() as cursor:
         cursor.execute(
             f'SELECT r.{table.id_column} FROM "{table.name}" r'
-            f" WHERE r.{table.id_column} = ANY(%s::{cast})",
-            [sorted(ids)],
+            f" WHERE r.{table.id_column} = ANY(%(ids)s::{cast})"
+            + (
+                ""
+                if table.is_context
+                else f" UNION SELECT a.pgh_id FROM {ARCHIVE_TABLE} a"
+                f" WHERE a.source_table = %(name)s AND a.pgh_id = ANY(%(ids)s::{cast})"
+            ),
+            {"ids": sorted(ids), "name": table.name},
         )
         return {str(i) if table.is_context else i for (i,) in cursor.fetchall()}
 

@@ -58,6 +58,27 @@ class NoTruncate(pgtrigger.Trigger):
     )
 
 
+class DeleteOnlyIfArchived(pgtrigger.Trigger):
+    """Refuse DELETE of an event unless the archive already holds the identical row.
+
+    Events leave a live table only when ``audit.archive`` moves a sealed month into the
+    archive, in one transaction: the archive row is written first, and this trigger lets the
+    live row go only if that archive row has the same table, id, time and every column
+    binary-equal (``audit_archive_holds``, migration ``audit.0011``). Any other DELETE, from
+    anyone, is refused as before.
+    """
+
+    when = pgtrigger.Before
+    operation = pgtrigger.Delete
+    level = pgtrigger.Row
+    func = (
+        "IF NOT public.audit_archive_holds(TG_TABLE_NAME::text, OLD.pgh_id, OLD.pgh_created_at,"
+        " OLD) THEN RAISE EXCEPTION 'the audit trail is append-only: % row % may leave it only"
+        " as an identical archived copy (audit_archive)', TG_TABLE_NAME, OLD.pgh_id"
+        " USING ERRCODE = 'insufficient_privilege'; END IF; RETURN OLD;"
+    )
+
+
 def _short_name(prefix: str, model: type[models.Model]) -> str:
     # Index and trigger names are limited in length; keep them unique and stable.
     digest = hashlib.sha1(model._meta.label_lower.encode(), usedforsecurity=False).hexdigest()
@@ -99,7 +120,13 @@ def track_model(model: type[models.Model], *, app_label: str | None = None) -> N
     if not model._meta.proxy:
         pgtrigger.register(NoTruncate(name="refuse_truncate"))(model)
     secrets = secret_fields(model)
-    triggers: list[pgtrigger.Trigger] = [NoTruncate(name="no_truncate")]
+    triggers: list[pgtrigger.Trigger] = [
+        # pghistory's ``append_only`` would refuse UPDATE and DELETE alike; a DELETE is allowed
+        # only for a row already archived unchanged (moved by ``audit.archive``).
+        pgtrigger.Protect(name="append_only", operation=pgtrigger.Update),
+        DeleteOnlyIfArchived(name="delete_if_archived"),
+        NoTruncate(name="no_truncate"),
+    ]
     if secrets:
         triggers.append(_digest_secrets_trigger(model, secrets))
     pghistory.track(
@@ -113,7 +140,7 @@ def track_model(model: type[models.Model], *, app_label: str | None = None) -> N
             # Generated columns are derived data the database computes; nothing to audit.
             *(f.name for f in model._meta.local_fields if isinstance(f, models.GeneratedField)),
         ],
-        append_only=True,
+        append_only=False,  # our own triggers above
         model_name=f"{model.__name__}Event",
         app_label=app_label,
         meta={

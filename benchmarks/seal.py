@@ -29,7 +29,9 @@ os.environ.setdefault("AUDIT_SEAL_EXPORT", "")
 EVENTS_PER_CONTEXT = 10
 
 
-def seed(total: int) -> None:
+def seed(total: int, *, days: float = 30) -> None:
+    """``total`` client and note events (seven and three a context), dated over the past
+    ``days`` (the newest an hour old)."""
     from django.db import connection, transaction
 
     with connection.cursor() as cur:
@@ -47,7 +49,7 @@ def seed(total: int) -> None:
             """
             CREATE TEMPORARY TABLE bench_ctx ON COMMIT DROP AS
             SELECT g, gen_random_uuid() AS id,
-                   now() - interval '1 hour' - (g * (interval '30 days' / %(n)s)) AS ts
+                   now() - interval '1 hour' - (g * (%(days)s * interval '1 day' / %(n)s)) AS ts
             FROM generate_series(1, %(n)s) AS g;
             INSERT INTO pghistory_context (id, created_at, updated_at, metadata)
             SELECT id, ts, ts, jsonb_build_object(
@@ -57,7 +59,7 @@ def seed(total: int) -> None:
                 'reason', CASE WHEN g %% 4 = 0 THEN 'phone request #' || g ELSE '' END)
             FROM bench_ctx;
             """,
-            {"n": contexts},
+            {"n": contexts, "days": days},
         )
         # Events: each context's ten rows, seven client updates and three notes.
         cur.execute(

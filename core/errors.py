@@ -192,4 +192,5 @@ CODES: dict[str, str] = {
     "invoice, a secret, a kind no app reverts); the page says what to do instead.",
     "revert_stale": "The record changed after the entry being reverted: only its latest "
     "change can be reverted.",
+    "archive_unsealed": "Only sealed audit events can be archived.",
 }

@@ -1,13 +1,14 @@
-"""Background work of the audit trail: sealing every 5 minutes (``manage.py audit_seal``) and
-the daily verification (``manage.py audit_verify``). Declared here, by the queue, rather than
-in ``audit``: the queue builds on the audit context, so audit never imports it."""
+"""Background work of the audit trail: sealing every 5 minutes (``manage.py audit_seal``),
+the daily verification (``manage.py audit_verify``) and archiving (``manage.py audit_archive``).
+Declared here, by the queue, rather than in ``audit``: the queue builds on the audit context, so
+audit never imports it."""
 
 from __future__ import annotations
 
 from django.db import DatabaseError
 from procrastinate import RetryStrategy
 
-from audit import seal
+from audit import archive, seal
 from jobs.queue import RETRY, command_task
 
 
@@ -43,3 +44,10 @@ def verify_task() -> int:
             f"#{result.record.pk}."
         )
     return result.record.seals_checked
+
+
+@command_task(name="audit.archive", command="audit_archive", cron="30 3 * * *")
+def archive_task() -> int:
+    """Daily, after the verification: move whole sealed months older than
+    ``AUDIT_ARCHIVE_AFTER_DAYS`` into the archive; returns the events moved."""
+    return archive.archive_sealed().rows

@@ -501,6 +501,9 @@ AUDIT_SEAL_EXPORT = env.str(
     "AUDIT_SEAL_EXPORT", default=str(BASE_DIR / ".data" / "audit-seals.jsonl") if DEBUG else ""
 )
 AUDIT_SEAL_HORIZON_SECONDS = env.int("AUDIT_SEAL_HORIZON_SECONDS", default=600)
+# Sealed events older than this many days move, a month at a time, from the live event tables
+# into the monthly archive (manage.py audit_archive; the queue runs it daily). See audit/archive.py.
+AUDIT_ARCHIVE_AFTER_DAYS = env.int("AUDIT_ARCHIVE_AFTER_DAYS", default=90)
 
 # Who may read /metrics besides logged-in staff: the monitoring server's addresses (IPs or
 # CIDR ranges), as seen through AUDIT_TRUSTED_PROXIES.

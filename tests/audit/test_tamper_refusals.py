@@ -235,3 +235,34 @@ def test_every_business_and_event_table_refuses_truncate_by_an_enabled_trigger()
         )
         guarded = {row[0] for row in cur.fetchall()}
     assert tables - guarded == set()
+
+
+def test_the_app_cannot_write_the_archive_and_moves_only_sealed_events_through_its_function(
+    app_db, history
+):
+    _customer, event = history
+    archive = "audit_archived_event"
+    assert _refused(
+        app_db,
+        f"INSERT INTO {archive} VALUES ('clients_clientevent', 'clients.client', 1, now(),"
+        " 'update', 1, NULL, '{}')",
+    )
+    assert _refused(app_db, f"DELETE FROM {archive}")
+    assert _refused(app_db, f"UPDATE {archive} SET pgh_label = 'x'")
+    assert _refused(app_db, f"TRUNCATE {archive}")
+    # The move function is the app's only way; it refuses what no seal covers.
+    message = _refused(
+        app_db,
+        "SELECT audit_archive_move('clients_clientevent', 'clients.client',"
+        " now() - interval '10 years', now())",
+    )
+    assert "only sealed events move" in message
+    # Nor does it move rows of a table that is not an event table.
+    message = _refused(
+        app_db,
+        "SELECT audit_archive_move('clients_client', 'clients.client', now(), now())",
+    )
+    assert "not an event table" in message
+    assert _refused(
+        app_db, f"DELETE FROM {ClientEvent._meta.db_table} WHERE pgh_id = {event.pgh_id}"
+    )

@@ -29,6 +29,7 @@ SCHEDULES = {
     "clients.send_queued_emails": "* * * * *",
     "audit.seal": "*/5 * * * *",
     "audit.verify": "0 3 * * *",
+    "audit.archive": "30 3 * * *",
     "affiliates.clear_commissions": "10 0 * * *",
     "orders.process_cancellations": "20 0 * * *",
     "approvals.expire": "*/15 * * * *",
