@@ -149,3 +149,9 @@ def test_an_approved_request_carries_the_makers_code_into_the_entry(client_as, m
     metadata = _context_of(CreditEntry.objects.get())
     assert metadata["reason_code"] == "sla" and metadata["amount"] == "80.00"
     assert metadata["approved_by_name"] == "checker" and metadata["username"] == "maker"
+
+
+def test_the_sidebar_marks_only_the_section_the_page_is_under(staff_client):
+    groups = staff_client.get(reverse("audit:reasons")).context["nav_groups"]
+    active = [i["label"] for g in groups for i in g["items"] if i["active"]]
+    assert active == ["Reason codes"]
