@@ -11,21 +11,18 @@ from core.extension_points import NavSection, visible
 def _sidebar(request: HttpRequest) -> list[dict[str, Any]]:
     """The sections the user may open, grouped by heading (the main list first, heading "")."""
     groups: dict[str, list[dict[str, Any]]] = {}
-    items = []
+    items: list[tuple[str, dict[str, Any]]] = []
     for section in visible(NavSection, request.user):
         url = reverse(section.url_name)
         item = {"label": section.label, "url": url, "active": False}
-        items.append(item)
+        items.append((url, item))
         groups.setdefault(section.heading, []).append(item)
     # The one section the page is under: the longest URL it starts with (/audit/reasons/ is
     # "Reason codes", not also "Audit trail" at /audit/).
-    under = [
-        i
-        for i in items
-        if request.path == i["url"] or (i["url"] != "/" and request.path.startswith(i["url"]))
-    ]
+    path = request.path
+    under = [(u, i) for u, i in items if path == u or (u != "/" and path.startswith(u))]
     if under:
-        max(under, key=lambda i: len(i["url"]))["active"] = True
+        max(under, key=lambda pair: len(pair[0]))[1]["active"] = True
     return [{"heading": heading, "items": items} for heading, items in groups.items()]
 
 
