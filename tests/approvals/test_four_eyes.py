@@ -450,3 +450,21 @@ def test_a_plan_change_below_half_the_catalog_is_refused_on_its_price(client_as)
     page = client_as("Billing").post(reverse("orders:service-change", args=[service.pk]), data)
     assert page.status_code == 400
     assert page.context["form"].errors["recurring_amount"][0].startswith("Prices below 50 %")
+
+
+def test_a_refusal_at_approval_time_comes_back_on_the_page_and_the_request_stays(
+    client_as, make_staff, paid
+):
+    from billing import services as billing
+
+    made = _request_refund(paid, make_staff("Billing", username="maker"), amount="250")
+    # Meanwhile most of the payment is refunded another way: 250 no longer fits.
+    billing.refund_payment(payment=paid, amount=Decimal("100"), actor=None, reason="partial")
+    page = client_as("Billing", username="checker").post(
+        reverse("approvals:request-approve", args=[made.pk]), {"reason": "ok"}
+    )
+    assert page.status_code == 400
+    assert page.context["decision_form"].errors  # the service's refusal, on the page
+    made.refresh_from_db()
+    assert made.status == "pending"
+    assert Transaction.objects.filter(refund_of=paid).count() == 1
