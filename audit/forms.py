@@ -163,6 +163,13 @@ class ReasonReportForm(forms.Form):
         if isinstance(field, forms.ChoiceField):  # declared so above; narrowed for the types
             field.choices = [("", "Every action"), *((a, a) for a in shown)]
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or self.cleaned_data
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", forms.ValidationError("Ends before it starts.", code="range"))
+        return cleaned
+
 
 class RevertForm(forms.Form):
     """The why of a revert: always required (a revert is a change like any other)."""

@@ -170,9 +170,19 @@ def report(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         found = cursor.fetchall()
-    labels = {c.code: c.label for c in ReasonCode.objects.order_by("-active", "-id")}
+    # The list's own label (its active, newest row); a code counted under an action that shares
+    # another's list (removing credit) takes that code's label from any list.
+    labels: dict[tuple[str, str], str] = {}
+    by_code: dict[str, str] = {}
+    for c in ReasonCode.objects.order_by("-active", "-id"):
+        labels.setdefault((c.action, c.code), c.label)
+        by_code.setdefault(c.code, c.label)
+
+    def label(act: str, code: str) -> str:
+        return labels.get((act, code)) or by_code.get(code, code)
+
     return [
-        ReportRow(month, act, code, labels.get(code, code), user, count, cur, amount)
+        ReportRow(month, act, code, label(act, code), user, count, cur, amount)
         for month, act, code, user, count, cur, amount in found
     ]
 

@@ -395,7 +395,8 @@ class ReasonReportView(StaffPermissionRequiredMixin, TemplateView):
         valid = not form.is_bound or form.is_valid()
         data = form.cleaned_data if form.is_bound and valid else {}
         # A year unless asked otherwise: the table stays a page long.
-        since = data.get("since") or timezone.localdate() - dt.timedelta(days=365)
+        until = data.get("until")
+        since = data.get("since") or (until or timezone.localdate()) - dt.timedelta(days=365)
         rows = (
             reasons.report(since=since, until=data.get("until"), action=data.get("action", ""))
             if valid
@@ -418,6 +419,10 @@ class ReasonReportView(StaffPermissionRequiredMixin, TemplateView):
             if r.amount is not None:
                 total["sums"][r.currency] = total["sums"].get(r.currency, 0) + r.amount
         context = self.get_context_data(
-            form=form, rows=rows, totals=sorted(totals.values(), key=lambda t: -t["count"])
+            form=form,
+            rows=rows,
+            totals=sorted(totals.values(), key=lambda t: -t["count"]),
+            since=since,
+            until=until,
         )
         return self.render_to_response(context, status=200 if valid else 400)
